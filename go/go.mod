@@ -1,0 +1,3 @@
+module github.com/transferometer/transferometer
+
+go 1.21
