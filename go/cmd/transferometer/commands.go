@@ -1,0 +1,384 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/transferometer/transferometer/internal/account"
+	"github.com/transferometer/transferometer/internal/config"
+	"github.com/transferometer/transferometer/internal/macaddr"
+	"github.com/transferometer/transferometer/internal/rpcd"
+)
+
+const helpText = `usage: transferometer COMMAND [ARGS]
+
+Per-host data-transfer accounting for OpenWrt.
+
+dnsmasq dhcp-script contract (also used by the hotplug handlers):
+  arp-add MAC IP          account a LAN host (non-LAN addresses are ignored)
+  arp-del MAC IP          stop accounting an address, keeping its bytes
+  add|old MAC IP [NAME]   DHCP lease: account the host, remember its name
+  del MAC IP [NAME]       DHCP lease ended: collect only
+  any other word          collect only (init, tftp, relay-snoop, ...)
+
+commands:
+  collect                 read counters into the ledger (repairs rules)
+  setup                   create chains and rules (same as collect)
+  teardown                remove every rule and chain we added
+  usage [--json] [--mac MAC]
+                          per-device download/upload, collected fresh
+  hosts [--json]          known devices and whether their rules are in place
+  reset [--mac MAC]       zero one device's totals, or all
+  config [--json]         the effective settings (defaults applied)
+  rpcd list|call METHOD   the rpcd exec-plugin protocol (ubus transferometer)
+  --help, --version
+
+Settings: /etc/config/transferometer (TRANSFEROMETER_CONFIG_DIR replaces /etc/config).
+Exit status: 0 ok, 1 runtime error, 2 bad usage or input.
+`
+
+func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) error {
+	if len(args) == 0 {
+		return badUsage("no command (try --help)")
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "--help", "-h", "help":
+		_, err := io.WriteString(stdout, helpText)
+		return err
+	case "--version":
+		_, err := fmt.Fprintf(stdout, "transferometer %s\n", version)
+		return err
+	case "rpcd":
+		// rpcd ignores exit codes and stderr: every answer is an object.
+		return rpcd.Main(ctx, rest, stdin, stdout, openCore)
+	}
+	if strings.HasPrefix(cmd, "-") {
+		return badUsage("unknown option %q (try --help)", cmd)
+	}
+	switch cmd {
+	case "arp-add", "arp-del", "add", "old", "update", "del":
+		return event(ctx, cmd, rest)
+	case "collect", "setup":
+		return collect(ctx, cmd, rest)
+	case "teardown":
+		if err := noArgs(cmd, rest); err != nil {
+			return err
+		}
+		core, err := openCore()
+		if err != nil {
+			return err
+		}
+		return core.Teardown(ctx)
+	case "usage":
+		return usage(ctx, rest, stdout)
+	case "hosts":
+		return hosts(ctx, rest, stdout)
+	case "reset":
+		return reset(ctx, rest, stdout)
+	case "config":
+		return showConfig(rest, stdout)
+	}
+	// The dhcp-script contract: unknown actions only collect, since
+	// dnsmasq may add actions. Arguments are not inspected.
+	return collect(ctx, "collect", nil)
+}
+
+// openCore loads the settings and builds the core.
+func openCore() (*account.Core, error) {
+	dir := config.Dir()
+	s, err := config.Load(dir)
+	if err != nil {
+		return nil, badUsage("%v", err)
+	}
+	b, err := account.NewBackend(s)
+	if err != nil {
+		return nil, err
+	}
+	return account.New(s, dir, b, nil), nil
+}
+
+func noArgs(cmd string, rest []string) error {
+	if len(rest) > 0 {
+		return badUsage("%s takes no arguments, got %q", cmd, rest[0])
+	}
+	return nil
+}
+
+// parseHostArgs checks MAC and IP strictly: no prefixes, no zones, no
+// options, nothing that is not exactly an address.
+func parseHostArgs(cmd string, rest []string, maxArgs int) (macaddr.MAC, netip.Addr, error) {
+	var mac macaddr.MAC
+	var ip netip.Addr
+	if len(rest) < 2 || len(rest) > maxArgs {
+		return mac, ip, badUsage("%s wants MAC IP%s, got %d argument(s)", cmd, map[bool]string{true: " [HOSTNAME]"}[maxArgs > 2], len(rest))
+	}
+	mac, err := macaddr.Parse(rest[0])
+	if err != nil {
+		if errors.Is(err, macaddr.ErrNotEthernet) {
+			return mac, ip, err
+		}
+		return mac, ip, badUsage("%s: %v", cmd, err)
+	}
+	if len(rest[1]) > 64 {
+		return mac, ip, badUsage("%s: invalid IP address: too long", cmd)
+	}
+	ip, err = netip.ParseAddr(rest[1])
+	if err != nil || ip.Zone() != "" {
+		return mac, ip, badUsage("%s: invalid IP address %q: want a single address like 192.168.1.10 or fd00::10", cmd, rest[1])
+	}
+	return mac, ip, nil
+}
+
+func event(ctx context.Context, cmd string, rest []string) error {
+	maxArgs := 2
+	if !strings.HasPrefix(cmd, "arp-") {
+		maxArgs = 3
+	}
+	mac, ip, err := parseHostArgs(cmd, rest, maxArgs)
+	if errors.Is(err, macaddr.ErrNotEthernet) {
+		return nil // another hardware type: a normal event with no place here
+	}
+	if err != nil {
+		return err
+	}
+	ev := account.Event{MAC: mac, Addr: ip}
+	if len(rest) == 3 {
+		if ev.Hostname, err = account.ParseHostname(rest[2]); err != nil {
+			return badUsage("%s: %v", cmd, err)
+		}
+	}
+	switch cmd {
+	case "arp-add":
+		ev.Kind = account.NeighAdd
+	case "arp-del":
+		ev.Kind = account.NeighDel
+	case "add", "old", "update":
+		ev.Kind = account.LeaseAdd
+	case "del":
+		ev.Kind = account.LeaseDel
+	}
+	core, err := openCore()
+	if err != nil {
+		return err
+	}
+	_, err = core.Handle(ctx, ev)
+	return err
+}
+
+func collect(ctx context.Context, cmd string, rest []string) error {
+	if err := noArgs(cmd, rest); err != nil {
+		return err
+	}
+	core, err := openCore()
+	if err != nil {
+		return err
+	}
+	out, err := core.Handle(ctx, account.Event{Kind: account.Collect})
+	if err == nil && out.Disabled && cmd == "setup" {
+		return account.ErrDisabled
+	}
+	return err
+}
+
+// flags parses the few flags the CLI has: --json and --mac MAC.
+type flags struct {
+	json bool
+	mac  *macaddr.MAC
+}
+
+func parseFlags(cmd string, rest []string, allowJSON, allowMAC bool) (flags, error) {
+	var f flags
+	for i := 0; i < len(rest); i++ {
+		switch a := rest[i]; {
+		case a == "--json" && allowJSON:
+			f.json = true
+		case (a == "--mac" || strings.HasPrefix(a, "--mac=")) && allowMAC:
+			v, ok := strings.CutPrefix(a, "--mac=")
+			if !ok {
+				if i+1 >= len(rest) {
+					return f, badUsage("%s: --mac needs a MAC address", cmd)
+				}
+				i++
+				v = rest[i]
+			}
+			m, err := macaddr.Parse(v)
+			if err != nil {
+				return f, badUsage("%s: --mac: %v", cmd, err)
+			}
+			f.mac = &m
+		default:
+			return f, badUsage("%s: unexpected argument %q (try --help)", cmd, a)
+		}
+	}
+	return f, nil
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func usage(ctx context.Context, rest []string, stdout io.Writer) error {
+	f, err := parseFlags("usage", rest, true, true)
+	if err != nil {
+		return err
+	}
+	core, err := openCore()
+	if err != nil {
+		return err
+	}
+	r, err := core.Usage(ctx, f.mac)
+	if err != nil {
+		return err
+	}
+	if f.json {
+		return writeJSON(stdout, r)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "DEVICE\tMAC\tDOWNLOAD\tUPLOAD\tTOTAL\tLAST SEEN\tIPS\t\n")
+	for _, h := range r.Hosts {
+		name := h.Hostname
+		if name == "" {
+			name = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", name, h.MAC, human(h.DownloadBytes), human(h.UploadBytes),
+			human(h.DownloadBytes+h.UploadBytes), ago(r.CollectedAt, h.LastSeen), strings.Join(h.IPs, " "))
+	}
+	fmt.Fprintf(tw, "TOTAL\t\t%s\t%s\t%s\t\t\t\n", human(r.Totals.DownloadBytes), human(r.Totals.UploadBytes), human(r.Totals.DownloadBytes+r.Totals.UploadBytes))
+	fmt.Fprintf(tw, "ROUTER\t(own traffic)\t%s in\t%s out\t\t\t\t\n", human(r.Router.InputBytes), human(r.Router.OutputBytes))
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, w := range r.Warnings {
+		fmt.Fprintf(stdout, "warning: %s\n", w.Message)
+	}
+	return nil
+}
+
+func hosts(ctx context.Context, rest []string, stdout io.Writer) error {
+	f, err := parseFlags("hosts", rest, true, false)
+	if err != nil {
+		return err
+	}
+	core, err := openCore()
+	if err != nil {
+		return err
+	}
+	hs, warnings, err := core.Hosts(ctx)
+	if err != nil {
+		return err
+	}
+	if f.json {
+		if warnings == nil {
+			warnings = []account.Warning{}
+		}
+		return writeJSON(stdout, map[string]any{"hosts": hs, "warnings": warnings})
+	}
+	now := time.Now().Unix()
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "MAC\tHOSTNAME\tRULES\tLAST SEEN\tIPS\n")
+	for _, h := range hs {
+		rules := "no"
+		if h.Rules {
+			rules = "yes"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", h.MAC, h.Hostname, rules, ago(now, h.LastSeen), strings.Join(h.IPs, " "))
+	}
+	return tw.Flush()
+}
+
+func reset(ctx context.Context, rest []string, stdout io.Writer) error {
+	f, err := parseFlags("reset", rest, false, true)
+	if err != nil {
+		return err
+	}
+	core, err := openCore()
+	if err != nil {
+		return err
+	}
+	zeroed, err := core.Reset(ctx, f.mac)
+	if err != nil {
+		return err
+	}
+	for _, z := range zeroed {
+		fmt.Fprintf(stdout, "reset %s (was %s down, %s up)\n", z.MAC, human(z.DownloadBytes), human(z.UploadBytes))
+	}
+	return nil
+}
+
+func showConfig(rest []string, stdout io.Writer) error {
+	f, err := parseFlags("config", rest, true, false)
+	if err != nil {
+		return err
+	}
+	s, err := config.Load(config.Dir())
+	if err != nil {
+		return badUsage("%v", err)
+	}
+	opts := s.Options()
+	if !f.json {
+		for _, o := range opts {
+			switch v := o.Value.(type) {
+			case []string:
+				for _, e := range v {
+					fmt.Fprintf(stdout, "%s=%s\n", o.Name, e)
+				}
+			default:
+				fmt.Fprintf(stdout, "%s=%v\n", o.Name, v)
+			}
+		}
+		return nil
+	}
+	// An ordered object: options in the order the config file lists them.
+	var b strings.Builder
+	b.WriteString("{")
+	for i, o := range opts {
+		k, _ := json.Marshal(o.Name)
+		v, err := json.Marshal(o.Value)
+		if err != nil {
+			return err
+		}
+		if i > 0 {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, "\n  %s: %s", k, v)
+	}
+	b.WriteString("\n}\n")
+	_, err = io.WriteString(stdout, b.String())
+	return err
+}
+
+// human formats bytes in binary units, as LuCI does.
+func human(n uint64) string {
+	units := []string{"B", "KiB", "MiB", "GiB", "TiB", "PiB"}
+	v := float64(n)
+	i := 0
+	for v >= 1024 && i < len(units)-1 {
+		v /= 1024
+		i++
+	}
+	if i == 0 {
+		return fmt.Sprintf("%d B", n)
+	}
+	return fmt.Sprintf("%.2f %s", v, units[i])
+}
+
+func ago(now, t int64) string {
+	if t == 0 {
+		return "-"
+	}
+	d := time.Duration(now-t) * time.Second
+	if d < 0 {
+		d = 0
+	}
+	return d.String() + " ago"
+}

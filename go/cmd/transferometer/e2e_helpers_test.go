@@ -1,0 +1,232 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/transferometer/transferometer/internal/testlan"
+)
+
+// binary is the transferometer under test: $TRANSFEROMETER_BIN (make test
+// builds it) or a fresh build of this package.
+func binary(t testing.TB) string {
+	t.Helper()
+	if b := os.Getenv("TRANSFEROMETER_BIN"); b != "" {
+		return b
+	}
+	out := filepath.Join(os.TempDir(), fmt.Sprintf("transferometer-test-%d", os.Getpid()))
+	if _, err := os.Stat(out); err == nil {
+		return out
+	}
+	cmd := exec.Command("go", "build", "-o", out, ".")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, b)
+	}
+	return out
+}
+
+// rig is a routed LAN plus a transferometer configured for it, run in the
+// router namespace exactly as dnsmasq would run it there.
+type rig struct {
+	lan     *testlan.LAN
+	bin     string
+	cfgDir  string
+	dbDir   string
+	lockDir string
+	variant string
+}
+
+func newRig(t *testing.T, variant string, hosts int) *rig {
+	t.Helper()
+	testlan.Require(t)
+	lan := testlan.New(t, testlan.Options{NumHosts: hosts, Variant: variant})
+	dir := t.TempDir()
+	r := &rig{lan: lan, bin: binary(t), cfgDir: filepath.Join(dir, "config"), dbDir: filepath.Join(dir, "db"), lockDir: filepath.Join(dir, "lock"), variant: variant}
+	if err := os.MkdirAll(r.cfgDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r.writeConfig(t, "")
+	return r
+}
+
+func (r *rig) writeConfig(t *testing.T, extra string) {
+	t.Helper()
+	cfg := fmt.Sprintf(`config transferometer 'main'
+	option enabled '1'
+	option lock_dir '%s'
+	option pid_file '%s'
+	option lock_timeout '20'
+	option db_dir '%s'
+	option leasefile '%s'
+	option chain_prefix 'TRANSFEROMETER'
+	list subnet '%s'
+	list subnet '%s'
+	option ipv6 '1'
+	option backend 'iptables'
+	option iptables_variant '%s'
+%s`, r.lockDir, filepath.Join(filepath.Dir(r.lockDir), "transferometer.pid"), r.dbDir,
+		filepath.Join(filepath.Dir(r.lockDir), "dhcp.leases"), r.lan.LAN4, r.lan.LAN6, r.variant, extra)
+	if err := os.WriteFile(filepath.Join(r.cfgDir, "transferometer"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (r *rig) env() []string {
+	return append(os.Environ(), "TRANSFEROMETER_CONFIG_DIR="+r.cfgDir)
+}
+
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+// exec runs the binary in the router namespace.
+func (r *rig) exec(t testing.TB, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := r.lan.Exec(ctx, r.lan.Router, r.bin, args...)
+	cmd.Env = r.env()
+	var so, se bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &so, &se
+	err := cmd.Run()
+	res := result{stdout: so.String(), stderr: se.String()}
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		res.code = ee.ExitCode()
+	case err != nil:
+		t.Fatalf("running %v: %v", args, err)
+	}
+	return res
+}
+
+// ok runs the binary and fails the test unless it exits 0.
+func (r *rig) ok(t testing.TB, args ...string) string {
+	t.Helper()
+	res := r.exec(t, args...)
+	if res.code != 0 {
+		t.Fatalf("transferometer %s: exit %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), res.code, res.stdout, res.stderr)
+	}
+	return res.stdout
+}
+
+type hostUsage struct {
+	MAC             string   `json:"mac"`
+	Hostname        string   `json:"hostname"`
+	IPs             []string `json:"ips"`
+	DownloadBytes   uint64   `json:"download_bytes"`
+	UploadBytes     uint64   `json:"upload_bytes"`
+	DownloadPackets uint64   `json:"download_packets"`
+	UploadPackets   uint64   `json:"upload_packets"`
+	Active          bool     `json:"active"`
+}
+
+type usageReport struct {
+	CollectedAt int64       `json:"collected_at"`
+	Backend     string      `json:"backend"`
+	Hosts       []hostUsage `json:"hosts"`
+	Totals      struct {
+		DownloadBytes uint64 `json:"download_bytes"`
+		UploadBytes   uint64 `json:"upload_bytes"`
+	} `json:"totals"`
+	Router struct {
+		InputBytes  uint64 `json:"input_bytes"`
+		OutputBytes uint64 `json:"output_bytes"`
+	} `json:"router"`
+	Warnings []struct {
+		Code string `json:"code"`
+	} `json:"warnings"`
+}
+
+func (r *rig) usage(t testing.TB) usageReport {
+	t.Helper()
+	var u usageReport
+	out := r.ok(t, "usage", "--json")
+	if err := json.Unmarshal([]byte(out), &u); err != nil {
+		t.Fatalf("usage --json: %v\n%s", err, out)
+	}
+	return u
+}
+
+func (u usageReport) host(mac string) hostUsage {
+	for _, h := range u.Hosts {
+		if h.MAC == mac {
+			return h
+		}
+	}
+	return hostUsage{MAC: mac}
+}
+
+type hostInfo struct {
+	MAC   string   `json:"mac"`
+	IPs   []string `json:"ips"`
+	Rules bool     `json:"rules"`
+}
+
+func (r *rig) hosts(t testing.TB) []hostInfo {
+	t.Helper()
+	var out struct {
+		Hosts []hostInfo `json:"hosts"`
+	}
+	s := r.ok(t, "hosts", "--json")
+	if err := json.Unmarshal([]byte(s), &out); err != nil {
+		t.Fatalf("hosts --json: %v\n%s", err, s)
+	}
+	return out.Hosts
+}
+
+// save returns the router's mangle table (both families) without counters.
+func (r *rig) save(t testing.TB) string {
+	t.Helper()
+	var b strings.Builder
+	for _, v6 := range []bool{false, true} {
+		out := r.lan.Run(t, r.lan.Router, r.lan.IPTables(v6)+"-save", "-t", "mangle")
+		for _, l := range strings.Split(out, "\n") {
+			if !strings.HasPrefix(l, "#") {
+				b.WriteString(l + "\n")
+			}
+		}
+	}
+	return b.String()
+}
+
+// ruleLines lists the rules of the mangle table as "v4: -A CHAIN ..." and
+// "v6: -A CHAIN ..." lines.
+func (r *rig) ruleLines(t testing.TB) []string {
+	t.Helper()
+	var out []string
+	for _, v6 := range []bool{false, true} {
+		fam := map[bool]string{false: "v4: ", true: "v6: "}[v6]
+		save := r.lan.Run(t, r.lan.Router, r.lan.IPTables(v6)+"-save", "-t", "mangle")
+		for _, l := range strings.Split(save, "\n") {
+			if strings.HasPrefix(l, "-A ") {
+				out = append(out, fam+l)
+			}
+		}
+	}
+	return out
+}
+
+// dbState is the ledger directory's contents, to prove nothing changed.
+func (r *rig) dbState(t testing.TB) map[string]string {
+	m := map[string]string{}
+	entries, _ := os.ReadDir(r.dbDir)
+	for _, e := range entries {
+		b, _ := os.ReadFile(filepath.Join(r.dbDir, e.Name()))
+		m[e.Name()] = string(b)
+	}
+	return m
+}
+
+func variants() []string { return []string{"legacy", "nft"} }

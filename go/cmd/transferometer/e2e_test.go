@@ -1,0 +1,456 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math/rand"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/transferometer/transferometer/internal/testlan"
+)
+
+// TestExactBytes: ping -s 1000 -c 10 to the WAN counts 10280 bytes each way
+// (IPv6 10480) for the pinging host's MAC and nothing for the others.
+func TestExactBytes(t *testing.T) {
+	for _, v := range variants() {
+		t.Run(v, func(t *testing.T) {
+			r := newRig(t, v, 3)
+			for _, h := range r.lan.Hosts {
+				r.ok(t, "arp-add", h.MAC.String(), h.IP4.String())
+				r.ok(t, "arp-add", h.MAC.String(), h.IP6.String())
+			}
+			h1 := r.lan.Hosts[0]
+			h1.Ping(t, r.lan.Internet4, 1000, 10)
+			h1.Ping(t, r.lan.Internet6, 1000, 10)
+			u := r.usage(t)
+			got := u.host(h1.MAC.String())
+			want := uint64(10280 + 10480)
+			if got.UploadBytes != want || got.DownloadBytes != want || got.UploadPackets != 20 || got.DownloadPackets != 20 {
+				t.Fatalf("host 1: %+v, want %d bytes / 20 packets each way", got, want)
+			}
+			for _, h := range r.lan.Hosts[1:] {
+				if o := u.host(h.MAC.String()); o.UploadBytes != 0 || o.DownloadBytes != 0 {
+					t.Errorf("host %d counted %+v, want 0", h.N, o)
+				}
+			}
+			if u.Totals.UploadBytes != want || u.Backend != "iptables-"+v {
+				t.Errorf("totals %+v backend %q", u.Totals, u.Backend)
+			}
+			// The router's own traffic is counted apart: a ping to the router.
+			before := r.usage(t).Router.InputBytes
+			h1.Ping(t, r.lan.RouterLAN4, 500, 7)
+			if in := r.usage(t).Router.InputBytes - before; in != 3696 {
+				t.Errorf("router input grew by %d, want 3696", in)
+			}
+			if again := r.usage(t).host(h1.MAC.String()); again.UploadBytes != want {
+				t.Errorf("collecting again changed host 1: %+v", again)
+			}
+		})
+	}
+}
+
+// TestSetupIdempotentTeardownExact: setup N times leaves one jump at
+// position 1 of each built-in chain and no duplicate; teardown restores
+// the table exactly, foreign rules untouched.
+func TestSetupIdempotentTeardownExact(t *testing.T) {
+	for _, v := range variants() {
+		t.Run(v, func(t *testing.T) {
+			r := newRig(t, v, 1)
+			// A foreign rule that must survive, placed before our jump will go.
+			r.lan.Run(t, r.lan.Router, r.lan.IPTables(false), "-t", "mangle", "-A", "FORWARD", "-p", "tcp", "-j", "ACCEPT")
+			pristine := r.save(t)
+			h := r.lan.Hosts[0]
+			for i := 0; i < 5; i++ {
+				r.ok(t, "setup")
+				r.ok(t, "arp-add", h.MAC.String(), h.IP4.String())
+			}
+			lines := r.ruleLines(t)
+			count := map[string]int{}
+			for _, l := range lines {
+				count[l]++
+			}
+			for l, n := range count {
+				if n > 1 && strings.Contains(l, "TRANSFEROMETER") {
+					t.Errorf("duplicate rule %q ×%d", l, n)
+				}
+			}
+			for _, fam := range []bool{false, true} {
+				save := r.lan.Run(t, r.lan.Router, r.lan.IPTables(fam)+"-save", "-t", "mangle")
+				for _, bi := range []string{"INPUT", "OUTPUT", "FORWARD"} {
+					first := ""
+					for _, l := range strings.Split(save, "\n") {
+						if strings.HasPrefix(l, "-A "+bi+" ") {
+							first = l
+							break
+						}
+					}
+					if first != "-A "+bi+" -j TRANSFEROMETER_"+bi {
+						t.Errorf("ipv6=%v: first rule of %s is %q", fam, bi, first)
+					}
+				}
+			}
+			if n := count["v4: -A TRANSFEROMETER_FORWARD -s "+h.IP4.String()+"/32 -j RETURN"]; n != 1 {
+				t.Errorf("upload rule ×%d", n)
+			}
+			r.ok(t, "teardown")
+			if after := r.save(t); after != pristine {
+				t.Errorf("teardown left the table changed:\nbefore:\n%s\nafter:\n%s", pristine, after)
+			}
+		})
+	}
+}
+
+// TestZeroLossUnderFlood: a flood from a host while collecting at least 100
+// times, and adding/removing other hosts (rule changes under load): the
+// ledger equals ping's own count exactly.
+func TestZeroLossUnderFlood(t *testing.T) {
+	for _, v := range variants() {
+		t.Run(v, func(t *testing.T) {
+			r := newRig(t, v, 2)
+			h := r.lan.Hosts[0]
+			r.ok(t, "arp-add", h.MAC.String(), h.IP4.String())
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			const size, packets = 200, 30000
+			flood, err := h.Flood(ctx, r.lan.Internet4, size, packets)
+			if err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan struct{})
+			var res testlan.PingResult
+			var ferr error
+			go func() { res, ferr = flood.Wait(); close(done) }()
+			collections := 0
+			other := r.lan.Hosts[1]
+			for loop := true; loop || collections < 100; {
+				select {
+				case <-done:
+					loop = false
+				default:
+				}
+				r.ok(t, "collect")
+				collections++
+				if collections%10 == 0 {
+					// A rule change for another host while the flood runs.
+					if collections%20 == 0 {
+						r.ok(t, "arp-del", other.MAC.String(), other.IP4.String())
+					} else {
+						r.ok(t, "arp-add", other.MAC.String(), other.IP4.String())
+					}
+				}
+			}
+			if ferr != nil {
+				t.Fatal(ferr)
+			}
+			got := r.usage(t).host(h.MAC.String())
+			pkt := uint64(testlan.EchoPacketBytes(r.lan.Internet4, size))
+			if got.UploadPackets != uint64(res.Transmitted) || got.UploadBytes != uint64(res.Transmitted)*pkt ||
+				got.DownloadPackets != uint64(res.Received) || got.DownloadBytes != uint64(res.Received)*pkt {
+				t.Fatalf("after %d collections: ledger %+v; ping sent %d, got %d back (%d B each)", collections, got, res.Transmitted, res.Received, pkt)
+			}
+			t.Logf("%d collections during %d packets: exact", collections, res.Transmitted)
+		})
+	}
+}
+
+// TestHookWithRealDnsmasq: dnsmasq calls the binary as its dhcp-script.
+func TestHookWithRealDnsmasq(t *testing.T) {
+	for _, v := range variants() {
+		t.Run(v, func(t *testing.T) {
+			r := newRig(t, v, 2)
+			h := r.lan.Hosts[0]
+			// The WAN gateway becomes a neighbour of the router as well.
+			r.lan.Run(t, r.lan.Router, "ping", "-c", "1", "-W", "2", r.lan.WANPeer4.String())
+			d := r.lan.StartDnsmasq(t, testlan.DnsmasqOptions{Script: r.bin, Env: []string{"TRANSFEROMETER_CONFIG_DIR=" + r.cfgDir}, Faketime: true, DHCP: true,
+				LeaseFile: filepath.Join(filepath.Dir(r.lockDir), "dhcp.leases")})
+			h.Ping(t, r.lan.RouterLAN4, 56, 2)
+			h.Ping(t, r.lan.RouterLAN6, 56, 2)
+			// dnsmasq rescans neighbours only when its loop wakes (on a router
+			// DNS and DHCP traffic wake it); HUP wakes it here.
+			waitFor(t, 30*time.Second, "dnsmasq's arp-add to give host 1 its rules", func() bool {
+				d.HUP(t)
+				for _, hi := range r.hosts(t) {
+					if hi.MAC == h.MAC.String() && hi.Rules && contains(hi.IPs, h.IP4.String()) && contains(hi.IPs, h.IP6.String()) {
+						return true
+					}
+				}
+				return false
+			})
+			for _, hi := range r.hosts(t) {
+				for _, ip := range hi.IPs {
+					a := netip.MustParseAddr(ip)
+					if !r.lan.LAN4.Contains(a) && !r.lan.LAN6.Contains(a) {
+						t.Errorf("non-LAN neighbour %s accounted (%s)", ip, hi.MAC)
+					}
+				}
+			}
+			if strings.Contains(strings.Join(r.ruleLines(t), "\n"), r.lan.WANPeer4.String()) {
+				t.Error("WAN gateway got rules")
+			}
+			h.Ping(t, r.lan.Internet4, 1000, 10)
+			// DHCP: the lease event names the host.
+			_, stop := h.DHCP(t, "laptop")
+			waitFor(t, 30*time.Second, "the DHCP add event to name host 1", func() bool {
+				return r.usage(t).host(h.MAC.String()).Hostname == "laptop"
+			})
+			stop()
+			// arp-del: flush the neighbour, let dnsmasq's (30× fast) rescan see it.
+			deadline := time.Now().Add(45 * time.Second)
+			for {
+				r.lan.FlushNeigh(t, h)
+				time.Sleep(4 * time.Second)
+				d.HUP(t)
+				time.Sleep(time.Second)
+				if !strings.Contains(strings.Join(r.ruleLines(t), "\n"), h.IP4.String()+"/32") {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("arp-del never removed host 1's rules\ndnsmasq log:\n%s", d.Log())
+				}
+			}
+			got := r.usage(t).host(h.MAC.String())
+			if got.UploadBytes != 10280 || got.DownloadBytes != 10280 {
+				t.Fatalf("after arp-del: %+v, want 10280 each way kept", got)
+			}
+		})
+	}
+}
+
+// TestConcurrentArpAdd: 20 handlers at once (hotplug runs them
+// concurrently) end with 20 hosts, each with exactly its two rules.
+func TestConcurrentArpAdd(t *testing.T) {
+	r := newRig(t, "nft", 1)
+	var wg sync.WaitGroup
+	errs := make(chan string, 20)
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			res := r.exec(t, "arp-add", fmt.Sprintf("02:99:00:00:00:%02x", i), fmt.Sprintf("10.77.0.%d", 200+i))
+			if res.code != 0 {
+				errs <- fmt.Sprintf("arp-add %d: exit %d: %s", i, res.code, res.stderr)
+			}
+		}(i)
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+	hs := r.hosts(t)
+	if len(hs) != 20 {
+		t.Fatalf("%d hosts, want 20", len(hs))
+	}
+	rules := strings.Join(r.ruleLines(t), "\n")
+	for i := 0; i < 20; i++ {
+		for _, dir := range []string{"-s", "-d"} {
+			rule := fmt.Sprintf("-A TRANSFEROMETER_FORWARD %s 10.77.0.%d/32 -j RETURN", dir, 200+i)
+			if n := strings.Count(rules, rule+"\n") + boolInt(strings.HasSuffix(rules, rule)); n != 1 {
+				t.Errorf("%q ×%d", rule, n)
+			}
+		}
+	}
+	for _, hi := range hs {
+		if !hi.Rules || len(hi.IPs) != 1 {
+			t.Errorf("host %+v", hi)
+		}
+	}
+}
+
+// TestStaleLockReclaimed: a lock left by a dead process does not block.
+func TestStaleLockReclaimed(t *testing.T) {
+	r := newRig(t, "nft", 1)
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(r.lockDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	pidFile := filepath.Join(filepath.Dir(r.lockDir), "transferometer.pid")
+	if err := os.WriteFile(pidFile, []byte(strconv.Itoa(dead.Process.Pid)+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	h := r.lan.Hosts[0]
+	r.ok(t, "arp-add", h.MAC.String(), h.IP4.String())
+	if el := time.Since(start); el > 5*time.Second {
+		t.Errorf("stale lock took %v to reclaim", el)
+	}
+	if _, err := os.Stat(r.lockDir); !os.IsNotExist(err) {
+		t.Errorf("lock dir left behind: %v", err)
+	}
+}
+
+// TestKill9NeverLosesOrCorrupts: collections and events killed at random
+// points; afterwards the ledger is intact and equals the traffic exactly.
+func TestKill9NeverLosesOrCorrupts(t *testing.T) {
+	r := newRig(t, "nft", 2)
+	h := r.lan.Hosts[0]
+	r.ok(t, "arp-add", h.MAC.String(), h.IP4.String())
+	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	const size, packets = 100, 8000
+	flood, err := h.Flood(ctx, r.lan.Internet4, size, packets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	killed := 0
+	other := r.lan.Hosts[1]
+	for i := 0; i < 60; i++ {
+		args := []string{"collect"}
+		if i%3 == 1 {
+			args = []string{"arp-add", other.MAC.String(), other.IP4.String()}
+		} else if i%3 == 2 {
+			args = []string{"arp-del", other.MAC.String(), other.IP4.String()}
+		}
+		cmd := r.lan.Exec(ctx, r.lan.Router, r.bin, args...)
+		cmd.Env = r.env()
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Duration(rng.Intn(8000)) * time.Microsecond)
+		// Kill the whole group: ip netns exec, the binary, its iptables child.
+		if syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) == nil {
+			killed++
+		}
+		cmd.Wait()
+	}
+	res, err := flood.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A killed holder leaves a stale lock: the next run must reclaim it.
+	u := r.usage(t)
+	for _, w := range u.Warnings {
+		if w.Code == "ledger_recovered" {
+			t.Fatalf("a kill -9 corrupted the ledger: %+v", u.Warnings)
+		}
+	}
+	got := u.host(h.MAC.String())
+	pkt := uint64(testlan.EchoPacketBytes(r.lan.Internet4, size))
+	if got.UploadBytes != uint64(res.Transmitted)*pkt || got.DownloadBytes != uint64(res.Received)*pkt {
+		t.Fatalf("after %d kills: %+v; ping sent %d got %d", killed, got, res.Transmitted, res.Received)
+	}
+	entries, _ := os.ReadDir(r.dbDir)
+	for _, e := range entries {
+		if strings.Contains(e.Name(), "corrupt") {
+			t.Errorf("corrupt file %s", e.Name())
+		}
+	}
+	t.Logf("%d processes killed mid-run; ledger exact", killed)
+}
+
+// TestHostileInput: every malformed argument is exit 2 with a one-line
+// message, and changes nothing: no rule, no ledger change, no lock left.
+func TestHostileInput(t *testing.T) {
+	r := newRig(t, "nft", 1)
+	h := r.lan.Hosts[0]
+	r.ok(t, "arp-add", h.MAC.String(), h.IP4.String())
+	mac, ip := h.MAC.String(), h.IP4.String()
+	cases := [][]string{
+		{"arp-add"}, {"arp-add", mac}, {"arp-add", mac, ip, "extra"},
+		{"arp-add", "", ip}, {"arp-add", mac, ""},
+		{"arp-add", "-j", "DROP"}, {"arp-add", "--flush", ip}, {"arp-add", mac, "--flush"},
+		{"arp-add", mac, "10.77.0.0/24"}, {"arp-add", mac, "10.77.0.5;reboot"}, {"arp-add", "$(reboot)", ip},
+		{"arp-add", mac + "; rm -rf /", ip}, {"arp-add", mac, "10.77.0.5 -j DROP"}, {"arp-add", mac, "fe80::1%eth0"},
+		{"arp-add", strings.Repeat("a", 100000), ip}, {"arp-add", mac, strings.Repeat("1", 100000)},
+		{"arp-del", "zz:zz:zz:zz:zz:zz", ip}, {"arp-del", mac, "300.1.1.1"},
+		{"add", mac, ip, "bad\nname"}, {"add", mac, ip, "<script>"},
+		{"--flush"}, {"-j", "DROP"}, {"usage", "--bogus"}, {"reset", "--mac", "nope"}, {"collect", "extra"},
+	}
+	rules, db := r.save(t), r.dbState(t)
+	for _, args := range cases {
+		res := r.exec(t, args...)
+		name := strings.Join(args, " ")
+		if len(name) > 60 {
+			name = name[:60]
+		}
+		if res.code != 2 {
+			t.Errorf("%q: exit %d, want 2 (stderr %q)", name, res.code, res.stderr)
+		}
+		if !strings.HasPrefix(res.stderr, "transferometer: ") || strings.Count(res.stderr, "\n") != 1 || len(res.stderr) > 400 {
+			t.Errorf("%q: stderr not one clear line: %q", name, res.stderr)
+		}
+	}
+	if after := r.save(t); after != rules {
+		t.Errorf("hostile input changed the rules:\n%s", after)
+	}
+	if after := r.dbState(t); !reflect.DeepEqual(after, db) {
+		t.Error("hostile input changed the ledger")
+	}
+	if _, err := os.Stat(r.lockDir); !os.IsNotExist(err) {
+		t.Error("lock left behind")
+	}
+	// Well-formed addresses outside the LAN are normal events: exit 0, no change.
+	for _, a := range []string{r.lan.WANPeer4.String(), "fe80::1", "169.254.1.1", "::ffff:10.77.0.5", "224.0.0.1"} {
+		for _, ev := range []string{"arp-add", "arp-del", "add"} {
+			if res := r.exec(t, ev, mac, a); res.code != 0 {
+				t.Errorf("%s %s: exit %d %s", ev, a, res.code, res.stderr)
+			}
+		}
+	}
+	if res := r.exec(t, "arp-add", "32-00:11:22:33:44:55:66:77:88:99", ip); res.code != 0 {
+		t.Errorf("non-Ethernet hardware: exit %d %s", res.code, res.stderr)
+	}
+	if after := r.save(t); after != rules {
+		t.Errorf("non-LAN events changed the rules:\n%s", after)
+	}
+	if after := r.dbState(t); !reflect.DeepEqual(after, db) {
+		t.Error("non-LAN events changed the ledger")
+	}
+}
+
+// TestBadConfigChangesNothing: a bad UCI value is exit 2 naming the file,
+// option and value.
+func TestBadConfigChangesNothing(t *testing.T) {
+	r := newRig(t, "nft", 1)
+	h := r.lan.Hosts[0]
+	r.writeConfig(t, "\toption lock_timeout 'soon'\n")
+	res := r.exec(t, "arp-add", h.MAC.String(), h.IP4.String())
+	if res.code != 2 || !strings.Contains(res.stderr, "lock_timeout") || !strings.Contains(res.stderr, "soon") || !strings.Contains(res.stderr, filepath.Join(r.cfgDir, "transferometer")) {
+		t.Fatalf("exit %d, stderr %q", res.code, res.stderr)
+	}
+	if strings.Contains(r.save(t), "TRANSFEROMETER") {
+		t.Fatal("rules added despite the bad config")
+	}
+}
+
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,182 @@
+// Package account is the core every door (dnsmasq hook, hotplug handler,
+// rpcd plugin, daemon, CLI) calls: under one lock it reads the kernel
+// counters, credits them to the ledger, applies the event, saves, and only
+// then changes rules — an order in which a crash at any point loses nothing.
+package account
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"sort"
+	"time"
+
+	"github.com/transferometer/transferometer/internal/config"
+	"github.com/transferometer/transferometer/internal/ledger"
+	"github.com/transferometer/transferometer/internal/lock"
+	"github.com/transferometer/transferometer/internal/netfilter"
+)
+
+// Core binds settings, a backend and the ledger store.
+type Core struct {
+	settings  config.Settings
+	configDir string
+	backend   netfilter.Backend
+	store     ledger.Store
+	now       func() time.Time
+
+	// lan is derived once per Core: each process serves one request.
+	lan    *config.LAN
+	lanErr error
+}
+
+// New makes a Core. now may be nil (time.Now).
+func New(s config.Settings, configDir string, b netfilter.Backend, now func() time.Time) *Core {
+	if now == nil {
+		now = time.Now
+	}
+	return &Core{settings: s, configDir: configDir, backend: b, store: ledger.Store{Dir: s.DBDir}, now: now}
+}
+
+// NewBackend builds the backend the settings name.
+func NewBackend(s config.Settings) (netfilter.Backend, error) {
+	switch s.Backend {
+	case "iptables":
+		return netfilter.NewIPTables(netfilter.IPTablesOptions{ChainPrefix: s.ChainPrefix, Variant: s.IPTablesVariant, IPv6: s.IPv6})
+	}
+	return nil, fmt.Errorf("backend %q is not supported", s.Backend)
+}
+
+// Settings returns the settings the core runs with.
+func (c *Core) Settings() config.Settings { return c.settings }
+
+// ErrDisabled is returned by operations that would touch the kernel while
+// option enabled is '0'.
+var ErrDisabled = errors.New("transferometer is disabled (option enabled '0')")
+
+// Warning is a condition the user should see next to the numbers.
+type Warning struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// txn is one locked read-credit-change cycle.
+type txn struct {
+	hosts      *ledger.Hosts
+	transfer   *ledger.Transfer
+	snap       *netfilter.Snapshot
+	now        int64
+	hostsDirty bool
+	warnings   []Warning
+	changes    netfilter.Changes
+}
+
+// IsLAN reports whether a is a LAN host address we account.
+func (c *Core) IsLAN(a netip.Addr) (bool, error) {
+	lan, err := c.lanSet()
+	if err != nil {
+		return false, err
+	}
+	return lan.Contains(a), nil
+}
+
+func (c *Core) lanSet() (*config.LAN, error) {
+	if c.lan == nil && c.lanErr == nil {
+		l, err := c.settings.LAN(c.configDir)
+		if err != nil {
+			c.lanErr = err
+		} else {
+			c.lan = &l
+		}
+	}
+	return c.lan, c.lanErr
+}
+
+func (c *Core) lockOptions() lock.Options {
+	return lock.Options{Dir: c.settings.LockDir, PIDFile: c.settings.PIDFile, Timeout: c.settings.LockTimeout}
+}
+
+// transact runs fn inside the cycle. The order is the crash-safety
+// argument of the whole design:
+//  1. read counters (never zeroed);
+//  2. credit growth since the baselines (in memory);
+//  3. fn changes host.db in memory; new rules get zero baselines;
+//  4. save host.db, then transfer.db (each atomically);
+//  5. change the rules.
+//
+// A crash before 4 leaves the kernel counters ahead of the baselines: the
+// next run credits them. A crash between the two saves leaves transfer.db
+// attributing by its own baselines: nothing moves to the wrong device and
+// the next run repeats 3. A crash before 5 leaves wanted rules missing
+// (re-added next run with the saved zero baseline) or unwanted rules
+// present (credited and removed next run).
+func (c *Core) transact(ctx context.Context, fn func(tx *txn) error) (*txn, error) {
+	l, err := lock.Acquire(ctx, c.lockOptions())
+	if err != nil {
+		return nil, err
+	}
+	defer l.Release()
+	now := c.now()
+	hosts, transfer, rec, err := c.store.Load(now)
+	if err != nil {
+		return nil, err
+	}
+	tx := &txn{hosts: hosts, transfer: transfer, now: now.Unix()}
+	for _, r := range rec {
+		tx.warnings = append(tx.warnings, Warning{Code: "ledger_recovered", Message: r.String()})
+		tx.hostsDirty = true
+	}
+	if w := l.Waited(); w > time.Second {
+		tx.warnings = append(tx.warnings, Warning{Code: "lock_busy", Message: fmt.Sprintf("waited %.1fs for the lock", w.Seconds())})
+	}
+	tx.snap, err = c.backend.Read(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for mac := range transfer.Apply(tx.snap.Counters, hosts.Owner) {
+		hosts.Device(mac, tx.now).LastSeen = tx.now
+		tx.hostsDirty = true
+	}
+	if fn != nil {
+		if err := fn(tx); err != nil {
+			return nil, err
+		}
+	}
+	wanted := c.wanted(tx)
+	for _, a := range wanted {
+		mac, _ := hosts.Owner(a)
+		transfer.Assign(a, mac, tx.snap.Counters)
+	}
+	if tx.hostsDirty {
+		if err := c.store.SaveHosts(hosts); err != nil {
+			return nil, err
+		}
+	}
+	if err := c.store.SaveTransfer(transfer); err != nil {
+		return nil, err
+	}
+	tx.changes, err = c.backend.Sync(ctx, tx.snap, wanted)
+	if err != nil {
+		return nil, err
+	}
+	return tx, nil
+}
+
+// wanted lists the addresses that must have rules: every LAN address in
+// host.db. Addresses that left the LAN (its subnets changed) lose their
+// rules; when the LAN cannot be determined the known hosts stay as they are.
+func (c *Core) wanted(tx *txn) []netip.Addr {
+	lan, err := c.lanSet()
+	if err != nil {
+		tx.warnings = append(tx.warnings, Warning{Code: "lan_unknown", Message: err.Error()})
+	}
+	out := make([]netip.Addr, 0, len(tx.hosts.IPs))
+	for a := range tx.hosts.IPs {
+		if lan == nil || lan.Contains(a) {
+			out = append(out, a)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Less(out[j]) })
+	return out
+}

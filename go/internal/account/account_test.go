@@ -1,0 +1,226 @@
+package account
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/transferometer/transferometer/internal/config"
+	"github.com/transferometer/transferometer/internal/macaddr"
+	"github.com/transferometer/transferometer/internal/netfilter"
+)
+
+// These tests use the fake backend to pin the core's pure logic (crediting,
+// ordering, event races). The same flows run against real iptables in
+// network namespaces in cmd/transferometer.
+
+var (
+	macA = mustMAC("02:00:00:00:00:0a")
+	macB = mustMAC("02:00:00:00:00:0b")
+	ipA  = netip.MustParseAddr("10.77.0.10")
+	ipA6 = netip.MustParseAddr("fd77::10")
+	wan  = netip.MustParseAddr("10.78.0.2")
+	ll   = netip.MustParseAddr("fe80::1")
+)
+
+func mustMAC(s string) macaddr.MAC {
+	m, err := macaddr.Parse(s)
+	if err != nil {
+		panic(err)
+	}
+	return m
+}
+
+func newCore(t *testing.T) (*Core, *netfilter.Fake) {
+	t.Helper()
+	dir := t.TempDir()
+	s := config.Defaults()
+	s.LockDir = filepath.Join(dir, "lock")
+	s.PIDFile = filepath.Join(dir, "pid")
+	s.DBDir = filepath.Join(dir, "db")
+	s.LeaseFile = filepath.Join(dir, "leases")
+	s.LockTimeout = 2 * time.Second
+	s.Subnets = []netip.Prefix{netip.MustParsePrefix("10.77.0.0/24"), netip.MustParsePrefix("fd77::/64")}
+	f := netfilter.NewFake()
+	clock := time.Unix(1_700_000_000, 0)
+	return New(s, dir, f, func() time.Time { clock = clock.Add(time.Second); return clock }), f
+}
+
+func handle(t *testing.T, c *Core, kind EventKind, mac macaddr.MAC, ip netip.Addr) Outcome {
+	t.Helper()
+	out, err := c.Handle(context.Background(), Event{Kind: kind, MAC: mac, Addr: ip})
+	if err != nil {
+		t.Fatalf("Handle(%v %v %v): %v", kind, mac, ip, err)
+	}
+	return out
+}
+
+func usageOf(t *testing.T, c *Core, mac macaddr.MAC) HostUsage {
+	t.Helper()
+	r, err := c.Usage(context.Background(), &mac)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Hosts) != 1 {
+		t.Fatalf("usage for %v: %d hosts", mac, len(r.Hosts))
+	}
+	return r.Hosts[0]
+}
+
+func up(a netip.Addr) netfilter.Key   { return netfilter.HostKey(netfilter.Upload, a) }
+func down(a netip.Addr) netfilter.Key { return netfilter.HostKey(netfilter.Download, a) }
+
+func TestAddCountDelKeepsBytes(t *testing.T) {
+	c, f := newCore(t)
+	handle(t, c, NeighAdd, macA, ipA)
+	handle(t, c, NeighAdd, macA, ipA6)
+	if !f.Traffic(up(ipA), 10, 10280) || !f.Traffic(down(ipA), 10, 10280) || !f.Traffic(down(ipA6), 1, 1000) {
+		t.Fatal("rules missing after arp-add")
+	}
+	handle(t, c, NeighDel, macA, ipA)
+	if f.Has(up(ipA)) || !f.Has(up(ipA6)) {
+		t.Fatal("arp-del removed the wrong rules")
+	}
+	h := usageOf(t, c, macA)
+	if h.UploadBytes != 10280 || h.DownloadBytes != 11280 || h.DownloadPackets != 11 {
+		t.Fatalf("usage = %+v", h.Usage)
+	}
+	if len(h.IPs) != 1 || h.IPs[0] != "fd77::10" || !h.Active {
+		t.Fatalf("ips = %v", h.IPs)
+	}
+}
+
+func TestNonLANIgnored(t *testing.T) {
+	c, f := newCore(t)
+	for _, a := range []netip.Addr{wan, ll, netip.MustParseAddr("10.77.1.1"), netip.MustParseAddr("::ffff:10.77.0.10")} {
+		if out := handle(t, c, NeighAdd, macA, a); !out.Ignored {
+			t.Errorf("%v not ignored", a)
+		}
+	}
+	if f.Batches != 0 {
+		t.Fatal("ignored events touched the kernel")
+	}
+}
+
+func TestMACChangeMovesAddress(t *testing.T) {
+	c, f := newCore(t)
+	handle(t, c, NeighAdd, macA, ipA)
+	f.Traffic(up(ipA), 1, 100)
+	// Hotplug runs handlers concurrently: the add for the new MAC may come
+	// before the delete for the old one.
+	handle(t, c, NeighAdd, macB, ipA)
+	f.Traffic(up(ipA), 1, 50)
+	handle(t, c, NeighDel, macA, ipA)
+	if !f.Has(up(ipA)) {
+		t.Fatal("late arp-del of the old MAC removed the new owner's rules")
+	}
+	f.Traffic(up(ipA), 1, 7)
+	if a, b := usageOf(t, c, macA).UploadBytes, usageOf(t, c, macB).UploadBytes; a != 100 || b != 57 {
+		t.Fatalf("A=%d B=%d, want 100 and 57", a, b)
+	}
+}
+
+func TestCrashBeforeRuleChangeIsRepaired(t *testing.T) {
+	c, f := newCore(t)
+	f.FailSync = errors.New("killed")
+	if _, err := c.Handle(context.Background(), Event{Kind: NeighAdd, MAC: macA, Addr: ipA}); err == nil {
+		t.Fatal("want the injected failure")
+	}
+	// The event is in host.db: the next run of anything adds the rules.
+	handle(t, c, Collect, macaddr.MAC{}, netip.Addr{})
+	if !f.Traffic(up(ipA), 3, 300) {
+		t.Fatal("rules not repaired")
+	}
+	if got := usageOf(t, c, macA).UploadBytes; got != 300 {
+		t.Fatalf("upload = %d", got)
+	}
+}
+
+func TestFirewallFlushRecovered(t *testing.T) {
+	c, f := newCore(t)
+	handle(t, c, NeighAdd, macA, ipA)
+	f.Traffic(down(ipA), 2, 2000)
+	handle(t, c, Collect, macaddr.MAC{}, netip.Addr{})
+	f.Flush()
+	handle(t, c, Collect, macaddr.MAC{}, netip.Addr{})
+	f.Traffic(down(ipA), 1, 5)
+	if got := usageOf(t, c, macA).DownloadBytes; got != 2005 {
+		t.Fatalf("download = %d, want 2005", got)
+	}
+}
+
+func TestResetNoLossNoResurrection(t *testing.T) {
+	c, f := newCore(t)
+	handle(t, c, NeighAdd, macA, ipA)
+	handle(t, c, NeighAdd, macB, ipA6)
+	f.Traffic(up(ipA), 1, 100)
+	f.Traffic(up(ipA6), 1, 200)
+	got, err := c.Reset(context.Background(), &macA)
+	if err != nil || len(got) != 1 || got[0].UploadBytes != 100 {
+		t.Fatalf("reset = %+v, %v", got, err)
+	}
+	f.Traffic(up(ipA), 1, 30)
+	if a, b := usageOf(t, c, macA).UploadBytes, usageOf(t, c, macB).UploadBytes; a != 30 || b != 200 {
+		t.Fatalf("A=%d B=%d", a, b)
+	}
+	all, err := c.Reset(context.Background(), nil)
+	if err != nil || len(all) != 2 {
+		t.Fatalf("reset all = %+v, %v", all, err)
+	}
+	if a := usageOf(t, c, macA).UploadBytes; a != 0 {
+		t.Fatalf("A=%d after reset all", a)
+	}
+}
+
+func TestDisabledDoesNothing(t *testing.T) {
+	c, f := newCore(t)
+	c.settings.Enabled = false
+	if out := handle(t, c, NeighAdd, macA, ipA); !out.Disabled || f.Batches != 0 {
+		t.Fatalf("disabled core acted: %+v", out)
+	}
+	r, err := c.Usage(context.Background(), nil)
+	if err != nil || r.Enabled || len(r.Warnings) == 0 || r.Warnings[0].Code != "disabled" {
+		t.Fatalf("usage = %+v, %v", r, err)
+	}
+	if _, err := c.Reset(context.Background(), nil); !errors.Is(err, ErrDisabled) {
+		t.Fatalf("reset err = %v", err)
+	}
+}
+
+func TestLeaseHostname(t *testing.T) {
+	c, _ := newCore(t)
+	writeFile(t, c.settings.LeaseFile, "1764100000 02:00:00:00:00:0a 10.77.0.10 laptop 01:02:00:00:00:00:0a\n1764100000 02:00:00:00:00:0b 10.77.0.11 * *\n")
+	handle(t, c, NeighAdd, macA, ipA)
+	handle(t, c, NeighAdd, macB, netip.MustParseAddr("10.77.0.11"))
+	if got := usageOf(t, c, macA).Hostname; got != "laptop" {
+		t.Fatalf("hostname = %q", got)
+	}
+	if got := usageOf(t, c, macB).Hostname; got != "" {
+		t.Fatalf("hostname = %q for a lease without a name", got)
+	}
+	if _, err := c.Handle(context.Background(), Event{Kind: LeaseAdd, MAC: macB, Addr: netip.MustParseAddr("10.77.0.11"), Hostname: "phone"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := usageOf(t, c, macB).Hostname; got != "phone" {
+		t.Fatalf("hostname = %q", got)
+	}
+}
+
+func TestFlowOffloadingWarning(t *testing.T) {
+	c, _ := newCore(t)
+	writeFile(t, filepath.Join(c.configDir, "firewall"), "config defaults\n\toption input 'ACCEPT'\n\toption flow_offloading '1'\n")
+	r, err := c.Usage(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, w := range r.Warnings {
+		found = found || w.Code == "flow_offloading"
+	}
+	if !found {
+		t.Fatalf("warnings = %+v", r.Warnings)
+	}
+}

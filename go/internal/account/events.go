@@ -1,0 +1,148 @@
+package account
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"strings"
+
+	"github.com/transferometer/transferometer/internal/ledger"
+	"github.com/transferometer/transferometer/internal/macaddr"
+	"github.com/transferometer/transferometer/internal/netfilter"
+)
+
+// EventKind is what a door reports.
+type EventKind int
+
+const (
+	// Collect only reads counters (and repairs rules).
+	Collect EventKind = iota
+	// NeighAdd is dnsmasq's arp-add / hotplug neigh ACTION=add.
+	NeighAdd
+	// NeighDel is arp-del / ACTION=remove.
+	NeighDel
+	// LeaseAdd is a DHCP add/old/update: a LAN host, maybe with a name.
+	LeaseAdd
+	// LeaseDel is a DHCP del: the lease ended, the host may still be there.
+	LeaseDel
+)
+
+// Event is a parsed, validated request from a door.
+type Event struct {
+	Kind     EventKind
+	MAC      macaddr.MAC
+	Addr     netip.Addr
+	Hostname string
+}
+
+// Outcome says what an event did.
+type Outcome struct {
+	Ignored  bool // a well-formed address outside the LAN
+	Disabled bool
+	Changes  netfilter.Changes
+	Warnings []Warning
+}
+
+// Handle applies one event. Add and delete events for addresses outside
+// the LAN (WAN neighbours, link-local) are normal and ignored quietly.
+func (c *Core) Handle(ctx context.Context, ev Event) (Outcome, error) {
+	if !c.settings.Enabled {
+		return Outcome{Disabled: true}, nil
+	}
+	if ev.Kind != Collect && ev.Kind != LeaseDel {
+		ok, err := c.IsLAN(ev.Addr)
+		if err != nil {
+			return Outcome{}, err
+		}
+		if !ok {
+			return Outcome{Ignored: true}, nil
+		}
+	}
+	tx, err := c.transact(ctx, func(tx *txn) error {
+		switch ev.Kind {
+		case NeighAdd, LeaseAdd:
+			c.addHost(tx, ev)
+		case NeighDel:
+			// Only the current owner's delete removes the address: when
+			// events race, an add for a new MAC may come before the
+			// delete for the old one.
+			if e, ok := tx.hosts.IPs[ev.Addr]; ok && e.MAC == ev.MAC {
+				delete(tx.hosts.IPs, ev.Addr)
+				tx.hostsDirty = true
+			}
+			if d := tx.hosts.Devices[ev.MAC]; d != nil {
+				d.LastSeen = tx.now
+				tx.hostsDirty = true
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return Outcome{}, err
+	}
+	return Outcome{Changes: tx.changes, Warnings: tx.warnings}, nil
+}
+
+func (c *Core) addHost(tx *txn, ev Event) {
+	e, ok := tx.hosts.IPs[ev.Addr]
+	if !ok || e.MAC != ev.MAC {
+		// A new address, or one that moved to another MAC: what it counted
+		// so far was credited to the old owner above; from now on it is
+		// the new one's (transact re-assigns the baselines).
+		e = ledgerIP(ev.MAC, tx.now)
+	}
+	e.LastSeen = tx.now
+	tx.hosts.IPs[ev.Addr] = e
+	d := tx.hosts.Device(ev.MAC, tx.now)
+	d.LastSeen = tx.now
+	if ev.Hostname != "" {
+		d.Hostname = ev.Hostname
+	} else if d.Hostname == "" {
+		d.Hostname = c.leaseHostname(ev.MAC)
+	}
+	tx.hostsDirty = true
+}
+
+// leaseHostname looks the MAC up in dnsmasq's lease file
+// ("EXPIRY MAC IP HOSTNAME CLIENTID"; "*" means no name). Any problem
+// just means no name.
+func (c *Core) leaseHostname(mac macaddr.MAC) string {
+	f, err := os.Open(c.settings.LeaseFile)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(io.LimitReader(f, 4<<20))
+	want := mac.String()
+	name := ""
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) >= 4 && strings.EqualFold(fields[1], want) && fields[3] != "*" {
+			if h, err := ParseHostname(fields[3]); err == nil {
+				name = h
+			}
+		}
+	}
+	return name
+}
+
+// ParseHostname accepts what dnsmasq passes: a DNS-ish name. Control
+// characters and overlong names are refused so they never reach the page.
+func ParseHostname(s string) (string, error) {
+	if len(s) > 253 {
+		return "", fmt.Errorf("hostname too long (%d bytes)", len(s))
+	}
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f || r == '<' || r == '>' || r == '"' || r == '\'' || r == '&' || r == '\\' {
+			return "", fmt.Errorf("hostname %q has a character that is not allowed", s)
+		}
+	}
+	return s, nil
+}
+
+func ledgerIP(mac macaddr.MAC, now int64) ledger.IPEntry {
+	return ledger.IPEntry{MAC: mac, FirstSeen: now, LastSeen: now}
+}

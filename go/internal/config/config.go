@@ -1,0 +1,348 @@
+// Package config reads Transferometer's settings from the UCI file
+// <dir>/transferometer, section `config transferometer 'main'`, and works
+// out which addresses are LAN hosts.
+//
+// Values are read the way OpenWrt's helpers read them: an option given
+// where a list is expected is split at spaces and tabs (as uci_blob does
+// for array options), a one-item list serves as a single value, and
+// booleans take the words config_get_bool knows. A list of several values
+// for a single-valued option is an error (config_get would join them with
+// spaces, which only hides the mistake). Unknown options are ignored so that an older
+// binary can read a newer file. An option with an empty value does not
+// exist for UCI, so it leaves the default in place.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/transferometer/transferometer/internal/uci"
+)
+
+const (
+	// DefaultDir is where OpenWrt keeps UCI files.
+	DefaultDir = "/etc/config"
+	// EnvDir names the environment variable that replaces DefaultDir.
+	EnvDir = "TRANSFEROMETER_CONFIG_DIR"
+	// FileName is the UCI package (file) name.
+	FileName = "transferometer"
+	// SectionType and SectionName identify the section holding the settings.
+	SectionType = "transferometer"
+	SectionName = "main"
+
+	maxChainPrefix = 20 // prefix + "_FORWARD" must fit iptables' 28 characters
+	maxLockTimeout = 300
+)
+
+// Settings are the effective settings, defaults applied.
+type Settings struct {
+	Enabled     bool           // enabled
+	LockDir     string         // lock_dir
+	PIDFile     string         // pid_file
+	LockTimeout time.Duration  // lock_timeout, whole seconds 1..300
+	DBDir       string         // db_dir
+	ChainPrefix string         // chain_prefix
+	Subnets     []netip.Prefix // list subnet, masked; empty means derive from Network
+	// Network is the logical interface to derive the LAN from; "" disables
+	// derivation. A file cannot say "" (UCI drops empty options): listing
+	// subnets is how a file turns derivation off.
+	Network         string
+	IPv6            bool   // ipv6
+	LeaseFile       string // leasefile
+	Backend         string // backend: "iptables"
+	IPTablesVariant string // iptables_variant: "auto", "legacy" or "nft"
+}
+
+// Option is one setting as UCI would hold it: Value is a string, or a
+// []string for a list.
+type Option struct {
+	Name  string
+	Value any
+}
+
+// Dir returns the directory holding the UCI files: $TRANSFEROMETER_CONFIG_DIR
+// if set, else /etc/config.
+func Dir() string {
+	if d := os.Getenv(EnvDir); d != "" {
+		return d
+	}
+	return DefaultDir
+}
+
+// Defaults returns the settings used when the file or an option is absent.
+func Defaults() Settings {
+	return Settings{
+		Enabled:         true,
+		LockDir:         "/tmp/~transferometer",
+		PIDFile:         "/var/run/transferometer.pid",
+		LockTimeout:     10 * time.Second,
+		DBDir:           "/var/lib/transferometer",
+		ChainPrefix:     "TRANSFEROMETER",
+		Network:         "lan",
+		IPv6:            true,
+		LeaseFile:       "/tmp/dhcp.leases",
+		Backend:         "iptables",
+		IPTablesVariant: "auto",
+	}
+}
+
+// Load reads <dir>/transferometer. A missing file gives Defaults(); a bad
+// value is an error naming the file, the option and the value.
+func Load(dir string) (Settings, error) {
+	path := filepath.Join(dir, FileName)
+	s := Defaults()
+	f, err := uci.ParseFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return s, nil
+	}
+	if err != nil {
+		return Settings{}, fmt.Errorf("read settings: %w", err)
+	}
+	sec := f.Section(SectionName)
+	if sec == nil {
+		return s, nil
+	}
+	if sec.Type != SectionType {
+		return Settings{}, fmt.Errorf("%s: section '%s' has type %q, want '%s'", path, SectionName, sec.Type, SectionType)
+	}
+	for _, sp := range specs() {
+		o, ok := sec.Get(sp.name)
+		if !ok {
+			continue
+		}
+		kind := "option"
+		if o.IsList {
+			kind = "list"
+		}
+		if sp.list != nil {
+			if err := sp.list(&s, listValues(o)); err != nil {
+				return Settings{}, fmt.Errorf("%s: %s %s: %w", path, kind, sp.name, err)
+			}
+			continue
+		}
+		// config_get would join a list with spaces; a list of several
+		// values for a single-valued option is a mistake, so say so.
+		if o.IsList && len(o.Values) > 1 {
+			return Settings{}, fmt.Errorf("%s: list %s: takes a single value, not a list of %d", path, sp.name, len(o.Values))
+		}
+		v := o.Values[0]
+		if err := sp.parse(&s, v); err != nil {
+			return Settings{}, fmt.Errorf("%s: %s %s: %q %w", path, kind, sp.name, v, err)
+		}
+	}
+	return s, nil
+}
+
+// Options returns every setting with its effective value, in a fixed order,
+// as the strings UCI would hold (for `transferometer config --json`).
+func (s Settings) Options() []Option {
+	all := specs()
+	out := make([]Option, 0, len(all))
+	for _, sp := range all {
+		out = append(out, Option{Name: sp.name, Value: sp.format(s)})
+	}
+	return out
+}
+
+// listValues reads a list setting: list items as they are, an option split
+// at spaces and tabs.
+func listValues(o uci.Option) []string {
+	if o.IsList {
+		return o.Values
+	}
+	return strings.FieldsFunc(o.Values[0], func(r rune) bool { return r == ' ' || r == '\t' })
+}
+
+// spec ties an option name to its parsing and its UCI form, so Load and
+// Options cannot disagree about the set of options or their order.
+type spec struct {
+	name   string
+	parse  func(s *Settings, v string) error    // single-valued options
+	list   func(s *Settings, vs []string) error // list options
+	format func(s Settings) any
+}
+
+// specs lists the options in the order Options reports them.
+func specs() []spec {
+	return []spec{
+		{
+			name:   "enabled",
+			parse:  func(s *Settings, v string) (err error) { s.Enabled, err = parseBool(v); return },
+			format: func(s Settings) any { return formatBool(s.Enabled) },
+		},
+		{
+			name:   "lock_dir",
+			parse:  func(s *Settings, v string) (err error) { s.LockDir, err = absPath(v); return },
+			format: func(s Settings) any { return s.LockDir },
+		},
+		{
+			name:   "pid_file",
+			parse:  func(s *Settings, v string) (err error) { s.PIDFile, err = absPath(v); return },
+			format: func(s Settings) any { return s.PIDFile },
+		},
+		{
+			name:   "lock_timeout",
+			parse:  parseLockTimeout,
+			format: func(s Settings) any { return strconv.FormatInt(int64(s.LockTimeout/time.Second), 10) },
+		},
+		{
+			name:   "db_dir",
+			parse:  func(s *Settings, v string) (err error) { s.DBDir, err = absPath(v); return },
+			format: func(s Settings) any { return s.DBDir },
+		},
+		{
+			name:   "chain_prefix",
+			parse:  parseChainPrefix,
+			format: func(s Settings) any { return s.ChainPrefix },
+		},
+		{
+			name: "subnet",
+			list: parseSubnets,
+			format: func(s Settings) any {
+				out := make([]string, 0, len(s.Subnets)) // [] rather than null in JSON
+				for _, p := range s.Subnets {
+					out = append(out, p.String())
+				}
+				return out
+			},
+		},
+		{
+			name:   "network",
+			parse:  parseNetwork,
+			format: func(s Settings) any { return s.Network },
+		},
+		{
+			name:   "ipv6",
+			parse:  func(s *Settings, v string) (err error) { s.IPv6, err = parseBool(v); return },
+			format: func(s Settings) any { return formatBool(s.IPv6) },
+		},
+		{
+			name:   "leasefile",
+			parse:  func(s *Settings, v string) (err error) { s.LeaseFile, err = absPath(v); return },
+			format: func(s Settings) any { return s.LeaseFile },
+		},
+		{
+			name:   "backend",
+			parse:  parseBackend,
+			format: func(s Settings) any { return s.Backend },
+		},
+		{
+			name:   "iptables_variant",
+			parse:  parseVariant,
+			format: func(s Settings) any { return s.IPTablesVariant },
+		},
+	}
+}
+
+// parseBool accepts the words of OpenWrt's config_get_bool (case-sensitive
+// there too).
+func parseBool(v string) (bool, error) {
+	switch v {
+	case "1", "on", "true", "yes", "enabled":
+		return true, nil
+	case "0", "off", "false", "no", "disabled":
+		return false, nil
+	}
+	return false, errors.New("is not a boolean (1/0, on/off, true/false, yes/no, enabled/disabled)")
+}
+
+func formatBool(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}
+
+func absPath(v string) (string, error) {
+	if !strings.HasPrefix(v, "/") {
+		return "", errors.New("is not an absolute path")
+	}
+	return v, nil
+}
+
+func parseLockTimeout(s *Settings, v string) error {
+	bad := fmt.Errorf("is not a whole number of seconds (1-%d)", maxLockTimeout)
+	if v == "" || strings.Trim(v, "0123456789") != "" {
+		return bad
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > maxLockTimeout {
+		return bad
+	}
+	s.LockTimeout = time.Duration(n) * time.Second
+	return nil
+}
+
+func parseChainPrefix(s *Settings, v string) error {
+	ok := len(v) >= 1 && len(v) <= maxChainPrefix && isLetter(v[0])
+	for i := 0; ok && i < len(v); i++ {
+		ok = isLetter(v[i]) || v[i] >= '0' && v[i] <= '9' || v[i] == '_'
+	}
+	if !ok {
+		return fmt.Errorf("is not a chain prefix (1-%d letters, digits or _, starting with a letter)", maxChainPrefix)
+	}
+	s.ChainPrefix = v
+	return nil
+}
+
+func isLetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
+
+func parseSubnets(s *Settings, vs []string) error {
+	out := make([]netip.Prefix, 0, len(vs))
+	for _, v := range vs {
+		p, err := netip.ParsePrefix(v)
+		if err != nil {
+			return fmt.Errorf("%q is not a subnet in CIDR notation (like 192.168.1.0/24 or fd00::/64)", v)
+		}
+		// dnsmasq never reports IPv4-mapped addresses, so such a subnet
+		// would silently match nothing.
+		if p.Addr().Is4In6() {
+			return fmt.Errorf("%q is an IPv4-mapped IPv6 subnet; write it in IPv4 notation", v)
+		}
+		out = append(out, p.Masked())
+	}
+	if len(out) > 0 {
+		s.Subnets = out
+	}
+	return nil
+}
+
+// parseNetwork accepts a UCI section name: the network option names
+// `config interface '<name>'` in the network file.
+func parseNetwork(s *Settings, v string) error {
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if !(isLetter(c) || c >= '0' && c <= '9' || c == '_') {
+			return errors.New("is not an interface name (letters, digits and _)")
+		}
+	}
+	s.Network = v
+	return nil
+}
+
+func parseBackend(s *Settings, v string) error {
+	switch v {
+	case "iptables":
+		s.Backend = v
+		return nil
+	case "auto", "nftables":
+		return errors.New("is not supported yet (only 'iptables' is)")
+	}
+	return errors.New("is not a known backend (only 'iptables' is supported)")
+}
+
+func parseVariant(s *Settings, v string) error {
+	switch v {
+	case "auto", "legacy", "nft":
+		s.IPTablesVariant = v
+		return nil
+	}
+	return errors.New("is not one of auto, legacy, nft")
+}

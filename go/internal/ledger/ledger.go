@@ -1,0 +1,214 @@
+// Package ledger holds host.db (who is on the LAN) and transfer.db (what
+// each device moved, plus the counter baselines that make counting lossless
+// without ever zeroing a kernel counter), and their crash-safe files.
+package ledger
+
+import (
+	"net/netip"
+	"sort"
+
+	"github.com/transferometer/transferometer/internal/macaddr"
+	"github.com/transferometer/transferometer/internal/netfilter"
+)
+
+// Version is the on-disk format version of both files.
+const Version = 1
+
+// Hosts is host.db: the LAN addresses we account (IP → MAC) and what we
+// know of each device. A device outlives its addresses so that usage of a
+// device that left keeps its name.
+type Hosts struct {
+	Version int                         `json:"version"`
+	IPs     map[netip.Addr]IPEntry      `json:"ips"`
+	Devices map[macaddr.MAC]*DeviceInfo `json:"devices"`
+}
+
+// IPEntry maps one LAN address to its device.
+type IPEntry struct {
+	MAC       macaddr.MAC `json:"mac"`
+	FirstSeen int64       `json:"first_seen"`
+	LastSeen  int64       `json:"last_seen"`
+}
+
+// DeviceInfo is what we know of a device beyond its counters.
+type DeviceInfo struct {
+	Hostname  string `json:"hostname,omitempty"`
+	FirstSeen int64  `json:"first_seen"`
+	LastSeen  int64  `json:"last_seen"`
+}
+
+// Usage is one device's counted traffic. Download is traffic to the device.
+type Usage struct {
+	DownloadBytes   uint64 `json:"download_bytes"`
+	UploadBytes     uint64 `json:"upload_bytes"`
+	DownloadPackets uint64 `json:"download_packets"`
+	UploadPackets   uint64 `json:"upload_packets"`
+}
+
+// Add sums u and v.
+func (u Usage) Add(v Usage) Usage {
+	return Usage{u.DownloadBytes + v.DownloadBytes, u.UploadBytes + v.UploadBytes,
+		u.DownloadPackets + v.DownloadPackets, u.UploadPackets + v.UploadPackets}
+}
+
+// IsZero reports no traffic at all.
+func (u Usage) IsZero() bool { return u == Usage{} }
+
+// RouterUsage is the router's own traffic (INPUT and OUTPUT), all families.
+type RouterUsage struct {
+	InputBytes    uint64 `json:"input_bytes"`
+	InputPackets  uint64 `json:"input_packets"`
+	OutputBytes   uint64 `json:"output_bytes"`
+	OutputPackets uint64 `json:"output_packets"`
+}
+
+// Baseline is the last kernel value of one counter that has been credited,
+// and whom the counter's growth belongs to.
+type Baseline struct {
+	MAC     macaddr.MAC `json:"mac,omitempty"`
+	Packets uint64      `json:"packets"`
+	Bytes   uint64      `json:"bytes"`
+}
+
+// Transfer is transfer.db.
+type Transfer struct {
+	Version int                   `json:"version"`
+	Totals  map[macaddr.MAC]Usage `json:"totals"`
+	Router  RouterUsage           `json:"router"`
+	// Unattributed holds growth of rules for addresses no device owns
+	// (only after host.db was lost), so that no counted byte vanishes.
+	Unattributed Usage                      `json:"unattributed"`
+	Baselines    map[netfilter.Key]Baseline `json:"baselines"`
+}
+
+// NewHosts and NewTransfer return empty ledgers.
+func NewHosts() *Hosts {
+	return &Hosts{Version: Version, IPs: map[netip.Addr]IPEntry{}, Devices: map[macaddr.MAC]*DeviceInfo{}}
+}
+
+// NewTransfer returns an empty transfer ledger.
+func NewTransfer() *Transfer {
+	return &Transfer{Version: Version, Totals: map[macaddr.MAC]Usage{}, Baselines: map[netfilter.Key]Baseline{}}
+}
+
+// Apply credits every counter's growth since its baseline and moves the
+// baseline to the current value. A counter below its baseline was
+// re-created (firewall restart, external flush): all of it is new. A
+// baseline whose rule is gone is dropped: its counts were credited when it
+// was last read. owner names the device of an address whose counter has no
+// baseline yet. It returns the devices whose usage grew.
+func (t *Transfer) Apply(counters map[netfilter.Key]netfilter.Counter, owner func(netip.Addr) (macaddr.MAC, bool)) map[macaddr.MAC]bool {
+	grew := map[macaddr.MAC]bool{}
+	for k := range t.Baselines {
+		if _, ok := counters[k]; !ok {
+			delete(t.Baselines, k)
+		}
+	}
+	for k, cur := range counters {
+		base, ok := t.Baselines[k]
+		delta := cur
+		if ok && cur.Bytes >= base.Bytes && cur.Packets >= base.Packets {
+			delta = netfilter.Counter{Packets: cur.Packets - base.Packets, Bytes: cur.Bytes - base.Bytes}
+		}
+		mac := base.MAC
+		if k.Kind == netfilter.Upload || k.Kind == netfilter.Download {
+			if mac.IsZero() {
+				mac, _ = owner(k.Addr)
+			}
+		}
+		t.credit(k.Kind, mac, delta)
+		if delta.Bytes > 0 && !mac.IsZero() {
+			grew[mac] = true
+		}
+		t.Baselines[k] = Baseline{MAC: mac, Packets: cur.Packets, Bytes: cur.Bytes}
+	}
+	return grew
+}
+
+func (t *Transfer) credit(kind netfilter.Kind, mac macaddr.MAC, d netfilter.Counter) {
+	if d == (netfilter.Counter{}) {
+		return
+	}
+	var u Usage
+	switch kind {
+	case netfilter.Upload:
+		u = Usage{UploadBytes: d.Bytes, UploadPackets: d.Packets}
+	case netfilter.Download:
+		u = Usage{DownloadBytes: d.Bytes, DownloadPackets: d.Packets}
+	case netfilter.RouterIn:
+		t.Router.InputBytes += d.Bytes
+		t.Router.InputPackets += d.Packets
+		return
+	case netfilter.RouterOut:
+		t.Router.OutputBytes += d.Bytes
+		t.Router.OutputPackets += d.Packets
+		return
+	}
+	if mac.IsZero() {
+		t.Unattributed = t.Unattributed.Add(u)
+		return
+	}
+	t.Totals[mac] = t.Totals[mac].Add(u)
+}
+
+// Assign makes future growth of addr's counters belong to mac, and records
+// a zero baseline for counters about to be created. It is called (and
+// saved) before the rules are added, so that a crash in between cannot
+// make a new rule's first bytes look like an old rule's.
+func (t *Transfer) Assign(addr netip.Addr, mac macaddr.MAC, present map[netfilter.Key]netfilter.Counter) {
+	for _, kind := range []netfilter.Kind{netfilter.Upload, netfilter.Download} {
+		k := netfilter.HostKey(kind, addr)
+		b, ok := t.Baselines[k]
+		if _, live := present[k]; !live || !ok {
+			b = Baseline{}
+		}
+		b.MAC = mac
+		t.Baselines[k] = b
+	}
+}
+
+// Reset zeroes the totals of the given devices (all when macs is nil) and
+// returns what they held. Baselines stay, so later bytes keep counting.
+func (t *Transfer) Reset(macs []macaddr.MAC) map[macaddr.MAC]Usage {
+	out := map[macaddr.MAC]Usage{}
+	if macs == nil {
+		for m := range t.Totals {
+			macs = append(macs, m)
+		}
+	}
+	for _, m := range macs {
+		out[m] = t.Totals[m]
+		if _, ok := t.Totals[m]; ok {
+			t.Totals[m] = Usage{}
+		}
+	}
+	return out
+}
+
+// Owner looks up the device of a LAN address.
+func (h *Hosts) Owner(a netip.Addr) (macaddr.MAC, bool) {
+	e, ok := h.IPs[a]
+	return e.MAC, ok
+}
+
+// AddrsOf lists a device's addresses in order.
+func (h *Hosts) AddrsOf(mac macaddr.MAC) []netip.Addr {
+	var out []netip.Addr
+	for a, e := range h.IPs {
+		if e.MAC == mac {
+			out = append(out, a)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Less(out[j]) })
+	return out
+}
+
+// Device returns the info of mac, creating it.
+func (h *Hosts) Device(mac macaddr.MAC, now int64) *DeviceInfo {
+	d := h.Devices[mac]
+	if d == nil {
+		d = &DeviceInfo{FirstSeen: now, LastSeen: now}
+		h.Devices[mac] = d
+	}
+	return d
+}

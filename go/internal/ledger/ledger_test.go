@@ -1,0 +1,189 @@
+package ledger
+
+import (
+	"errors"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/transferometer/transferometer/internal/macaddr"
+	"github.com/transferometer/transferometer/internal/netfilter"
+)
+
+var (
+	macA = mustMAC("02:00:00:00:00:0a")
+	macB = mustMAC("02:00:00:00:00:0b")
+	ipA  = netip.MustParseAddr("10.0.0.10")
+)
+
+func c(p, b uint64) netfilter.Counter { return netfilter.Counter{Packets: p, Bytes: b} }
+
+func mustMAC(s string) macaddr.MAC {
+	m, err := macaddr.Parse(s)
+	if err != nil {
+		panic(err)
+	}
+	return m
+}
+
+func up(a netip.Addr) netfilter.Key   { return netfilter.HostKey(netfilter.Upload, a) }
+func down(a netip.Addr) netfilter.Key { return netfilter.HostKey(netfilter.Download, a) }
+
+func owners(m map[netip.Addr]macaddr.MAC) func(netip.Addr) (macaddr.MAC, bool) {
+	return func(a netip.Addr) (macaddr.MAC, bool) { v, ok := m[a]; return v, ok }
+}
+
+func TestApplyCreditsGrowthOnce(t *testing.T) {
+	tr := NewTransfer()
+	own := owners(map[netip.Addr]macaddr.MAC{ipA: macA})
+	tr.Assign(ipA, macA, nil)
+	tr.Apply(map[netfilter.Key]netfilter.Counter{up(ipA): c(2, 200), down(ipA): c(3, 3000)}, own)
+	tr.Apply(map[netfilter.Key]netfilter.Counter{up(ipA): c(5, 500), down(ipA): c(3, 3000)}, own)
+	want := Usage{DownloadBytes: 3000, UploadBytes: 500, DownloadPackets: 3, UploadPackets: 5}
+	if got := tr.Totals[macA]; got != want {
+		t.Fatalf("totals = %+v, want %+v", got, want)
+	}
+}
+
+func TestApplyRecreatedRuleCountsFromZero(t *testing.T) {
+	tr := NewTransfer()
+	own := owners(map[netip.Addr]macaddr.MAC{ipA: macA})
+	tr.Apply(map[netfilter.Key]netfilter.Counter{up(ipA): c(10, 1000)}, own)
+	// Firewall restart: the rule came back and counted 40 bytes since.
+	tr.Apply(map[netfilter.Key]netfilter.Counter{up(ipA): c(1, 40)}, own)
+	if got := tr.Totals[macA].UploadBytes; got != 1040 {
+		t.Fatalf("upload = %d, want 1040", got)
+	}
+}
+
+func TestApplyDropsBaselineOfVanishedRule(t *testing.T) {
+	tr := NewTransfer()
+	own := owners(map[netip.Addr]macaddr.MAC{ipA: macA})
+	tr.Apply(map[netfilter.Key]netfilter.Counter{up(ipA): c(10, 1000)}, own)
+	tr.Apply(map[netfilter.Key]netfilter.Counter{}, own)
+	if _, ok := tr.Baselines[up(ipA)]; ok {
+		t.Fatal("baseline of a vanished rule kept")
+	}
+	// A new rule for the same address starts from zero, all of it new.
+	tr.Apply(map[netfilter.Key]netfilter.Counter{up(ipA): c(1, 7)}, own)
+	if got := tr.Totals[macA].UploadBytes; got != 1007 {
+		t.Fatalf("upload = %d, want 1007", got)
+	}
+}
+
+func TestApplyAttributesByBaselineThenReassigns(t *testing.T) {
+	tr := NewTransfer()
+	hostOwner := map[netip.Addr]macaddr.MAC{ipA: macA}
+	tr.Apply(map[netfilter.Key]netfilter.Counter{up(ipA): c(1, 100)}, owners(hostOwner))
+	// host.db now says B owns the address (saved before transfer.db, then
+	// a crash): growth until the next Assign still goes to A.
+	hostOwner[ipA] = macB
+	present := map[netfilter.Key]netfilter.Counter{up(ipA): c(2, 300)}
+	tr.Apply(present, owners(hostOwner))
+	tr.Assign(ipA, macB, present)
+	tr.Apply(map[netfilter.Key]netfilter.Counter{up(ipA): c(3, 350)}, owners(hostOwner))
+	if a, b := tr.Totals[macA].UploadBytes, tr.Totals[macB].UploadBytes; a != 300 || b != 50 {
+		t.Fatalf("A=%d B=%d, want 300 and 50", a, b)
+	}
+}
+
+func TestApplyUnattributedAndRouter(t *testing.T) {
+	tr := NewTransfer()
+	tr.Apply(map[netfilter.Key]netfilter.Counter{
+		up(ipA): c(1, 11),
+		netfilter.RouterKey(netfilter.RouterIn, ipA):                           c(2, 22),
+		netfilter.RouterKey(netfilter.RouterOut, netip.MustParseAddr("fd::1")): c(3, 33),
+	}, owners(nil))
+	if tr.Unattributed.UploadBytes != 11 || tr.Router.InputBytes != 22 || tr.Router.OutputBytes != 33 || tr.Router.OutputPackets != 3 {
+		t.Fatalf("unattributed=%+v router=%+v", tr.Unattributed, tr.Router)
+	}
+}
+
+func TestResetKeepsBaselines(t *testing.T) {
+	tr := NewTransfer()
+	own := owners(map[netip.Addr]macaddr.MAC{ipA: macA})
+	tr.Apply(map[netfilter.Key]netfilter.Counter{up(ipA): c(1, 100)}, own)
+	got := tr.Reset([]macaddr.MAC{macA})
+	if got[macA].UploadBytes != 100 || tr.Totals[macA].UploadBytes != 0 {
+		t.Fatalf("reset returned %+v, left %+v", got, tr.Totals[macA])
+	}
+	tr.Apply(map[netfilter.Key]netfilter.Counter{up(ipA): c(2, 130)}, own)
+	if tr.Totals[macA].UploadBytes != 30 {
+		t.Fatalf("after reset upload = %d, want 30 (no resurrection, no loss)", tr.Totals[macA].UploadBytes)
+	}
+}
+
+func TestStoreRoundTripAndAtomic(t *testing.T) {
+	s := Store{Dir: t.TempDir()}
+	h := NewHosts()
+	h.IPs[ipA] = IPEntry{MAC: macA, FirstSeen: 1, LastSeen: 2}
+	h.Device(macA, 1).Hostname = "laptop"
+	tr := NewTransfer()
+	tr.Totals[macA] = Usage{DownloadBytes: 1 << 40}
+	tr.Baselines[up(ipA)] = Baseline{MAC: macA, Packets: 1, Bytes: 2}
+	if err := s.SaveHosts(h); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SaveTransfer(tr); err != nil {
+		t.Fatal(err)
+	}
+	h2, tr2, rec, err := s.Load(time.Unix(100, 0))
+	if err != nil || len(rec) != 0 {
+		t.Fatal(err, rec)
+	}
+	if h2.IPs[ipA].MAC != macA || h2.Devices[macA].Hostname != "laptop" || tr2.Totals[macA].DownloadBytes != 1<<40 || tr2.Baselines[up(ipA)].Bytes != 2 {
+		t.Fatalf("round trip lost data: %+v %+v", h2, tr2)
+	}
+	entries, _ := os.ReadDir(s.Dir)
+	for _, e := range entries {
+		if strings.Contains(e.Name(), ".tmp-") {
+			t.Errorf("temp file left behind: %s", e.Name())
+		}
+	}
+}
+
+func TestStoreCorruptMovedAside(t *testing.T) {
+	for name, content := range map[string]string{
+		"garbage":   "{not json",
+		"truncated": `{"version":1,"ips":{"10.0.0.1":{"mac":"02:00`,
+		"badmac":    `{"version":1,"ips":{"10.0.0.1":{"mac":"zz"}},"devices":{}}`,
+		"nulldev":   `{"version":1,"ips":{},"devices":{"02:00:00:00:00:0a":null}}`,
+		"noversion": `{"ips":{}}`,
+		"trailing":  `{"version":1} {}`,
+		"array":     `[1,2]`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := Store{Dir: t.TempDir()}
+			p := filepath.Join(s.Dir, HostsFile)
+			os.WriteFile(p, []byte(content), 0o644)
+			h, _, rec, err := s.Load(time.Unix(1234, 0))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rec) != 1 || rec[0].MovedTo != p+".corrupt-1234" || len(h.IPs) != 0 {
+				t.Fatalf("rec=%v h=%+v", rec, h)
+			}
+			if b, _ := os.ReadFile(p + ".corrupt-1234"); string(b) != content {
+				t.Fatal("damaged file not preserved")
+			}
+			if _, err := os.Stat(p); !os.IsNotExist(err) {
+				t.Fatal("damaged file still in place")
+			}
+		})
+	}
+}
+
+func TestStoreNewerVersionRefused(t *testing.T) {
+	s := Store{Dir: t.TempDir()}
+	p := filepath.Join(s.Dir, TransferFile)
+	os.WriteFile(p, []byte(`{"version":99}`), 0o644)
+	if _, _, _, err := s.Load(time.Now()); !errors.Is(err, ErrNewer) {
+		t.Fatalf("err = %v, want ErrNewer", err)
+	}
+	if b, _ := os.ReadFile(p); string(b) != `{"version":99}` {
+		t.Fatal("newer file was touched")
+	}
+}

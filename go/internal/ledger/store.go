@@ -1,0 +1,257 @@
+package ledger
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/transferometer/transferometer/internal/macaddr"
+	"github.com/transferometer/transferometer/internal/netfilter"
+)
+
+// File names under db_dir, as the original design calls them.
+const (
+	HostsFile    = "host.db"
+	TransferFile = "transfer.db"
+)
+
+// maxFile caps what we read: a ledger of thousands of devices is far
+// smaller; anything bigger is damage, not data.
+const maxFile = 64 << 20
+
+// Store reads and writes the two files in one directory.
+type Store struct{ Dir string }
+
+// Recovered describes a damaged file moved aside so a fresh one could start.
+type Recovered struct {
+	File, MovedTo string
+	Err           error
+}
+
+func (r Recovered) String() string {
+	return fmt.Sprintf("%s was unreadable (%v); moved it to %s and started a fresh one", r.File, r.Err, r.MovedTo)
+}
+
+// ErrNewer means a file was written by a newer format: we refuse to touch
+// it rather than overwrite data we cannot read.
+var ErrNewer = errors.New("written by a newer version of transferometer")
+
+// Load reads both files. A missing file is an empty ledger. A damaged one
+// is renamed to NAME.corrupt-UNIXTIME and reported in recovered, never a
+// crash loop and never silently dropped.
+func (s Store) Load(now time.Time) (*Hosts, *Transfer, []Recovered, error) {
+	if err := os.MkdirAll(s.Dir, 0o755); err != nil {
+		return nil, nil, nil, fmt.Errorf("ledger: %w", err)
+	}
+	var rec []Recovered
+	h := NewHosts()
+	r, err := s.load(HostsFile, h, now)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if r != nil {
+		rec = append(rec, *r)
+		h = NewHosts()
+	}
+	t := NewTransfer()
+	r, err = s.load(TransferFile, t, now)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if r != nil {
+		rec = append(rec, *r)
+		t = NewTransfer()
+	}
+	return h, t, rec, nil
+}
+
+type versioned interface {
+	version() int
+	check() error
+}
+
+// check fills maps a file left out and rejects entries that would crash
+// later (a null device).
+func (h *Hosts) check() error {
+	if h.IPs == nil {
+		h.IPs = map[netip.Addr]IPEntry{}
+	}
+	if h.Devices == nil {
+		h.Devices = map[macaddr.MAC]*DeviceInfo{}
+	}
+	for a, e := range h.IPs {
+		if !a.IsValid() || a.Zone() != "" || e.MAC.IsZero() {
+			return fmt.Errorf("bad address entry %v", a)
+		}
+	}
+	for m, d := range h.Devices {
+		if d == nil {
+			return fmt.Errorf("null device %v", m)
+		}
+	}
+	return nil
+}
+
+func (t *Transfer) check() error {
+	if t.Totals == nil {
+		t.Totals = map[macaddr.MAC]Usage{}
+	}
+	if t.Baselines == nil {
+		t.Baselines = map[netfilter.Key]Baseline{}
+	}
+	return nil
+}
+
+func (h *Hosts) version() int    { return h.Version }
+func (t *Transfer) version() int { return t.Version }
+
+func (s Store) load(name string, into versioned, now time.Time) (*Recovered, error) {
+	path := filepath.Join(s.Dir, name)
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("ledger: %w", err)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxFile+1))
+	f.Close()
+	if err != nil {
+		return nil, fmt.Errorf("ledger: read %s: %w", path, err)
+	}
+	perr := decode(data, into)
+	if perr == nil {
+		return nil, nil
+	}
+	if errors.Is(perr, ErrNewer) {
+		return nil, fmt.Errorf("ledger: %s: %w", path, perr)
+	}
+	moved := fmt.Sprintf("%s.corrupt-%d", path, now.Unix())
+	if err := os.Rename(path, moved); err != nil {
+		return nil, fmt.Errorf("ledger: %s is damaged (%v) and could not be moved aside: %w", path, perr, err)
+	}
+	return &Recovered{File: path, MovedTo: moved, Err: perr}, nil
+}
+
+func decode(data []byte, into versioned) error {
+	if len(data) > maxFile {
+		return fmt.Errorf("larger than %d bytes", maxFile)
+	}
+	var head struct {
+		Version int `json:"version"`
+	}
+	if err := json.Unmarshal(data, &head); err != nil {
+		return err
+	}
+	if head.Version > Version {
+		return fmt.Errorf("format version %d: %w", head.Version, ErrNewer)
+	}
+	if head.Version != Version {
+		return fmt.Errorf("unknown format version %d", head.Version)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(into); err != nil {
+		return err
+	}
+	if dec.More() {
+		return errors.New("trailing data after the JSON object")
+	}
+	return into.check()
+}
+
+// SaveHosts writes host.db atomically.
+func (s Store) SaveHosts(h *Hosts) error { return s.save(HostsFile, h) }
+
+// SaveTransfer writes transfer.db atomically.
+func (s Store) SaveTransfer(t *Transfer) error { return s.save(TransferFile, t) }
+
+// save writes temp, fsyncs, renames over the old file and fsyncs the
+// directory: a crash leaves either the old or the new file, never half.
+func (s Store) save(name string, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("ledger: encode %s: %w", name, err)
+	}
+	data = append(data, '\n')
+	return WriteAtomic(filepath.Join(s.Dir, name), data, 0o644)
+}
+
+// WriteAtomic writes path via a temp file in the same directory.
+func WriteAtomic(path string, data []byte, perm os.FileMode) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("ledger: %w", err)
+	}
+	tmp := f.Name()
+	cleanup := func(e error) error {
+		f.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("ledger: write %s: %w", path, e)
+	}
+	if _, err := f.Write(data); err != nil {
+		return cleanup(err)
+	}
+	if err := f.Chmod(perm); err != nil {
+		return cleanup(err)
+	}
+	if err := f.Sync(); err != nil {
+		return cleanup(err)
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("ledger: write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("ledger: %w", err)
+	}
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// Peek reads both files without moving damaged ones aside (that is a
+// write, which needs the lock): a damaged file reads as empty.
+func (s Store) Peek() (*Hosts, *Transfer, error) {
+	h, t := NewHosts(), NewTransfer()
+	okH, err := s.peek(HostsFile, h)
+	if err != nil {
+		return nil, nil, err
+	}
+	okT, err := s.peek(TransferFile, t)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !okH {
+		h = NewHosts()
+	}
+	if !okT {
+		t = NewTransfer()
+	}
+	return h, t, nil
+}
+
+// peek decodes one file; false means missing or damaged.
+func (s Store) peek(name string, into versioned) (bool, error) {
+	data, err := os.ReadFile(filepath.Join(s.Dir, name))
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("ledger: %w", err)
+	}
+	err = decode(data, into)
+	if errors.Is(err, ErrNewer) {
+		return false, fmt.Errorf("ledger: %s: %w", name, err)
+	}
+	return err == nil, nil
+}

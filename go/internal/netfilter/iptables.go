@@ -1,0 +1,379 @@
+package netfilter
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os/exec"
+	"sort"
+	"strings"
+)
+
+// IPTables is the iptables backend. It reads counters with one
+// `iptables-save -t mangle -c` per family and applies every change of an
+// event with one `iptables-restore --noflush` per family: go-iptables runs
+// one process per rule and has no batch, which would blow the per-event
+// process budget (and each extra exec widens the window between read and
+// change).
+//
+// Counters are never zeroed: iptables-nft's read-and-zero is not atomic
+// (it lost bytes under load here), so the ledger keeps each rule's last
+// value as a baseline instead.
+type IPTables struct {
+	prefix   string
+	families []family
+}
+
+type family struct {
+	v6      bool
+	save    string
+	restore string
+}
+
+// IPTablesOptions selects the binaries and the chain names.
+type IPTablesOptions struct {
+	ChainPrefix string
+	// Variant is "auto" (iptables-save as on PATH), "legacy" or "nft".
+	Variant string
+	IPv6    bool
+}
+
+// NewIPTables checks the options and finds the binaries.
+func NewIPTables(o IPTablesOptions) (*IPTables, error) {
+	if o.ChainPrefix == "" {
+		return nil, errors.New("iptables: empty chain prefix")
+	}
+	infix := ""
+	switch o.Variant {
+	case "", "auto":
+	case "legacy", "nft":
+		infix = "-" + o.Variant
+	default:
+		return nil, fmt.Errorf("iptables: unknown variant %q", o.Variant)
+	}
+	t := &IPTables{prefix: o.ChainPrefix}
+	bins := []string{"iptables"}
+	if o.IPv6 {
+		bins = append(bins, "ip6tables")
+	}
+	for i, b := range bins {
+		f := family{v6: i == 1}
+		var err error
+		if f.save, err = exec.LookPath(b + infix + "-save"); err != nil {
+			return nil, fmt.Errorf("iptables: %w (install %s, or set option ipv6 '0' if it is ip6tables)", err, b)
+		}
+		if f.restore, err = exec.LookPath(b + infix + "-restore"); err != nil {
+			return nil, fmt.Errorf("iptables: %w", err)
+		}
+		t.families = append(t.families, f)
+	}
+	return t, nil
+}
+
+// Name reports the variant the save output named, e.g. "iptables-nft".
+func (t *IPTables) Name() string {
+	if strings.Contains(t.families[0].save, "legacy") {
+		return "iptables-legacy"
+	}
+	if strings.Contains(t.families[0].save, "nft") {
+		return "iptables-nft"
+	}
+	return "iptables"
+}
+
+func (t *IPTables) chain(builtin string) string { return t.prefix + "_" + builtin }
+
+var builtins = [...]string{"INPUT", "OUTPUT", "FORWARD"}
+
+// tableState is what one save of the mangle table told us about our parts.
+type tableState struct {
+	chains map[string]bool
+	// jumps[builtin] lists the 1-based positions of our plain jump rules.
+	jumps map[string][]int
+	// rules counts copies of each of our rules, to find duplicates.
+	rules map[Key]int
+	// routerRules counts copies of the router counter rule per chain.
+	routerRules map[string]int
+}
+
+type plan struct{ tables []*tableState } // index = family index
+
+// Read saves the mangle table of each family once and keeps our counters.
+func (t *IPTables) Read(ctx context.Context) (*Snapshot, error) {
+	snap := &Snapshot{Counters: make(map[Key]Counter)}
+	p := &plan{}
+	for _, f := range t.families {
+		out, err := run(ctx, f.save, nil, "-t", "mangle", "-c")
+		if err != nil {
+			return nil, err
+		}
+		st, err := t.parseSave(out, f.v6, snap.Counters)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", f.save, err)
+		}
+		p.tables = append(p.tables, st)
+	}
+	snap.plan = p
+	return snap, nil
+}
+
+// parseSave reads `iptables-save -c` output. Lines look like
+// "[12:3456] -A TRANSFEROMETER_FORWARD -s 10.0.0.5/32 -j RETURN".
+func (t *IPTables) parseSave(out []byte, v6 bool, counters map[Key]Counter) (*tableState, error) {
+	st := &tableState{chains: map[string]bool{}, jumps: map[string][]int{}, rules: map[Key]int{}, routerRules: map[string]int{}}
+	pos := map[string]int{}
+	unspec := netip.IPv4Unspecified()
+	if v6 {
+		unspec = netip.IPv6Unspecified()
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(line, ":") {
+			name, _, _ := strings.Cut(line[1:], " ")
+			st.chains[name] = true
+			continue
+		}
+		if !strings.HasPrefix(line, "[") {
+			continue
+		}
+		cnt, rule, ok := strings.Cut(line, "] ")
+		if !ok {
+			continue
+		}
+		f := strings.Fields(rule)
+		if len(f) < 2 || f[0] != "-A" {
+			continue
+		}
+		chain := f[1]
+		pos[chain]++
+		args := f[2:]
+		switch chain {
+		case "INPUT", "OUTPUT", "FORWARD":
+			if len(args) == 2 && args[0] == "-j" && args[1] == t.chain(chain) {
+				st.jumps[chain] = append(st.jumps[chain], pos[chain])
+			}
+			continue
+		case t.chain("INPUT"), t.chain("OUTPUT"), t.chain("FORWARD"):
+		default:
+			continue
+		}
+		c, err := parseCounter(cnt[1:])
+		if err != nil {
+			return nil, fmt.Errorf("line %q: %w", line, err)
+		}
+		var key Key
+		switch {
+		case len(args) == 2 && args[0] == "-j" && args[1] == "RETURN" && chain != t.chain("FORWARD"):
+			kind := RouterIn
+			if chain == t.chain("OUTPUT") {
+				kind = RouterOut
+			}
+			key = Key{Kind: kind, Addr: unspec}
+			st.routerRules[chain]++
+		case len(args) == 4 && (args[0] == "-s" || args[0] == "-d") && args[2] == "-j" && args[3] == "RETURN" && chain == t.chain("FORWARD"):
+			pfx, err := netip.ParsePrefix(args[1])
+			if err != nil || !pfx.IsSingleIP() || pfx.Addr().Is6() != v6 {
+				continue // not a rule we write: leave it alone
+			}
+			kind := Upload
+			if args[0] == "-d" {
+				kind = Download
+			}
+			key = Key{Kind: kind, Addr: pfx.Addr()}
+			st.rules[key]++
+		default:
+			continue
+		}
+		// Duplicates can only come from outside interference; sum them
+		// so that no counted byte is dropped before Sync removes them.
+		old := counters[key]
+		counters[key] = Counter{Packets: old.Packets + c.Packets, Bytes: old.Bytes + c.Bytes}
+	}
+	return st, nil
+}
+
+func parseCounter(s string) (Counter, error) {
+	p, b, ok := strings.Cut(s, ":")
+	if !ok {
+		return Counter{}, errors.New("bad counter")
+	}
+	var c Counter
+	if _, err := fmt.Sscan(p, &c.Packets); err != nil {
+		return Counter{}, fmt.Errorf("bad packet count: %w", err)
+	}
+	if _, err := fmt.Sscan(b, &c.Bytes); err != nil {
+		return Counter{}, fmt.Errorf("bad byte count: %w", err)
+	}
+	return c, nil
+}
+
+// Sync writes one restore batch per family that needs a change.
+func (t *IPTables) Sync(ctx context.Context, snap *Snapshot, hosts []netip.Addr) (Changes, error) {
+	var ch Changes
+	p, ok := snap.plan.(*plan)
+	if !ok || len(p.tables) != len(t.families) {
+		return ch, errors.New("iptables: snapshot is not from this backend")
+	}
+	want := map[netip.Addr]bool{}
+	for _, h := range hosts {
+		want[h] = true
+	}
+	for i, f := range t.families {
+		st := p.tables[i]
+		var b strings.Builder
+		n := 0
+		emit := func(format string, a ...any) {
+			fmt.Fprintf(&b, format+"\n", a...)
+			n++
+		}
+		for _, bi := range builtins {
+			c := t.chain(bi)
+			if !st.chains[c] {
+				emit(":%s - [0:0]", c)
+				ch.Structural++
+			}
+		}
+		// Router counter rules: exactly one each.
+		for _, bi := range []string{"INPUT", "OUTPUT"} {
+			c := t.chain(bi)
+			switch k := st.routerRules[c]; {
+			case k == 0:
+				emit("-A %s -j RETURN", c)
+				ch.Structural++
+			case k > 1:
+				for j := 1; j < k; j++ {
+					emit("-D %s -j RETURN", c)
+				}
+				ch.Structural++
+			}
+		}
+		// Host rules: the FORWARD chain holds the wanted hosts of this family.
+		var adds, dels []netip.Addr
+		for _, h := range sortedAddrs(want) {
+			if h.Is6() != f.v6 {
+				continue
+			}
+			added := false
+			for _, k := range []Kind{Upload, Download} {
+				if st.rules[Key{Kind: k, Addr: h}] == 0 {
+					emit("-A %s %s %s -j RETURN", t.chain("FORWARD"), matchFlag(k), hostPrefix(h))
+					added = true
+				}
+			}
+			if added {
+				adds = append(adds, h)
+			}
+		}
+		present := map[netip.Addr]bool{}
+		for k := range st.rules {
+			present[k.Addr] = true
+		}
+		for _, h := range sortedAddrs(present) {
+			for _, k := range []Kind{Upload, Download} {
+				copies := st.rules[Key{Kind: k, Addr: h}]
+				keep := 0
+				if want[h] {
+					keep = 1
+				}
+				for j := keep; j < copies; j++ {
+					emit("-D %s %s %s -j RETURN", t.chain("FORWARD"), matchFlag(k), hostPrefix(h))
+				}
+			}
+			if !want[h] {
+				dels = append(dels, h)
+			}
+		}
+		// Jumps last, so packets only reach complete chains: exactly one,
+		// at position 1. Delete and insert sit in the same atomic batch.
+		for _, bi := range builtins {
+			js := st.jumps[bi]
+			if len(js) == 1 && js[0] == 1 {
+				continue
+			}
+			for range js {
+				emit("-D %s -j %s", bi, t.chain(bi))
+			}
+			emit("-I %s 1 -j %s", bi, t.chain(bi))
+			ch.Structural++
+		}
+		if n == 0 {
+			continue
+		}
+		in := "*mangle\n" + b.String() + "COMMIT\n"
+		if _, err := run(ctx, f.restore, []byte(in), "--noflush", "--wait=10"); err != nil {
+			return ch, err
+		}
+		ch.Batches++
+		ch.Added = append(ch.Added, adds...)
+		ch.Removed = append(ch.Removed, dels...)
+	}
+	return ch, nil
+}
+
+// Teardown deletes our jumps, then flushes and deletes our chains, in one
+// batch per family, touching nothing else.
+func (t *IPTables) Teardown(ctx context.Context) error {
+	snap, err := t.Read(ctx)
+	if err != nil {
+		return err
+	}
+	p := snap.plan.(*plan)
+	for i, f := range t.families {
+		st := p.tables[i]
+		var b strings.Builder
+		for _, bi := range builtins {
+			for range st.jumps[bi] {
+				fmt.Fprintf(&b, "-D %s -j %s\n", bi, t.chain(bi))
+			}
+		}
+		for _, bi := range builtins {
+			if c := t.chain(bi); st.chains[c] {
+				fmt.Fprintf(&b, "-F %s\n-X %s\n", c, c)
+			}
+		}
+		if b.Len() == 0 {
+			continue
+		}
+		if _, err := run(ctx, f.restore, []byte("*mangle\n"+b.String()+"COMMIT\n"), "--noflush", "--wait=10"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func matchFlag(k Kind) string {
+	if k == Upload {
+		return "-s"
+	}
+	return "-d"
+}
+
+func hostPrefix(a netip.Addr) string { return netip.PrefixFrom(a, a.BitLen()).String() }
+
+func sortedAddrs(m map[netip.Addr]bool) []netip.Addr {
+	out := make([]netip.Addr, 0, len(m))
+	for a := range m {
+		out = append(out, a)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Less(out[j]) })
+	return out
+}
+
+// run executes a binary directly (never through a shell) and returns stdout.
+func run(ctx context.Context, bin string, stdin []byte, args ...string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, bin, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if stdin != nil {
+		cmd.Stdin = bytes.NewReader(stdin)
+	}
+	if err := cmd.Run(); err != nil {
+		msg := strings.TrimSpace(stderr.String())
+		if len(msg) > 500 {
+			msg = msg[:500] + "..."
+		}
+		return nil, fmt.Errorf("%s %s: %w: %s", bin, strings.Join(args, " "), err, msg)
+	}
+	return stdout.Bytes(), nil
+}

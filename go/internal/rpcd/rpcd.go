@@ -1,0 +1,175 @@
+// Package rpcd speaks rpcd's exec-plugin protocol (openwrt/rpcd exec.c):
+// `list` prints the method signatures; `call METHOD` reads one JSON object
+// from stdin and prints exactly one JSON object. rpcd ignores exit codes
+// and stderr, so every failure is an object {"error": ..., "code": ...}.
+package rpcd
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/transferometer/transferometer/internal/account"
+	"github.com/transferometer/transferometer/internal/lock"
+	"github.com/transferometer/transferometer/internal/macaddr"
+)
+
+// MaxInput caps what a call reads: every valid request is tiny.
+const MaxInput = 64 << 10
+
+// Budget bounds a call well inside LuCI's 20 s rpc timeout.
+const Budget = 15 * time.Second
+
+// Signature is what `list` prints; types by example value, as rpcd wants.
+func Signature() map[string]map[string]any {
+	return map[string]map[string]any{
+		"hosts": {},
+		"usage": {"mac": "str"},
+		"reset": {"mac": "str"},
+	}
+}
+
+// Error is the error object every failure becomes.
+type Error struct {
+	Message string `json:"error"`
+	Code    string `json:"code"`
+}
+
+func (e *Error) Error() string { return e.Message }
+
+func fail(code, format string, a ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, a...)}
+}
+
+// Opener builds the core; it is called only for valid requests.
+type Opener func() (*account.Core, error)
+
+// Main runs `rpcd list` or `rpcd call METHOD`. It returns an error only
+// when stdout cannot be written.
+func Main(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer, open Opener) error {
+	var reply any
+	switch {
+	case len(args) == 1 && args[0] == "list":
+		reply = Signature()
+	case len(args) == 2 && args[0] == "call":
+		ctx, cancel := context.WithTimeout(ctx, Budget)
+		defer cancel()
+		r, err := Call(ctx, args[1], stdin, open)
+		if err != nil {
+			var e *Error
+			if !errors.As(err, &e) {
+				e = classify(err)
+			}
+			reply = e
+		} else {
+			reply = r
+		}
+	default:
+		reply = fail("invalid_usage", "usage: transferometer rpcd list | rpcd call METHOD")
+	}
+	b, err := json.Marshal(reply)
+	if err != nil {
+		b, _ = json.Marshal(fail("internal", "encode reply: %v", err))
+	}
+	_, err = stdout.Write(append(b, '\n'))
+	return err
+}
+
+func classify(err error) *Error {
+	switch {
+	case errors.Is(err, lock.ErrTimeout):
+		return fail("lock_timeout", "%v", err)
+	case errors.Is(err, account.ErrDisabled):
+		return fail("disabled", "%v", err)
+	case errors.Is(err, context.DeadlineExceeded):
+		return fail("timeout", "%v", err)
+	}
+	return fail("internal", "%v", err)
+}
+
+// Args is the union of every method's arguments.
+type Args struct {
+	MAC *macaddr.MAC
+}
+
+// ParseArgs reads one JSON object, capped, and checks the types of the
+// fields we know. Unknown fields are ignored (rpcd may add ubus_rpc_session).
+func ParseArgs(r io.Reader) (Args, error) {
+	var a Args
+	data, err := io.ReadAll(io.LimitReader(r, MaxInput+1))
+	if err != nil {
+		return a, fail("invalid_input", "read arguments: %v", err)
+	}
+	if len(data) > MaxInput {
+		return a, fail("too_large", "arguments larger than %d bytes", MaxInput)
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return a, nil // rpcd writes "{ }" but an empty stdin means no arguments too
+	}
+	var obj map[string]json.RawMessage
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&obj); err != nil || obj == nil {
+		return a, fail("invalid_json", "arguments must be one JSON object")
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return a, fail("invalid_json", "arguments must be one JSON object")
+	}
+	if raw, ok := obj["mac"]; ok && string(raw) != "null" {
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return a, fail("invalid_argument", "mac must be a string")
+		}
+		m, err := macaddr.Parse(s)
+		if err != nil {
+			return a, fail("invalid_argument", "mac: %v", err)
+		}
+		a.MAC = &m
+	}
+	return a, nil
+}
+
+// Call runs one method.
+func Call(ctx context.Context, method string, stdin io.Reader, open Opener) (any, error) {
+	if _, ok := Signature()[method]; !ok {
+		return nil, fail("method_not_found", "unknown method %q", truncate(method, 64))
+	}
+	args, err := ParseArgs(stdin)
+	if err != nil {
+		return nil, err
+	}
+	core, err := open()
+	if err != nil {
+		return nil, fail("config", "%v", err)
+	}
+	switch method {
+	case "usage":
+		return core.Usage(ctx, args.MAC)
+	case "hosts":
+		hs, warnings, err := core.Hosts(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if warnings == nil {
+			warnings = []account.Warning{}
+		}
+		return map[string]any{"hosts": hs, "warnings": warnings}, nil
+	case "reset":
+		zeroed, err := core.Reset(ctx, args.MAC)
+		if err != nil {
+			return nil, err
+		}
+		return map[string]any{"reset": zeroed}, nil
+	}
+	return nil, fail("method_not_found", "unknown method %q", method)
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "..."
+	}
+	return s
+}

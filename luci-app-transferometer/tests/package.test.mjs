@@ -1,0 +1,128 @@
+// Static checks of the package as it ships: the class files load under LuCI's pragma rules and
+// require only LuCI's public modules, the ubus calls the view declares are the contract's and are
+// granted by the ACL, the menu points at files that exist, and the Makefile is a luci.mk package.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, existsSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const RES = path.join(ROOT, 'htdocs', 'luci-static', 'resources');
+const read = (...p) => readFileSync(path.join(ROOT, ...p), 'utf8');
+
+// The pragma scan of luci.js's require(): leading quoted strings, stopping at the first one that is
+// neither 'use strict' nor 'require NAME [as ALIAS]' (quotes inside comments count too).
+function pragmas(source) {
+	const out = [];
+	const requirematch = /^require[ \t]+(\S+)(?:[ \t]+as[ \t]+([a-zA-Z_]\S*))?$/;
+	for (let i = 0, off = -1, quote = -1, esc = false; i < source.length; i++) {
+		const chr = source.charCodeAt(i);
+		if (esc) esc = false;
+		else if (chr === 92) esc = true;
+		else if (chr === quote) {
+			const s = source.substring(off, i), m = requirematch.exec(s);
+			if (m) out.push({ name: m[1], as: m[2] || m[1].replace(/[^a-zA-Z0-9_]/g, '_') });
+			else if (!/^use[ \t]+strict$/.test(s)) break;
+			off = quote = -1;
+		}
+		else if (quote === -1 && (chr === 34 || chr === 39)) { off = i + 1; quote = chr; }
+	}
+	return out;
+}
+
+const PUBLIC = new Set([ 'baseclass', 'view', 'rpc', 'poll', 'ui', 'dom', 'form', 'uci', 'request', 'fs', 'network', 'validation' ]);
+const FILES = {
+	'view/transferometer/usage.js': [ 'view', 'rpc', 'poll', 'ui', 'dom', 'transferometer.helpers' ],
+	'view/transferometer/config.js': [ 'view', 'form' ],
+	'transferometer/helpers.js': [ 'baseclass' ]
+};
+
+test('class files: pragmas as LuCI reads them, public modules only, valid function bodies', () => {
+	for (const [ rel, want ] of Object.entries(FILES)) {
+		const src = readFileSync(path.join(RES, rel), 'utf8');
+		const deps = pragmas(src);
+		assert.deepEqual(deps.map(d => d.name), want, rel);
+		for (const d of deps)
+			assert.ok(PUBLIC.has(d.name) || d.name.startsWith('transferometer.'), `${rel} requires ${d.name}`);
+		assert.doesNotThrow(() => new Function('window', 'document', 'L', ...deps.map(d => d.as), src), rel);
+		assert.match(src, /^'use strict';\n/, `${rel} starts with 'use strict'`);
+	}
+	const found = [];
+	const walk = (dir) => readdirSync(dir, { withFileTypes: true }).forEach(e =>
+		e.isDirectory() ? walk(path.join(dir, e.name)) : found.push(path.relative(RES, path.join(dir, e.name))));
+	walk(RES);
+	assert.deepEqual(found.sort(), Object.keys(FILES).sort(), 'every shipped class file is checked');
+});
+
+// Evaluate usage.js with recording stubs: what it declares is what the router will be asked.
+function declaredCalls() {
+	const src = read('htdocs', 'luci-static', 'resources', 'view', 'transferometer', 'usage.js');
+	const decls = [];
+	const stub = new Proxy({}, { get: () => () => {} });
+	const rpc = { declare: (o) => { decls.push(o); return () => Promise.resolve({}); } };
+	const view = { extend: (o) => o };
+	const L = { isObject: (v) => v != null && typeof v === 'object', bind: (f, s) => f.bind(s) };
+	String.prototype.format = String.prototype.format || function() { return String(this); };
+	const _ = (s) => s;
+	const proto = new Function('window', 'document', 'L', 'view', 'rpc', 'poll', 'ui', 'dom', 'helpers', '_', 'E', src)(
+		{}, {}, L, view, rpc, stub, stub, stub, stub, _, () => ({}));
+	return { decls, proto };
+}
+
+test('usage.js: rpc.declare for transferometer usage/hosts/reset, whole replies, no save footer', () => {
+	const { decls, proto } = declaredCalls();
+	const byMethod = Object.fromEntries(decls.map(d => [ d.method, d ]));
+	assert.deepEqual(Object.keys(byMethod).sort(), [ 'hosts', 'reset', 'usage' ]);
+	for (const d of decls) {
+		assert.equal(d.object, 'transferometer');
+		assert.deepEqual(d.expect, { '': {} }, `${d.method}: error objects must come through whole`);
+	}
+	assert.deepEqual(byMethod.usage.params, [ 'mac' ]);
+	assert.deepEqual(byMethod.reset.params, [ 'mac' ]);
+	assert.ok(!byMethod.hosts.params || byMethod.hosts.params.length === 0);
+	assert.equal(proto.handleSave, null);
+	assert.equal(proto.handleSaveApply, null);
+	assert.equal(proto.handleReset, null);
+	assert.equal(typeof proto.load, 'function');
+	assert.equal(typeof proto.render, 'function');
+});
+
+test('ACL grants exactly what the views use', () => {
+	const acl = JSON.parse(read('root', 'usr', 'share', 'rpcd', 'acl.d', 'luci-app-transferometer.json'));
+	assert.deepEqual(Object.keys(acl), [ 'luci-app-transferometer' ]);
+	const g = acl['luci-app-transferometer'];
+	assert.equal(typeof g.description, 'string');
+	assert.deepEqual(g.read.ubus, { transferometer: [ 'hosts', 'usage' ] });
+	assert.deepEqual(g.read.uci, [ 'transferometer' ]);
+	assert.deepEqual(g.write.ubus, { transferometer: [ 'reset' ] });
+	assert.deepEqual(g.write.uci, [ 'transferometer' ]);
+	const granted = new Set([ ...g.read.ubus.transferometer, ...g.write.ubus.transferometer ]);
+	for (const d of declaredCalls().decls)
+		assert.ok(granted.has(d.method), `ACL grants transferometer.${d.method}`);
+});
+
+test('menu: Status > Transferometer with the usage and settings views, behind the ACL', () => {
+	const menu = JSON.parse(read('root', 'usr', 'share', 'luci', 'menu.d', 'luci-app-transferometer.json'));
+	const top = menu['admin/status/transferometer'];
+	assert.ok(top, 'admin/status/transferometer');
+	assert.deepEqual(top.depends.acl, [ 'luci-app-transferometer' ]);
+	const views = Object.entries(menu).filter(([ , v ]) => v.action && v.action.type === 'view');
+	assert.deepEqual(views.map(([ k ]) => k).sort(), [ 'admin/status/transferometer/settings', 'admin/status/transferometer/usage' ]);
+	for (const [ k, v ] of views) {
+		assert.ok(existsSync(path.join(RES, 'view', v.action.path + '.js')), `${k} -> view/${v.action.path}.js`);
+		assert.equal(typeof v.title, 'string');
+	}
+	if (top.action.type === 'alias')
+		assert.ok(menu[top.action.path], 'alias target exists');
+});
+
+test('Makefile: a luci.mk package depending on luci-base and transferometer', () => {
+	const mk = read('Makefile');
+	assert.match(mk, /^LUCI_TITLE:=\S/m);
+	assert.match(mk, /^LUCI_DEPENDS:=\+luci-base \+transferometer$/m);
+	assert.match(mk, /^PKG_LICENSE:=\S/m);
+	assert.match(mk, /^include \$\(TOPDIR\)\/rules\.mk$/m);
+	assert.match(mk, /^include \$\(TOPDIR\)\/feeds\/luci\/luci\.mk$/m);
+	assert.match(mk, /^# call BuildPackage - OpenWrt buildroot signature$/m);
+});

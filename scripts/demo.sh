@@ -1,0 +1,128 @@
+#!/bin/sh
+# make demo: a virtual LAN in network namespaces — a router with br-lan,
+# three hosts, a WAN — with real dnsmasq calling transferometer as its
+# dhcp-script, hosts generating traffic, usage redrawn in the terminal and
+# the LuCI page served on http://127.0.0.1:8080. Ctrl-C tears it all down.
+# Traffic only flows between the namespaces this script creates.
+set -eu
+BIN=${1:?usage: demo.sh /path/to/transferometer}
+[ "$(id -u)" = 0 ] || { echo "demo: run as root (sudo make demo)" >&2; exit 1; }
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+P=tmdemo$$
+R=$P-r W=$P-w
+WORK=$(mktemp -d /tmp/transferometer-demo.XXXXXX)
+CFG=$WORK/config
+mkdir -p "$CFG"
+PIDS=""
+
+cleanup() {
+	trap - EXIT INT TERM
+	for p in $PIDS; do kill "$p" 2>/dev/null || true; done
+	for ns in $(ip netns list | awk '{print $1}' | grep "^$P-" || true); do
+		ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null || true
+		ip netns del "$ns" 2>/dev/null || true
+	done
+	rm -rf "$WORK"
+	echo "demo: torn down"
+}
+trap cleanup EXIT
+trap 'exit 0' INT TERM
+
+rx() { ip netns exec "$R" "$@"; }
+
+ip netns add "$R"; ip netns add "$W"
+rx ip link set lo up
+rx ip link add br-lan type bridge
+rx ip link set br-lan up
+rx ip addr add 10.77.0.1/24 dev br-lan
+rx ip addr add fd77::1/64 dev br-lan nodad
+rx sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+ip link add wan netns "$R" type veth peer name eth0 netns "$W"
+rx ip link set wan up
+rx ip addr add 10.78.0.1/24 dev wan
+rx ip addr add fd78::1/64 dev wan nodad
+rx ip route add default via 10.78.0.2
+rx ip -6 route add default via fd78::2
+ip netns exec "$W" sh -c '
+	ip link set lo up; ip link set eth0 up
+	ip addr add 10.78.0.2/24 dev eth0; ip addr add fd78::2/64 dev eth0 nodad
+	ip addr add 10.79.0.1/32 dev lo; ip addr add fd79::1/128 dev lo
+	ip route add 10.77.0.0/24 via 10.78.0.1; ip -6 route add fd77::/64 via fd78::1'
+rx iptables -t nat -A POSTROUTING -o wan -s 10.77.0.0/24 -j MASQUERADE
+
+cat >"$CFG/transferometer" <<CONF
+config transferometer 'main'
+	option enabled '1'
+	option lock_dir '$WORK/lock'
+	option pid_file '$WORK/transferometer.pid'
+	option db_dir '$WORK/db'
+	option leasefile '$WORK/dhcp.leases'
+	list subnet '10.77.0.0/24'
+	list subnet 'fd77::/64'
+CONF
+export TRANSFEROMETER_CONFIG_DIR=$CFG
+
+# dnsmasq calls the binary for arp-add/arp-del and DHCP events, as on a router.
+# Under faketime (x30) its 90 s neighbour rescans come every 3 s, so IPv6
+# neighbours show up quickly; only dnsmasq itself runs on fake time.
+FAKE=""
+command -v faketime >/dev/null && FAKE="faketime -f +0x30"
+rx env TRANSFEROMETER_CONFIG_DIR="$CFG" FAKETIME_ONLY_CMDS=dnsmasq $FAKE dnsmasq --no-daemon --conf-file=/dev/null --port=0 \
+	--interface=br-lan --bind-interfaces --dhcp-range=10.77.0.100,10.77.0.150,12h \
+	--dhcp-leasefile="$WORK/dhcp.leases" --script-arp --dhcp-script="$BIN" --user=root \
+	--log-facility="$WORK/dnsmasq.log" &
+PIDS="$PIDS $!"
+
+cat >"$WORK/udhcpc.sh" <<'UDHCPC'
+#!/bin/sh
+case "$1" in bound|renew) ip -4 addr replace "$ip/$mask" dev "$interface"; ip route replace default via "$router" ;; esac
+UDHCPC
+chmod +x "$WORK/udhcpc.sh"
+
+n=0
+for name in laptop phone tv; do
+	n=$((n + 1))
+	H=$P-h$n
+	ip netns add "$H"
+	ip link add "p$n" netns "$R" type veth peer name eth0 netns "$H"
+	rx ip link set "p$n" master br-lan up
+	ip netns exec "$H" ip link set lo up
+	ip netns exec "$H" ip link set eth0 address "02:77:00:00:00:0$n" up
+	ip netns exec "$H" ip addr add "fd77::1$n/64" dev eth0 nodad
+	ip netns exec "$H" ip -6 route add default via fd77::1
+	ip netns exec "$H" busybox udhcpc -i eth0 -q -t 10 -T 1 -x "hostname:$name" -s "$WORK/udhcpc.sh" >/dev/null 2>&1
+done
+ip netns exec "$W" iperf3 -s -D -B 10.79.0.1 >/dev/null
+# Different traffic per host, so the numbers differ: bulk download, upload, pings.
+ip netns exec "$P-h1" iperf3 -c 10.79.0.1 -R -b 8M -t 100000 >/dev/null 2>&1 & PIDS="$PIDS $!"
+ip netns exec "$P-h2" iperf3 -c 10.79.0.1 -b 2M -t 100000 >/dev/null 2>&1 & PIDS="$PIDS $!"
+ip netns exec "$P-h3" ping -q -i 0.2 -s 1200 fd79::1 >/dev/null 2>&1 & PIDS="$PIDS $!"
+ip netns exec "$P-h3" ping -q -i 0.5 10.79.0.1 >/dev/null 2>&1 & PIDS="$PIDS $!"
+# Hosts talk to the router so dnsmasq's first neighbour scan sees them.
+for n in 1 2 3; do ip netns exec "$P-h$n" ping -c1 -W1 fd77::1 >/dev/null 2>&1 || true; done
+
+# The LuCI page: the views served by the test shim, answering ubus calls
+# by running the real binary in the router namespace.
+cat >"$WORK/transferometer" <<WRAP
+#!/bin/sh
+exec ip netns exec $R env TRANSFEROMETER_CONFIG_DIR=$CFG $BIN "\$@"
+WRAP
+chmod +x "$WORK/transferometer"
+SERVE=$TOP/luci-app-transferometer/tests/serve.mjs
+if [ -f "$SERVE" ]; then
+	(cd "$TOP/luci-app-transferometer" && [ -d node_modules ] || npm ci --silent >/dev/null 2>&1 || true)
+	node "$SERVE" --port 8080 --bin "$WORK/transferometer" --config-dir "$CFG" >"$WORK/serve.log" 2>&1 &
+	PIDS="$PIDS $!"
+fi
+
+while :; do
+	out=$(rx "$BIN" usage 2>&1 || true)
+	clear 2>/dev/null || printf '\033[H\033[2J'
+	echo "Transferometer demo — LAN 10.77.0.0/24 + fd77::/64 in namespaces $P-*"
+	[ -f "$SERVE" ] && echo "LuCI page: http://127.0.0.1:8080/   (Ctrl-C stops everything)"
+	echo
+	echo "$out"
+	echo
+	echo "dnsmasq events so far: $(grep -c 'script' "$WORK/dnsmasq.log" 2>/dev/null || echo 0)   $(date +%T)"
+	sleep 2
+done
