@@ -46,7 +46,7 @@ type rig struct {
 	variant string
 }
 
-func newRig(t *testing.T, variant string, hosts int) *rig {
+func newRig(t testing.TB, variant string, hosts int) *rig {
 	t.Helper()
 	testlan.Require(t)
 	lan := testlan.New(t, testlan.Options{NumHosts: hosts, Variant: variant})
@@ -59,7 +59,7 @@ func newRig(t *testing.T, variant string, hosts int) *rig {
 	return r
 }
 
-func (r *rig) writeConfig(t *testing.T, extra string) {
+func (r *rig) writeConfig(t testing.TB, extra string) {
 	t.Helper()
 	cfg := fmt.Sprintf(`config transferometer 'main'
 	option enabled '1'

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -211,5 +213,52 @@ func TestRPCDHostileStdin(t *testing.T) {
 	got := r.rpcdRun(t, []byte(`{"ubus_rpc_session":"x","extra":[1]}`), "call", "hosts")
 	if _, ok := got["hosts"]; !ok {
 		t.Fatalf("extra fields rejected: %v", got)
+	}
+}
+
+// TestRPCDLockHeld: while another process holds the lock past the bound,
+// usage still answers in time with the saved numbers and a warning, and
+// reset answers with a lock_timeout error object, changing nothing.
+func TestRPCDLockHeld(t *testing.T) {
+	r := newRig(t, "nft", 1)
+	h := r.lan.Hosts[0]
+	r.ok(t, "arp-add", h.MAC.String(), h.IP4.String())
+	h.Ping(t, r.lan.Internet4, 1000, 10)
+	r.ok(t, "collect")
+	r.writeConfig(t, "\toption lock_timeout '1'\n")
+	holder := exec.Command("sleep", "60")
+	if err := holder.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { holder.Process.Kill(); holder.Wait() })
+	if err := os.MkdirAll(r.lockDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	pidFile := filepath.Join(filepath.Dir(r.lockDir), "transferometer.pid")
+	if err := os.WriteFile(pidFile, []byte(strconv.Itoa(holder.Process.Pid)+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	db := r.dbState(t)
+	u := r.rpcdRun(t, []byte("{}"), "call", "usage")
+	if got := num(t, hostObj(t, u, h.MAC.String()), "download_bytes"); got != 10280 {
+		t.Fatalf("saved numbers not shown: %d", got)
+	}
+	ws, _ := u["warnings"].([]any)
+	found := false
+	for _, w := range ws {
+		found = found || w.(map[string]any)["code"] == "lock_timeout"
+	}
+	if !found {
+		t.Fatalf("no lock_timeout warning: %v", u["warnings"])
+	}
+	res := r.rpcdRun(t, []byte(`{"mac":"`+h.MAC.String()+`"}`), "call", "reset")
+	if res["code"] != "lock_timeout" {
+		t.Fatalf("reset under a held lock = %v", res)
+	}
+	if !reflect.DeepEqual(r.dbState(t), db) {
+		t.Fatal("ledger changed while the lock was held by another process")
+	}
+	if _, err := os.Stat(r.lockDir); err != nil {
+		t.Fatal("the holder's lock was removed")
 	}
 }

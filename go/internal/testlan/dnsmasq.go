@@ -19,9 +19,9 @@ type DnsmasqOptions struct {
 	// with --script-arp so it gets arp-add/arp-del as well as DHCP events.
 	// Empty: no script.
 	Script string
-	// Env is added to dnsmasq's environment, which it passes on to the
-	// script (measured: the script inherits dnsmasq's whole environment
-	// plus dnsmasq's own DNSMASQ_* variables).
+	// Env is added to dnsmasq's environment (which starts as the test's).
+	// Measured: the script inherits dnsmasq's whole environment, so this is
+	// how to hand the hook e.g. TRANSFEROMETER_CONFIG_DIR.
 	Env []string
 	// Faketime runs dnsmasq 30× fast (libfaketime "+0 x30") so its 90 s
 	// neighbour rescans happen every 3 s. Leases age 30× too, and lease

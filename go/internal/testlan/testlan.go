@@ -46,17 +46,21 @@
 // fails. A test binary killed hard (e.g. by -timeout) leaks them; remove
 // leftovers with `ip netns list | grep '^tl'`.
 //
-// Traffic stays inside the namespaces. New calls Require, which skips the
-// test unless it runs as root with working `ip netns` — and fails it instead
-// when the CI environment variable is set, so CI never silently skips.
+// Traffic stays inside the namespaces. New checks what Require checks (its
+// own first `ip netns add` serves as the probe): it skips the test unless it
+// runs as root on Linux with working `ip netns`, and fails it instead when
+// the CI environment variable is set, so CI never silently skips.
 //
 // Facts measured with this harness (see the package tests):
 //   - `ping -s 1000 -c 10` from a host to Internet4 is 10 packets / 10280
 //     bytes in the router's FORWARD chain each way, 10480 for IPv6, on
 //     iptables-nft and iptables-legacy alike (EchoPacketBytes).
 //   - Host-to-host traffic is bridged and never reaches FORWARD.
-//   - dnsmasq passes its whole environment (plus DNSMASQ_* for DHCP events)
-//     to the --dhcp-script, so DnsmasqOptions.Env reaches the hook.
+//   - dnsmasq passes its whole environment on to the --dhcp-script (arp
+//     events get nothing else from it), so DnsmasqOptions.Env reaches the hook.
+//   - br-lan has a fixed MAC (RouterMAC): a bridge that takes its lowest
+//     port's MAC changes it when AddHost adds a lower one, and hosts' cached
+//     ARP/ND entries for the router then black-hole traffic for ~30 s.
 //   - dnsmasq does not watch the neighbour table: it scans once at start
 //     (reporting every known neighbour, WAN gateway 10.78.0.2 and IPv6
 //     link-local ones included) and afterwards only when its loop wakes and
@@ -120,6 +124,7 @@ type LAN struct {
 	RouterWAN4, RouterWAN6 netip.Addr       // 10.78.0.1, fd78::1 on wan
 	WANPeer4, WANPeer6     netip.Addr       // 10.78.0.2, fd78::2: the router's gateway
 	Internet4, Internet6   netip.Addr       // 10.79.0.1, fd79::1 in the WAN namespace, routed
+	RouterMAC              net.HardwareAddr // 02:77:ff:00:00:01, br-lan's (fixed) MAC
 	WANPeerMAC             net.HardwareAddr // 02:78:00:00:00:02, the WAN peer's eth0
 
 	Variant string // iptables backend from Options ("" = none)
@@ -241,6 +246,7 @@ func New(t testing.TB, o Options) *LAN {
 		WANPeer6:     netip.MustParseAddr("fd78::2"),
 		Internet4:    netip.MustParseAddr("10.79.0.1"),
 		Internet6:    netip.MustParseAddr("fd79::1"),
+		RouterMAC:    net.HardwareAddr{0x02, 0x77, 0xff, 0, 0, 0x01},
 		WANPeerMAC:   net.HardwareAddr{0x02, 0x78, 0, 0, 0, 0x02},
 		Variant:      o.Variant,
 		base:         base,
@@ -365,11 +371,15 @@ func (l *LAN) build(ctx context.Context, core bool, hosts []*Host) error {
 	if core {
 		r = append(r,
 			"link set lo up",
-			"link add "+Bridge+" type bridge mcast_snooping 0",
+			// A fixed MAC, as on a real router: otherwise the bridge takes
+			// its lowest port's MAC, so a port added later (AddHost) can
+			// change it, and hosts' cached ARP/ND entries for the router
+			// then point nowhere for ~30 s.
+			"link add "+Bridge+" address "+l.RouterMAC.String()+" type bridge mcast_snooping 0",
 			"addr add 10.77.0.1/24 dev "+Bridge,
 			"addr add fd77::1/64 dev "+Bridge+" nodad",
 			"link set "+Bridge+" up",
-			"link add "+WANIf+" type veth peer name "+HostIf+" address "+l.WANPeerMAC.String()+" netns "+l.WAN,
+			"link add "+WANIf+" address 02:78:00:00:00:01 type veth peer name "+HostIf+" address "+l.WANPeerMAC.String()+" netns "+l.WAN,
 			"addr add 10.78.0.1/24 dev "+WANIf,
 			"addr add fd78::1/64 dev "+WANIf+" nodad",
 			"link set "+WANIf+" up",
@@ -472,7 +482,7 @@ func (l *LAN) natStep(ctx context.Context, bin, src string) func() error {
 	}
 }
 
-// teardown kills every process in the LAN's namespaces, then deletes them.
+// teardown deletes the LAN's namespaces and kills every process in them.
 // It reports problems with Errorf: Fatal is not allowed to stop the other
 // cleanups.
 func (l *LAN) teardown(t testing.TB) {
@@ -482,40 +492,52 @@ func (l *LAN) teardown(t testing.TB) {
 	if len(names) == 0 {
 		return
 	}
-	if err := killNetnsProcesses(names); err != nil {
-		t.Errorf("testlan: killing processes in %s-*: %v", l.base, err)
-	}
+	// Identify the namespaces before their names go: a process keeps its
+	// namespace alive after `ip netns del`, and is found by inode.
+	keys := netnsKeys(names)
 	var del []string
 	for _, ns := range names {
 		del = append(del, "netns del "+ns)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
 	defer cancel()
+	// Names first, so a process still starting (ip netns exec opens the name
+	// before joining) fails instead of joining after the scan below.
 	// -force: keep deleting the rest when one is already gone.
 	if _, err := run(ctx, strings.NewReader(strings.Join(del, "\n")+"\n"), "ip", "-force", "-batch", "-"); err != nil {
 		t.Errorf("testlan: deleting namespaces: %v", err)
 	}
+	if err := killNetnsProcesses(keys); err != nil {
+		t.Errorf("testlan: killing processes in %s-*: %v", l.base, err)
+	}
 }
 
-// killNetnsProcesses SIGKILLs every process whose network namespace is one
-// of names — what `ip netns pids` does, without a process per namespace.
-// It rescans until none is left, since a process may fork (dnsmasq runs its
-// script in a child) while the previous scan is killing its parent.
-func killNetnsProcesses(names []string) error {
-	want := map[nsKey]bool{}
+type nsKey struct{ dev, ino uint64 }
+
+// netnsKeys identifies the named namespaces that exist.
+func netnsKeys(names []string) map[nsKey]bool {
+	keys := map[nsKey]bool{}
 	for _, ns := range names {
 		var st syscall.Stat_t
 		if err := syscall.Stat("/run/netns/"+ns, &st); err != nil {
 			continue // never created, or already gone
 		}
-		want[nsKey{uint64(st.Dev), uint64(st.Ino)}] = true
+		keys[nsKey{uint64(st.Dev), uint64(st.Ino)}] = true
 	}
+	return keys
+}
+
+// killNetnsProcesses SIGKILLs every process in the namespaces want — what
+// `ip netns pids` does, without a process per namespace. It rescans until
+// a scan finds none (and at least twice), since a process may fork (dnsmasq
+// runs its script in a child) while its parent is being killed.
+func killNetnsProcesses(want map[nsKey]bool) error {
 	if len(want) == 0 {
 		return nil
 	}
 	for round := 0; ; round++ {
 		found, err := killIn(want)
-		if err != nil || found == 0 {
+		if err != nil || (found == 0 && round > 0) {
 			return err
 		}
 		if round == 50 {
@@ -524,8 +546,6 @@ func killNetnsProcesses(names []string) error {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
-
-type nsKey struct{ dev, ino uint64 }
 
 // killIn SIGKILLs the processes in the namespaces want and returns how many
 // it found.

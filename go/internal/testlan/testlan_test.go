@@ -77,6 +77,11 @@ func TestLAN(t *testing.T) {
 	}
 
 	h4 := l.AddHost(t)
+	// The bridge must keep its MAC when a port joins, or hosts' cached
+	// neighbour entries for the router go stale.
+	if out := l.Run(t, l.Router, "ip", "link", "show", "dev", Bridge); !strings.Contains(out, "link/ether "+l.RouterMAC.String()) {
+		t.Errorf("br-lan MAC is not %s after AddHost:\n%s", l.RouterMAC, out)
+	}
 	if h4.N != 4 || h4.IP4.String() != "10.77.0.14" || h4.IP6.String() != "fd77::14" || h4.RouterPort != "lan4" {
 		t.Errorf("added host: %+v", h4)
 	}
@@ -242,6 +247,15 @@ func TestCleanup(t *testing.T) {
 		sleeper = l.Exec(context.Background(), h.NS, "sleep", "300")
 		if err := sleeper.Start(); err != nil {
 			t.Fatal(err)
+		}
+		// Wait until ip has joined the namespace and exec'd sleep.
+		for end := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+			if comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", sleeper.Process.Pid)); string(comm) == "sleep\n" {
+				break
+			}
+			if time.Now().After(end) {
+				t.Fatal("sleep did not start")
+			}
 		}
 		listed := exec.Command("ip", "netns", "list")
 		out, err := listed.Output()
