@@ -44,7 +44,7 @@ Settings: /etc/config/transferometer (TRANSFEROMETER_CONFIG_DIR replaces /etc/co
 Exit status: 0 ok, 1 runtime error, 2 bad usage or input.
 `
 
-func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) error {
+func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		return badUsage("no command (try --help)")
 	}
@@ -65,9 +65,9 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout io.Wri
 	}
 	switch cmd {
 	case "arp-add", "arp-del", "add", "old", "update", "del":
-		return event(ctx, cmd, rest)
+		return event(ctx, cmd, rest, stderr)
 	case "collect", "setup":
-		return collect(ctx, cmd, rest)
+		return collect(ctx, cmd, rest, stderr)
 	case "teardown":
 		if err := noArgs(cmd, rest); err != nil {
 			return err
@@ -88,7 +88,7 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout io.Wri
 	}
 	// The dhcp-script contract: unknown actions only collect, since
 	// dnsmasq may add actions. Arguments are not inspected.
-	return collect(ctx, "collect", nil)
+	return collect(ctx, "collect", nil, stderr)
 }
 
 // openCore loads the settings and builds the core.
@@ -137,7 +137,15 @@ func parseHostArgs(cmd string, rest []string, maxArgs int) (macaddr.MAC, netip.A
 	return mac, ip, nil
 }
 
-func event(ctx context.Context, cmd string, rest []string) error {
+// warn reports conditions a hook run met (a damaged ledger moved aside, a
+// long wait for the lock) on stderr, which dnsmasq and procd log.
+func warn(stderr io.Writer, out account.Outcome) {
+	for _, w := range out.Warnings {
+		fmt.Fprintf(stderr, "transferometer: warning: %s\n", oneLine(w.Message))
+	}
+}
+
+func event(ctx context.Context, cmd string, rest []string, stderr io.Writer) error {
 	maxArgs := 2
 	if !strings.HasPrefix(cmd, "arp-") {
 		maxArgs = 3
@@ -169,11 +177,12 @@ func event(ctx context.Context, cmd string, rest []string) error {
 	if err != nil {
 		return err
 	}
-	_, err = core.Handle(ctx, ev)
+	out, err := core.Handle(ctx, ev)
+	warn(stderr, out)
 	return err
 }
 
-func collect(ctx context.Context, cmd string, rest []string) error {
+func collect(ctx context.Context, cmd string, rest []string, stderr io.Writer) error {
 	if err := noArgs(cmd, rest); err != nil {
 		return err
 	}
@@ -182,6 +191,7 @@ func collect(ctx context.Context, cmd string, rest []string) error {
 		return err
 	}
 	out, err := core.Handle(ctx, account.Event{Kind: account.Collect})
+	warn(stderr, out)
 	if err == nil && out.Disabled && cmd == "setup" {
 		return account.ErrDisabled
 	}

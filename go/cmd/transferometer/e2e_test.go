@@ -229,7 +229,13 @@ func TestHookWithRealDnsmasq(t *testing.T) {
 // TestConcurrentArpAdd: 20 handlers at once (hotplug runs them
 // concurrently) end with 20 hosts, each with exactly its two rules.
 func TestConcurrentArpAdd(t *testing.T) {
-	r := newRig(t, "nft", 1)
+	for _, v := range variants() {
+		t.Run(v, func(t *testing.T) { testConcurrentArpAdd(t, v) })
+	}
+}
+
+func testConcurrentArpAdd(t *testing.T, v string) {
+	r := newRig(t, v, 1)
 	var wg sync.WaitGroup
 	errs := make(chan string, 20)
 	for i := 0; i < 20; i++ {
@@ -269,7 +275,13 @@ func TestConcurrentArpAdd(t *testing.T) {
 
 // TestStaleLockReclaimed: a lock left by a dead process does not block.
 func TestStaleLockReclaimed(t *testing.T) {
-	r := newRig(t, "nft", 1)
+	for _, v := range variants() {
+		t.Run(v, func(t *testing.T) { testStaleLockReclaimed(t, v) })
+	}
+}
+
+func testStaleLockReclaimed(t *testing.T, v string) {
+	r := newRig(t, v, 1)
 	dead := exec.Command("true")
 	if err := dead.Run(); err != nil {
 		t.Fatal(err)
@@ -295,7 +307,13 @@ func TestStaleLockReclaimed(t *testing.T) {
 // TestKill9NeverLosesOrCorrupts: collections and events killed at random
 // points; afterwards the ledger is intact and equals the traffic exactly.
 func TestKill9NeverLosesOrCorrupts(t *testing.T) {
-	r := newRig(t, "nft", 2)
+	for _, v := range variants() {
+		t.Run(v, func(t *testing.T) { testKill9NeverLosesOrCorrupts(t, v) })
+	}
+}
+
+func testKill9NeverLosesOrCorrupts(t *testing.T, v string) {
+	r := newRig(t, v, 2)
 	h := r.lan.Hosts[0]
 	r.ok(t, "arp-add", h.MAC.String(), h.IP4.String())
 	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
@@ -356,7 +374,13 @@ func TestKill9NeverLosesOrCorrupts(t *testing.T) {
 // TestHostileInput: every malformed argument is exit 2 with a one-line
 // message, and changes nothing: no rule, no ledger change, no lock left.
 func TestHostileInput(t *testing.T) {
-	r := newRig(t, "nft", 1)
+	for _, v := range variants() {
+		t.Run(v, func(t *testing.T) { testHostileInput(t, v) })
+	}
+}
+
+func testHostileInput(t *testing.T, v string) {
+	r := newRig(t, v, 1)
 	h := r.lan.Hosts[0]
 	r.ok(t, "arp-add", h.MAC.String(), h.IP4.String())
 	mac, ip := h.MAC.String(), h.IP4.String()
@@ -453,4 +477,31 @@ func boolInt(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// TestCorruptLedgerMovedAside: a damaged transfer.db never stops the hook:
+// it is moved aside with a warning, a fresh ledger starts, counting goes on.
+func TestCorruptLedgerMovedAside(t *testing.T) {
+	r := newRig(t, "nft", 1)
+	h := r.lan.Hosts[0]
+	r.ok(t, "arp-add", h.MAC.String(), h.IP4.String())
+	bad := []byte(`{"version":1,"totals":{"02:77:00:00:00:01":{"download_bytes":"lots"}}`)
+	if err := os.WriteFile(filepath.Join(r.dbDir, "transfer.db"), bad, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res := r.exec(t, "collect")
+	if res.code != 0 || !strings.Contains(res.stderr, "warning: ") || !strings.Contains(res.stderr, "transfer.db") {
+		t.Fatalf("exit %d, stderr %q", res.code, res.stderr)
+	}
+	matches, _ := filepath.Glob(filepath.Join(r.dbDir, "transfer.db.corrupt-*"))
+	if len(matches) != 1 {
+		t.Fatalf("moved-aside files: %v", matches)
+	}
+	if kept, _ := os.ReadFile(matches[0]); string(kept) != string(bad) {
+		t.Fatal("the damaged file was not kept as it was")
+	}
+	h.Ping(t, r.lan.Internet4, 1000, 10)
+	if got := r.usage(t).host(h.MAC.String()); got.DownloadBytes != 10280 {
+		t.Fatalf("after recovery: %+v", got)
+	}
 }

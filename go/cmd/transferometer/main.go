@@ -38,7 +38,7 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	err := dispatch(ctx, args, stdin, stdout)
+	err := dispatch(ctx, args, stdin, stdout, stderr)
 	if err == nil {
 		return exitOK
 	}

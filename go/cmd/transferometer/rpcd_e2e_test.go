@@ -175,7 +175,13 @@ func TestRPCDUsageResetExact(t *testing.T) {
 
 // TestRPCDHostileStdin: an error object each time, nothing changed.
 func TestRPCDHostileStdin(t *testing.T) {
-	r := newRig(t, "nft", 1)
+	for _, v := range variants() {
+		t.Run(v, func(t *testing.T) { testRPCDHostileStdin(t, v) })
+	}
+}
+
+func testRPCDHostileStdin(t *testing.T, v string) {
+	r := newRig(t, v, 1)
 	h := r.lan.Hosts[0]
 	r.ok(t, "arp-add", h.MAC.String(), h.IP4.String())
 	h.Ping(t, r.lan.Internet4, 1000, 3)
