@@ -32,7 +32,7 @@ commands:
   collect                 read counters into the ledger (repairs rules)
   setup                   create chains and rules (same as collect)
   teardown                remove every rule and chain we added
-  usage [--json] [--mac MAC]
+  usage [--json] [--mac MAC] [--period current|all|YYYY-MM-DD]
                           per-device download/upload, collected fresh
   hosts [--json]          known devices and whether their rules are in place
   reset [--mac MAC]       zero one device's totals, or all
@@ -200,8 +200,9 @@ func collect(ctx context.Context, cmd string, rest []string, stderr io.Writer) e
 
 // flags parses the few flags the CLI has: --json and --mac MAC.
 type flags struct {
-	json bool
-	mac  *macaddr.MAC
+	json   bool
+	mac    *macaddr.MAC
+	period string
 }
 
 func parseFlags(cmd string, rest []string, allowJSON, allowMAC bool) (flags, error) {
@@ -210,6 +211,19 @@ func parseFlags(cmd string, rest []string, allowJSON, allowMAC bool) (flags, err
 		switch a := rest[i]; {
 		case a == "--json" && allowJSON:
 			f.json = true
+		case (a == "--period" || strings.HasPrefix(a, "--period=")) && cmd == "usage":
+			v, ok := strings.CutPrefix(a, "--period=")
+			if !ok {
+				if i+1 >= len(rest) {
+					return f, badUsage("%s: --period needs current, all or a date", cmd)
+				}
+				i++
+				v = rest[i]
+			}
+			if !rpcd.ValidPeriod(v) {
+				return f, badUsage("%s: --period %q: want current, all or a date like 2026-11-01", cmd, v)
+			}
+			f.period = v
 		case (a == "--mac" || strings.HasPrefix(a, "--mac=")) && allowMAC:
 			v, ok := strings.CutPrefix(a, "--mac=")
 			if !ok {
@@ -246,7 +260,7 @@ func usage(ctx context.Context, rest []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	r, err := core.Usage(ctx, f.mac)
+	r, err := core.Usage(ctx, f.mac, f.period)
 	if err != nil {
 		return err
 	}

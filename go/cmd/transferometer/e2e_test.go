@@ -505,3 +505,44 @@ func TestCorruptLedgerMovedAside(t *testing.T) {
 		t.Fatalf("after recovery: %+v", got)
 	}
 }
+
+// TestDisableAndIPv6OffRemoveRules: enabled '0' removes every rule at the
+// next run, keeping the bytes; traffic while off is not credited later.
+// ipv6 '0' removes the IPv6 rules. Loopback is not router traffic.
+func TestDisableAndIPv6OffRemoveRules(t *testing.T) {
+	for _, v := range variants() {
+		t.Run(v, func(t *testing.T) {
+			r := newRig(t, v, 1)
+			h := r.lan.Hosts[0]
+			r.ok(t, "arp-add", h.MAC.String(), h.IP4.String())
+			r.ok(t, "arp-add", h.MAC.String(), h.IP6.String())
+			before := r.usage(t).Router.InputBytes
+			r.lan.Run(t, r.lan.Router, "ping", "-c", "3", "-i", "0.01", "127.0.0.1")
+			if got := r.usage(t).Router.InputBytes; got != before {
+				t.Errorf("loopback counted as router traffic: %d → %d", before, got)
+			}
+			h.Ping(t, r.lan.Internet6, 1000, 10)
+			r.writeConfig(t, "\toption ipv6 '0'\n")
+			r.ok(t, "collect")
+			for _, l := range r.ruleLines(t) {
+				if strings.HasPrefix(l, "v6: ") && strings.Contains(l, "TRANSFEROMETER") {
+					t.Errorf("ipv6 '0' left %q", l)
+				}
+			}
+			h.Ping(t, r.lan.Internet4, 1000, 10)
+			r.writeConfig(t, "\toption enabled '0'\n")
+			r.ok(t, "collect")
+			if s := r.save(t); strings.Contains(s, "TRANSFEROMETER") {
+				t.Fatalf("enabled '0' left rules:\n%s", s)
+			}
+			h.Ping(t, r.lan.Internet4, 500, 7) // while off: never credited
+			r.writeConfig(t, "")
+			r.ok(t, "arp-add", h.MAC.String(), h.IP4.String())
+			h.Ping(t, r.lan.Internet4, 1000, 1)
+			got := r.usage(t).host(h.MAC.String())
+			if want := uint64(10480 + 10280 + 1028); got.DownloadBytes != want {
+				t.Fatalf("download = %d, want %d (before, IPv4 before off, after on)", got.DownloadBytes, want)
+			}
+		})
+	}
+}

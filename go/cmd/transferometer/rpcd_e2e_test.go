@@ -112,7 +112,7 @@ func TestRPCDList(t *testing.T) {
 	got := r.rpcdRun(t, nil, "list")
 	want := map[string]any{
 		"hosts": map[string]any{},
-		"usage": map[string]any{"mac": "str"},
+		"usage": map[string]any{"mac": "str", "period": "str"},
 		"reset": map[string]any{"mac": "str"},
 	}
 	if !reflect.DeepEqual(got, want) {
@@ -204,6 +204,10 @@ func testRPCDHostileStdin(t *testing.T, v string) {
 		{"option-like", "reset", []byte(`{"mac":"--flush"}`), "invalid_argument"},
 		{"unknown method", "flush", []byte(`{}`), "method_not_found"},
 		{"truncated", "reset", []byte(`{"mac":`), "invalid_json"},
+		{"null mac would mean all", "reset", []byte(`{"mac":null}`), "invalid_argument"},
+		{"bad period", "usage", []byte(`{"period":"last month"}`), "invalid_argument"},
+		{"period type", "usage", []byte(`{"period":7}`), "invalid_argument"},
+		{"unknown period", "usage", []byte(`{"period":"2001-01-01"}`), "not_found"},
 	}
 	rules, db := r.save(t), r.dbState(t)
 	for _, c := range cases {

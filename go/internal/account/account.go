@@ -9,13 +9,16 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/transferometer/transferometer/internal/config"
 	"github.com/transferometer/transferometer/internal/ledger"
 	"github.com/transferometer/transferometer/internal/lock"
 	"github.com/transferometer/transferometer/internal/netfilter"
+	"github.com/transferometer/transferometer/internal/period"
 )
 
 // Core binds settings, a backend and the ledger store.
@@ -25,6 +28,7 @@ type Core struct {
 	backend   netfilter.Backend
 	store     ledger.Store
 	now       func() time.Time
+	bootID    func() string
 
 	// lan is derived once per Core: each process serves one request.
 	lan    *config.LAN
@@ -36,7 +40,31 @@ func New(s config.Settings, configDir string, b netfilter.Backend, now func() ti
 	if now == nil {
 		now = time.Now
 	}
-	return &Core{settings: s, configDir: configDir, backend: b, store: ledger.Store{Dir: s.DBDir}, now: now}
+	return &Core{settings: s, configDir: configDir, backend: b, store: ledger.Store{Dir: s.DBDir}, now: now, bootID: kernelBootID}
+}
+
+// SetBootID replaces how the current kernel boot is named (tests simulate
+// reboots with it).
+func (c *Core) SetBootID(f func() string) { c.bootID = f }
+
+// kernelBootID names this boot; the kernel makes a new one at every boot.
+func kernelBootID() string {
+	b, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// periods returns the accounting period rule of the settings.
+func (c *Core) periods() period.Spec {
+	s := c.settings
+	return period.Spec{Monthly: s.Period != "days", Day: s.PeriodDay, Anchor: s.PeriodAnchor, Days: s.PeriodDays}
+}
+
+// stamp names the history buckets of t.
+func (c *Core) stamp(t time.Time) ledger.Stamp {
+	return ledger.Stamp{Day: period.DayKey(t), Period: c.periods().Containing(t).Key()}
 }
 
 // NewBackend builds the backend the settings name.
@@ -70,6 +98,9 @@ type txn struct {
 	hostsDirty bool
 	warnings   []Warning
 	changes    netfilter.Changes
+	at         time.Time
+	// commit asks for the ledger to be copied to persist_dir as well.
+	commit bool
 }
 
 // IsLAN reports whether a is a LAN host address we account.
@@ -122,7 +153,7 @@ func (c *Core) transact(ctx context.Context, fn func(tx *txn) error) (*txn, erro
 	if err != nil {
 		return nil, err
 	}
-	tx := &txn{hosts: hosts, transfer: transfer, now: now.Unix()}
+	tx := &txn{hosts: hosts, transfer: transfer, now: now.Unix(), at: now}
 	for _, r := range rec {
 		tx.warnings = append(tx.warnings, Warning{Code: "ledger_recovered", Message: r.String()})
 		tx.hostsDirty = true
@@ -130,11 +161,14 @@ func (c *Core) transact(ctx context.Context, fn func(tx *txn) error) (*txn, erro
 	if w := l.Waited(); w > time.Second {
 		tx.warnings = append(tx.warnings, Warning{Code: "lock_busy", Message: fmt.Sprintf("waited %.1fs for the lock", w.Seconds())})
 	}
+	if !transfer.Restored {
+		c.restore(tx)
+	}
 	tx.snap, err = c.backend.Read(ctx)
 	if err != nil {
 		return nil, err
 	}
-	for mac := range transfer.Apply(tx.snap.Counters, hosts.Owner) {
+	for mac := range transfer.Apply(tx.snap.Counters, hosts.Owner, c.stamp(now)) {
 		hosts.Device(mac, tx.now).LastSeen = tx.now
 		tx.hostsDirty = true
 	}
@@ -153,8 +187,14 @@ func (c *Core) transact(ctx context.Context, fn func(tx *txn) error) (*txn, erro
 			return nil, err
 		}
 	}
+	transfer.Prune(c.periods().Oldest(now, c.settings.Generations).Key())
 	if err := c.store.SaveTransfer(transfer); err != nil {
 		return nil, err
+	}
+	if tx.commit {
+		if err := c.commit(tx); err != nil {
+			return nil, err
+		}
 	}
 	tx.changes, err = c.backend.Sync(ctx, tx.snap, wanted)
 	if err != nil {

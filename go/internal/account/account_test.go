@@ -60,7 +60,7 @@ func handle(t *testing.T, c *Core, kind EventKind, mac macaddr.MAC, ip netip.Add
 
 func usageOf(t *testing.T, c *Core, mac macaddr.MAC) HostUsage {
 	t.Helper()
-	r, err := c.Usage(context.Background(), &mac)
+	r, err := c.Usage(context.Background(), &mac, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +181,7 @@ func TestDisabledDoesNothing(t *testing.T) {
 	if out := handle(t, c, NeighAdd, macA, ipA); !out.Disabled || f.Batches != 0 {
 		t.Fatalf("disabled core acted: %+v", out)
 	}
-	r, err := c.Usage(context.Background(), nil)
+	r, err := c.Usage(context.Background(), nil, "")
 	if err != nil || r.Enabled || len(r.Warnings) == 0 || r.Warnings[0].Code != "disabled" {
 		t.Fatalf("usage = %+v, %v", r, err)
 	}
@@ -212,7 +212,7 @@ func TestLeaseHostname(t *testing.T) {
 func TestFlowOffloadingWarning(t *testing.T) {
 	c, _ := newCore(t)
 	writeFile(t, filepath.Join(c.configDir, "firewall"), "config defaults\n\toption input 'ACCEPT'\n\toption flow_offloading '1'\n")
-	r, err := c.Usage(context.Background(), nil)
+	r, err := c.Usage(context.Background(), nil, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -50,7 +50,9 @@ type Outcome struct {
 // the LAN (WAN neighbours, link-local) are normal and ignored quietly.
 func (c *Core) Handle(ctx context.Context, ev Event) (Outcome, error) {
 	if !c.settings.Enabled {
-		return Outcome{Disabled: true}, nil
+		// Off means off: rules left in place would go on counting, and the
+		// gap would be credited when switched on again.
+		return Outcome{Disabled: true}, c.Teardown(ctx)
 	}
 	if ev.Kind != Collect && ev.Kind != LeaseDel {
 		ok, err := c.IsLAN(ev.Addr)

@@ -3,13 +3,16 @@ package account
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"github.com/transferometer/transferometer/internal/ledger"
 	"github.com/transferometer/transferometer/internal/lock"
 	"github.com/transferometer/transferometer/internal/macaddr"
+	"github.com/transferometer/transferometer/internal/period"
 	"github.com/transferometer/transferometer/internal/uci"
 )
 
@@ -23,13 +26,33 @@ type HostUsage struct {
 	LastSeen  int64 `json:"last_seen"`
 	// Active means the device has LAN addresses we account right now.
 	Active bool `json:"active"`
+	// Today is the device's usage in the current calendar day.
+	Today ledger.Usage `json:"today"`
+}
+
+// PeriodInfo names the period a report covers: Key "all" is everything
+// since the last reset; otherwise Key is the period's first day.
+type PeriodInfo struct {
+	Key   string `json:"key"`
+	Start int64  `json:"start"`
+	End   int64  `json:"end"`
+}
+
+// LiveInfo tells the page where the daemon's live feed listens (0: off).
+type LiveInfo struct {
+	Port    int `json:"port"`
+	TLSPort int `json:"tls_port"`
 }
 
 // Report is what `usage --json` prints and ubus usage returns.
 type Report struct {
-	Enabled      bool               `json:"enabled"`
-	Backend      string             `json:"backend"`
-	CollectedAt  int64              `json:"collected_at"`
+	Enabled     bool       `json:"enabled"`
+	Backend     string     `json:"backend"`
+	CollectedAt int64      `json:"collected_at"`
+	Period      PeriodInfo `json:"period"`
+	// Periods lists the periods with history, newest first.
+	Periods      []string           `json:"periods"`
+	Live         LiveInfo           `json:"live"`
 	Hosts        []HostUsage        `json:"hosts"`
 	Totals       ledger.Usage       `json:"totals"`
 	Router       ledger.RouterUsage `json:"router"`
@@ -37,12 +60,30 @@ type Report struct {
 	Warnings     []Warning          `json:"warnings"`
 }
 
+// ErrNoPeriod reports a period that has no history.
+var ErrNoPeriod = errors.New("no such period")
+
 // Usage collects fresh counts (when enabled) and reports them. If the lock
 // cannot be had in time it reports the last saved numbers with a warning
 // rather than failing: the page stays useful while a long operation runs.
-// only, when non-nil, narrows the report to one device.
-func (c *Core) Usage(ctx context.Context, only *macaddr.MAC) (Report, error) {
-	r := Report{Enabled: c.settings.Enabled, Backend: c.backend.Name(), CollectedAt: c.now().Unix(), Warnings: []Warning{}}
+// only, when non-nil, narrows the report to one device. sel picks the
+// period: "" or "current", "all" (since the last reset), or a period's
+// first day as listed in Periods.
+func (c *Core) Usage(ctx context.Context, only *macaddr.MAC, sel string) (Report, error) {
+	now := c.now()
+	r := Report{Enabled: c.settings.Enabled, CollectedAt: now.Unix(), Warnings: []Warning{},
+		Live: LiveInfo{Port: c.settings.LivePort, TLSPort: c.settings.LiveTLSPort}}
+	cur := c.periods().Containing(now)
+	if sel != "" && sel != "current" && sel != "all" && sel != cur.Key() {
+		// An unknown period is bad input: refuse it before collecting.
+		_, t, err := c.peek()
+		if err != nil {
+			return Report{}, err
+		}
+		if _, ok := t.Periods[sel]; !ok {
+			return Report{}, fmt.Errorf("%w %q (have: %s)", ErrNoPeriod, sel, strings.Join(periodKeys(t, cur.Key()), ", "))
+		}
+	}
 	var hosts *ledger.Hosts
 	var transfer *ledger.Transfer
 	if c.settings.Enabled {
@@ -65,12 +106,32 @@ func (c *Core) Usage(ctx context.Context, only *macaddr.MAC) (Report, error) {
 			return Report{}, err
 		}
 	}
+	r.Backend = c.backend.Name()
 	r.Warnings = append(r.Warnings, c.firewallWarnings()...)
+	r.Periods = periodKeys(transfer, cur.Key())
+	bucket := transfer.Totals
+	switch sel {
+	case "all":
+		r.Period = PeriodInfo{Key: "all"}
+	case "", "current", cur.Key():
+		r.Period = PeriodInfo{Key: cur.Key(), Start: cur.Start.Unix(), End: cur.End.Unix()}
+		bucket = transfer.Periods[cur.Key()]
+	default:
+		b, ok := transfer.Periods[sel]
+		if !ok {
+			return Report{}, fmt.Errorf("%w %q (have: %s)", ErrNoPeriod, sel, strings.Join(r.Periods, ", "))
+		}
+		start, _ := period.ParseKey(sel, now.Location())
+		p := c.periods().Containing(start)
+		r.Period = PeriodInfo{Key: sel, Start: p.Start.Unix(), End: p.End.Unix()}
+		bucket = b
+	}
+	today := transfer.Days[period.DayKey(now)]
 	for _, mac := range devices(hosts, transfer) {
 		if only != nil && mac != *only {
 			continue
 		}
-		h := HostUsage{MAC: mac.String(), IPs: []string{}, Usage: transfer.Totals[mac]}
+		h := HostUsage{MAC: mac.String(), IPs: []string{}, Usage: bucket[mac], Today: today[mac]}
 		if d := hosts.Devices[mac]; d != nil {
 			h.Hostname, h.FirstSeen, h.LastSeen = d.Hostname, d.FirstSeen, d.LastSeen
 		}
@@ -86,6 +147,19 @@ func (c *Core) Usage(ctx context.Context, only *macaddr.MAC) (Report, error) {
 	}
 	r.Router, r.Unattributed = transfer.Router, transfer.Unattributed
 	return r, nil
+}
+
+// periodKeys lists the periods with history plus the current one, newest
+// first.
+func periodKeys(t *ledger.Transfer, current string) []string {
+	keys := []string{current}
+	for k := range t.Periods {
+		if k != current {
+			keys = append(keys, k)
+		}
+	}
+	sort.Sort(sort.Reverse(sort.StringSlice(keys)))
+	return keys
 }
 
 // peek reads the ledger without the lock: files are replaced atomically,
@@ -186,7 +260,7 @@ func (c *Core) Reset(ctx context.Context, only *macaddr.MAC) ([]ResetEntry, erro
 		if only != nil {
 			macs = []macaddr.MAC{*only}
 		}
-		zeroed = tx.transfer.Reset(macs)
+		zeroed = tx.transfer.Reset(macs, c.stamp(tx.at))
 		return nil
 	})
 	if err != nil {
@@ -216,7 +290,10 @@ func (c *Core) Teardown(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	transfer.Apply(snap.Counters, hosts.Owner)
+	if len(snap.Counters) == 0 && len(snap.Hosts()) == 0 {
+		return nil // nothing of ours in the kernel
+	}
+	transfer.Apply(snap.Counters, hosts.Owner, c.stamp(c.now()))
 	if err := c.store.SaveTransfer(transfer); err != nil {
 		return err
 	}

@@ -58,6 +58,26 @@ type Settings struct {
 	LeaseFile       string // leasefile
 	Backend         string // backend: "iptables"
 	IPTablesVariant string // iptables_variant: "auto", "legacy" or "nft"
+
+	// The resident daemon.
+	RefreshInterval time.Duration // refresh_interval: seconds between collections, 1..3600
+	CommitInterval  time.Duration // commit_interval: RAM ledger to flash, e.g. '24h', 1m..30d
+	PersistDir      string        // persist_dir: the ledger's copy on flash
+	// Period: "monthly" (starting on PeriodDay, 1..28) or "days" (every
+	// PeriodDays days from PeriodAnchor).
+	Period       string    // period
+	PeriodDay    int       // period_start as a day of the month
+	PeriodAnchor time.Time // period_start as a date (YYYY-MM-DD), local midnight
+	PeriodDays   int       // period_days, 1..366
+	Generations  int       // generations: periods kept, 1..120
+	// The live feed (websocket): plain on LivePort, TLS on LiveTLSPort when
+	// the certificate and key exist; 0 turns either off. LiveAddress ""
+	// means the LAN addresses of the router.
+	LivePort    int    // live_port
+	LiveTLSPort int    // live_tls_port
+	LiveAddress string // live_address
+	LiveCert    string // live_cert
+	LiveKey     string // live_key
 }
 
 // Option is one setting as UCI would hold it: Value is a string, or a
@@ -90,6 +110,17 @@ func Defaults() Settings {
 		LeaseFile:       "/tmp/dhcp.leases",
 		Backend:         "iptables",
 		IPTablesVariant: "auto",
+		RefreshInterval: 30 * time.Second,
+		CommitInterval:  24 * time.Hour,
+		PersistDir:      "/etc/transferometer",
+		Period:          "monthly",
+		PeriodDay:       1,
+		PeriodDays:      30,
+		Generations:     12,
+		LivePort:        8093,
+		LiveTLSPort:     8094,
+		LiveCert:        "/etc/uhttpd.crt",
+		LiveKey:         "/etc/uhttpd.key",
 	}
 }
 
@@ -238,6 +269,77 @@ func specs() []spec {
 			parse:  parseVariant,
 			format: func(s Settings) any { return s.IPTablesVariant },
 		},
+		{
+			name: "refresh_interval",
+			parse: func(s *Settings, v string) (err error) {
+				s.RefreshInterval, err = parseDuration(v, time.Second, time.Hour)
+				return
+			},
+			format: func(s Settings) any { return formatDuration(s.RefreshInterval) },
+		},
+		{
+			name: "commit_interval",
+			parse: func(s *Settings, v string) (err error) {
+				s.CommitInterval, err = parseDuration(v, time.Minute, 30*24*time.Hour)
+				return
+			},
+			format: func(s Settings) any { return formatDuration(s.CommitInterval) },
+		},
+		{
+			name:   "persist_dir",
+			parse:  func(s *Settings, v string) (err error) { s.PersistDir, err = absPath(v); return },
+			format: func(s Settings) any { return s.PersistDir },
+		},
+		{
+			name:   "period",
+			parse:  parsePeriod,
+			format: func(s Settings) any { return s.Period },
+		},
+		{
+			name:  "period_start",
+			parse: parsePeriodStart,
+			format: func(s Settings) any {
+				if !s.PeriodAnchor.IsZero() {
+					return s.PeriodAnchor.Format("2006-01-02")
+				}
+				return strconv.Itoa(s.PeriodDay)
+			},
+		},
+		{
+			name:   "period_days",
+			parse:  func(s *Settings, v string) (err error) { s.PeriodDays, err = parseInt(v, 1, 366); return },
+			format: func(s Settings) any { return strconv.Itoa(s.PeriodDays) },
+		},
+		{
+			name:   "generations",
+			parse:  func(s *Settings, v string) (err error) { s.Generations, err = parseInt(v, 1, 120); return },
+			format: func(s Settings) any { return strconv.Itoa(s.Generations) },
+		},
+		{
+			name:   "live_port",
+			parse:  func(s *Settings, v string) (err error) { s.LivePort, err = parseInt(v, 0, 65535); return },
+			format: func(s Settings) any { return strconv.Itoa(s.LivePort) },
+		},
+		{
+			name:   "live_tls_port",
+			parse:  func(s *Settings, v string) (err error) { s.LiveTLSPort, err = parseInt(v, 0, 65535); return },
+			format: func(s Settings) any { return strconv.Itoa(s.LiveTLSPort) },
+		},
+		{
+			name:   "live_address",
+			parse:  parseLiveAddress,
+			format: func(s Settings) any { return s.LiveAddress },
+		},
+		{
+			name:   "live_cert",
+			parse:  func(s *Settings, v string) (err error) { s.LiveCert, err = absPath(v); return },
+			format: func(s Settings) any { return s.LiveCert },
+		},
+		{
+			name:   "live_key",
+			parse:  func(s *Settings, v string) (err error) { s.LiveKey, err = absPath(v); return },
+			format: func(s Settings) any { return s.LiveKey },
+		},
 	}
 }
 
@@ -345,4 +447,92 @@ func parseVariant(s *Settings, v string) error {
 		return nil
 	}
 	return errors.New("is not one of auto, legacy, nft")
+}
+
+// parseInt accepts a whole decimal number in [lo, hi].
+func parseInt(v string, lo, hi int) (int, error) {
+	bad := fmt.Errorf("is not a whole number from %d to %d", lo, hi)
+	if v == "" || len(v) > 9 || strings.Trim(v, "0123456789") != "" {
+		return 0, bad
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		return 0, bad
+	}
+	return n, nil
+}
+
+// parseDuration accepts seconds ("3600") or a number with one unit s, m,
+// h or d ("24h", "1d"), as nlbwmon's commit_interval does.
+func parseDuration(v string, lo, hi time.Duration) (time.Duration, error) {
+	bad := fmt.Errorf("is not a duration from %s to %s (seconds, or a number with s, m, h or d: '30', '24h')", formatDuration(lo), formatDuration(hi))
+	unit := time.Second
+	num := v
+	if n := len(v); n > 0 {
+		switch v[n-1] {
+		case 's':
+			num = v[:n-1]
+		case 'm':
+			unit, num = time.Minute, v[:n-1]
+		case 'h':
+			unit, num = time.Hour, v[:n-1]
+		case 'd':
+			unit, num = 24*time.Hour, v[:n-1]
+		}
+	}
+	n, err := parseInt(num, 0, 1<<30)
+	if err != nil {
+		return 0, bad
+	}
+	d := time.Duration(n) * unit
+	if d < lo || d > hi {
+		return 0, bad
+	}
+	return d, nil
+}
+
+// formatDuration writes d with the largest unit that divides it.
+func formatDuration(d time.Duration) string {
+	switch {
+	case d >= 48*time.Hour && d%(24*time.Hour) == 0:
+		return strconv.FormatInt(int64(d/(24*time.Hour)), 10) + "d"
+	case d%time.Hour == 0:
+		return strconv.FormatInt(int64(d/time.Hour), 10) + "h"
+	case d%time.Minute == 0:
+		return strconv.FormatInt(int64(d/time.Minute), 10) + "m"
+	}
+	return strconv.FormatInt(int64(d/time.Second), 10) + "s"
+}
+
+func parsePeriod(s *Settings, v string) error {
+	switch v {
+	case "monthly", "days":
+		s.Period = v
+		return nil
+	}
+	return errors.New("is not 'monthly' or 'days'")
+}
+
+// parsePeriodStart takes a day of the month (1-28, for monthly periods) or
+// a date (for periods of period_days days counted from it).
+func parsePeriodStart(s *Settings, v string) error {
+	if t, err := time.ParseInLocation("2006-01-02", v, time.Local); err == nil {
+		s.PeriodAnchor = t
+		return nil
+	}
+	n, err := parseInt(v, 1, 28)
+	if err != nil {
+		return errors.New("is not a day of the month (1-28) or a date (YYYY-MM-DD)")
+	}
+	s.PeriodDay = n
+	return nil
+}
+
+func parseLiveAddress(s *Settings, v string) error {
+	a, err := netip.ParseAddr(v)
+	if err != nil || a.Zone() != "" {
+		return errors.New("is not an IP address")
+	}
+	s.LiveAddress = a.String()
+	return nil
 }

@@ -37,6 +37,17 @@ func TestDefaults(t *testing.T) {
 		LeaseFile:       "/tmp/dhcp.leases",
 		Backend:         "iptables",
 		IPTablesVariant: "auto",
+		RefreshInterval: 30 * time.Second,
+		CommitInterval:  24 * time.Hour,
+		PersistDir:      "/etc/transferometer",
+		Period:          "monthly",
+		PeriodDay:       1,
+		PeriodDays:      30,
+		Generations:     12,
+		LivePort:        8093,
+		LiveTLSPort:     8094,
+		LiveCert:        "/etc/uhttpd.crt",
+		LiveKey:         "/etc/uhttpd.key",
 	}
 	if got := Defaults(); !reflect.DeepEqual(got, want) {
 		t.Errorf("Defaults() = %+v\nwant %+v", got, want)
@@ -88,6 +99,18 @@ func TestLoadEveryOption(t *testing.T) {
 		"option leasefile '/var/dhcp.leases'",
 		"option backend 'iptables'",
 		"option iptables_variant 'legacy'",
+		"option refresh_interval '5'",
+		"option commit_interval '6h'",
+		"option persist_dir '/overlay/tm'",
+		"option period 'days'",
+		"option period_start '2026-01-15'",
+		"option period_days '7'",
+		"option generations '3'",
+		"option live_port '0'",
+		"option live_tls_port '9443'",
+		"option live_address '192.168.1.1'",
+		"option live_cert '/etc/a.crt'",
+		"option live_key '/etc/a.key'",
 		"option some_future_option 'whatever'",
 	))
 	got, err := Load(dir)
@@ -107,6 +130,19 @@ func TestLoadEveryOption(t *testing.T) {
 		LeaseFile:       "/var/dhcp.leases",
 		Backend:         "iptables",
 		IPTablesVariant: "legacy",
+		RefreshInterval: 5 * time.Second,
+		CommitInterval:  6 * time.Hour,
+		PersistDir:      "/overlay/tm",
+		Period:          "days",
+		PeriodDay:       1,
+		PeriodAnchor:    time.Date(2026, 1, 15, 0, 0, 0, 0, time.Local),
+		PeriodDays:      7,
+		Generations:     3,
+		LivePort:        0,
+		LiveTLSPort:     9443,
+		LiveAddress:     "192.168.1.1",
+		LiveCert:        "/etc/a.crt",
+		LiveKey:         "/etc/a.key",
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got  %+v\nwant %+v", got, want)
@@ -201,6 +237,18 @@ func TestLoadBadValues(t *testing.T) {
 		{"option backend 'auto'", `option backend: "auto" is not supported yet (only 'iptables' is)`},
 		{"option backend 'ebtables'", `option backend: "ebtables" is not a known backend (only 'iptables' is supported)`},
 		{"option iptables_variant 'NFT'", `option iptables_variant: "NFT" is not one of auto, legacy, nft`},
+		{"option refresh_interval '0'", `option refresh_interval: "0" is not a duration from 1s to 1h (seconds, or a number with s, m, h or d: '30', '24h')`},
+		{"option refresh_interval '2h'", `option refresh_interval: "2h" is not a duration from 1s to 1h (seconds, or a number with s, m, h or d: '30', '24h')`},
+		{"option commit_interval '10s'", `option commit_interval: "10s" is not a duration from 1m to 30d (seconds, or a number with s, m, h or d: '30', '24h')`},
+		{"option commit_interval 'daily'", `option commit_interval: "daily" is not a duration from 1m to 30d (seconds, or a number with s, m, h or d: '30', '24h')`},
+		{"option persist_dir 'flash'", `option persist_dir: "flash" ` + absMsg},
+		{"option period 'weekly'", `option period: "weekly" is not 'monthly' or 'days'`},
+		{"option period_start '29'", `option period_start: "29" is not a day of the month (1-28) or a date (YYYY-MM-DD)`},
+		{"option period_start '2026-02-30'", `option period_start: "2026-02-30" is not a day of the month (1-28) or a date (YYYY-MM-DD)`},
+		{"option period_days '0'", `option period_days: "0" is not a whole number from 1 to 366`},
+		{"option generations '121'", `option generations: "121" is not a whole number from 1 to 120`},
+		{"option live_port '65536'", `option live_port: "65536" is not a whole number from 0 to 65535`},
+		{"option live_address 'lan'", `option live_address: "lan" is not an IP address`},
 	}
 	for _, tt := range tests {
 		dir := writeConfig(t, mainSection(tt.line))
@@ -321,6 +369,18 @@ func TestOptions(t *testing.T) {
 		{"leasefile", "/tmp/dhcp.leases"},
 		{"backend", "iptables"},
 		{"iptables_variant", "auto"},
+		{"refresh_interval", "30s"},
+		{"commit_interval", "24h"},
+		{"persist_dir", "/etc/transferometer"},
+		{"period", "monthly"},
+		{"period_start", "1"},
+		{"period_days", "30"},
+		{"generations", "12"},
+		{"live_port", "8093"},
+		{"live_tls_port", "8094"},
+		{"live_address", ""},
+		{"live_cert", "/etc/uhttpd.crt"},
+		{"live_key", "/etc/uhttpd.key"},
 	}
 	if got := Defaults().Options(); !reflect.DeepEqual(got, want) {
 		t.Errorf("Defaults().Options()\n got  %#v\n want %#v", got, want)

@@ -79,7 +79,22 @@ type Transfer struct {
 	// (only after host.db was lost), so that no counted byte vanishes.
 	Unattributed Usage                      `json:"unattributed"`
 	Baselines    map[netfilter.Key]Baseline `json:"baselines"`
+	// Days and Periods are the history: usage per device per calendar day
+	// and per accounting period, keyed by first day ("2026-11-01").
+	Days    map[string]map[macaddr.MAC]Usage `json:"days"`
+	Periods map[string]map[macaddr.MAC]Usage `json:"periods"`
+	// Restored says this (RAM) ledger already holds the copy committed to
+	// flash, so it is merged exactly once per boot.
+	Restored bool `json:"restored"`
+	// BootID names the kernel boot the baselines belong to: after a
+	// reboot the kernel counters start again and old baselines mean nothing.
+	BootID string `json:"boot_id,omitempty"`
+	// SavedAt is when a committed copy was written (unix seconds).
+	SavedAt int64 `json:"saved_at,omitempty"`
 }
+
+// Stamp names the history buckets growth goes into; zero means none.
+type Stamp struct{ Day, Period string }
 
 // NewHosts and NewTransfer return empty ledgers.
 func NewHosts() *Hosts {
@@ -88,7 +103,8 @@ func NewHosts() *Hosts {
 
 // NewTransfer returns an empty transfer ledger.
 func NewTransfer() *Transfer {
-	return &Transfer{Version: Version, Totals: map[macaddr.MAC]Usage{}, Baselines: map[netfilter.Key]Baseline{}}
+	return &Transfer{Version: Version, Totals: map[macaddr.MAC]Usage{}, Baselines: map[netfilter.Key]Baseline{},
+		Days: map[string]map[macaddr.MAC]Usage{}, Periods: map[string]map[macaddr.MAC]Usage{}}
 }
 
 // Apply credits every counter's growth since its baseline and moves the
@@ -97,7 +113,7 @@ func NewTransfer() *Transfer {
 // baseline whose rule is gone is dropped: its counts were credited when it
 // was last read. owner names the device of an address whose counter has no
 // baseline yet. It returns the devices whose usage grew.
-func (t *Transfer) Apply(counters map[netfilter.Key]netfilter.Counter, owner func(netip.Addr) (macaddr.MAC, bool)) map[macaddr.MAC]bool {
+func (t *Transfer) Apply(counters map[netfilter.Key]netfilter.Counter, owner func(netip.Addr) (macaddr.MAC, bool), at Stamp) map[macaddr.MAC]bool {
 	grew := map[macaddr.MAC]bool{}
 	for k := range t.Baselines {
 		if _, ok := counters[k]; !ok {
@@ -116,7 +132,7 @@ func (t *Transfer) Apply(counters map[netfilter.Key]netfilter.Counter, owner fun
 				mac, _ = owner(k.Addr)
 			}
 		}
-		t.credit(k.Kind, mac, delta)
+		t.credit(k.Kind, mac, delta, at)
 		if delta.Bytes > 0 && !mac.IsZero() {
 			grew[mac] = true
 		}
@@ -125,7 +141,7 @@ func (t *Transfer) Apply(counters map[netfilter.Key]netfilter.Counter, owner fun
 	return grew
 }
 
-func (t *Transfer) credit(kind netfilter.Kind, mac macaddr.MAC, d netfilter.Counter) {
+func (t *Transfer) credit(kind netfilter.Kind, mac macaddr.MAC, d netfilter.Counter, at Stamp) {
 	if d == (netfilter.Counter{}) {
 		return
 	}
@@ -149,6 +165,64 @@ func (t *Transfer) credit(kind netfilter.Kind, mac macaddr.MAC, d netfilter.Coun
 		return
 	}
 	t.Totals[mac] = t.Totals[mac].Add(u)
+	if at.Day != "" {
+		addTo(t.Days, at.Day, mac, u)
+	}
+	if at.Period != "" {
+		addTo(t.Periods, at.Period, mac, u)
+	}
+}
+
+func addTo(m map[string]map[macaddr.MAC]Usage, key string, mac macaddr.MAC, u Usage) {
+	b := m[key]
+	if b == nil {
+		b = map[macaddr.MAC]Usage{}
+		m[key] = b
+	}
+	b[mac] = b[mac].Add(u)
+}
+
+// Prune drops history older than the first day kept ("2006-01-02" keys
+// sort by time).
+func (t *Transfer) Prune(keepFrom string) {
+	for k := range t.Days {
+		if k < keepFrom {
+			delete(t.Days, k)
+		}
+	}
+	for k := range t.Periods {
+		if k < keepFrom {
+			delete(t.Periods, k)
+		}
+	}
+}
+
+// Merge adds a committed copy (from flash) into this ledger, once per boot.
+// Baselines are adopted only from the same boot, where the kernel counters
+// they refer to still run; addresses are the caller's business.
+func (t *Transfer) Merge(c *Transfer, sameBoot bool) {
+	for m, u := range c.Totals {
+		t.Totals[m] = t.Totals[m].Add(u)
+	}
+	t.Unattributed = t.Unattributed.Add(c.Unattributed)
+	t.Router.InputBytes += c.Router.InputBytes
+	t.Router.InputPackets += c.Router.InputPackets
+	t.Router.OutputBytes += c.Router.OutputBytes
+	t.Router.OutputPackets += c.Router.OutputPackets
+	for _, h := range []struct{ dst, src map[string]map[macaddr.MAC]Usage }{{t.Days, c.Days}, {t.Periods, c.Periods}} {
+		for k, b := range h.src {
+			for m, u := range b {
+				addTo(h.dst, k, m, u)
+			}
+		}
+	}
+	if sameBoot {
+		for k, b := range c.Baselines {
+			if _, ok := t.Baselines[k]; !ok {
+				t.Baselines[k] = b
+			}
+		}
+	}
 }
 
 // Assign makes future growth of addr's counters belong to mac, and records
@@ -167,9 +241,11 @@ func (t *Transfer) Assign(addr netip.Addr, mac macaddr.MAC, present map[netfilte
 	}
 }
 
-// Reset zeroes the totals of the given devices (all when macs is nil) and
-// returns what they held. Baselines stay, so later bytes keep counting.
-func (t *Transfer) Reset(macs []macaddr.MAC) map[macaddr.MAC]Usage {
+// Reset zeroes the totals of the given devices (all when macs is nil), and
+// their usage in the current day and period buckets of at, and returns
+// what the totals held. Baselines stay, so later bytes keep counting; past
+// periods stay as history.
+func (t *Transfer) Reset(macs []macaddr.MAC, at Stamp) map[macaddr.MAC]Usage {
 	out := map[macaddr.MAC]Usage{}
 	if macs == nil {
 		for m := range t.Totals {
@@ -180,6 +256,11 @@ func (t *Transfer) Reset(macs []macaddr.MAC) map[macaddr.MAC]Usage {
 		out[m] = t.Totals[m]
 		if _, ok := t.Totals[m]; ok {
 			t.Totals[m] = Usage{}
+		}
+		for _, b := range []map[macaddr.MAC]Usage{t.Days[at.Day], t.Periods[at.Period]} {
+			if _, ok := b[m]; ok {
+				b[m] = Usage{}
+			}
 		}
 	}
 	return out

@@ -40,8 +40,8 @@ func TestApplyCreditsGrowthOnce(t *testing.T) {
 	tr := NewTransfer()
 	own := owners(map[netip.Addr]macaddr.MAC{ipA: macA})
 	tr.Assign(ipA, macA, nil)
-	tr.Apply(map[netfilter.Key]netfilter.Counter{up(ipA): c(2, 200), down(ipA): c(3, 3000)}, own)
-	tr.Apply(map[netfilter.Key]netfilter.Counter{up(ipA): c(5, 500), down(ipA): c(3, 3000)}, own)
+	tr.Apply(map[netfilter.Key]netfilter.Counter{up(ipA): c(2, 200), down(ipA): c(3, 3000)}, own, Stamp{})
+	tr.Apply(map[netfilter.Key]netfilter.Counter{up(ipA): c(5, 500), down(ipA): c(3, 3000)}, own, Stamp{})
 	want := Usage{DownloadBytes: 3000, UploadBytes: 500, DownloadPackets: 3, UploadPackets: 5}
 	if got := tr.Totals[macA]; got != want {
 		t.Fatalf("totals = %+v, want %+v", got, want)
@@ -51,9 +51,9 @@ func TestApplyCreditsGrowthOnce(t *testing.T) {
 func TestApplyRecreatedRuleCountsFromZero(t *testing.T) {
 	tr := NewTransfer()
 	own := owners(map[netip.Addr]macaddr.MAC{ipA: macA})
-	tr.Apply(map[netfilter.Key]netfilter.Counter{up(ipA): c(10, 1000)}, own)
+	tr.Apply(map[netfilter.Key]netfilter.Counter{up(ipA): c(10, 1000)}, own, Stamp{})
 	// Firewall restart: the rule came back and counted 40 bytes since.
-	tr.Apply(map[netfilter.Key]netfilter.Counter{up(ipA): c(1, 40)}, own)
+	tr.Apply(map[netfilter.Key]netfilter.Counter{up(ipA): c(1, 40)}, own, Stamp{})
 	if got := tr.Totals[macA].UploadBytes; got != 1040 {
 		t.Fatalf("upload = %d, want 1040", got)
 	}
@@ -62,13 +62,13 @@ func TestApplyRecreatedRuleCountsFromZero(t *testing.T) {
 func TestApplyDropsBaselineOfVanishedRule(t *testing.T) {
 	tr := NewTransfer()
 	own := owners(map[netip.Addr]macaddr.MAC{ipA: macA})
-	tr.Apply(map[netfilter.Key]netfilter.Counter{up(ipA): c(10, 1000)}, own)
-	tr.Apply(map[netfilter.Key]netfilter.Counter{}, own)
+	tr.Apply(map[netfilter.Key]netfilter.Counter{up(ipA): c(10, 1000)}, own, Stamp{})
+	tr.Apply(map[netfilter.Key]netfilter.Counter{}, own, Stamp{})
 	if _, ok := tr.Baselines[up(ipA)]; ok {
 		t.Fatal("baseline of a vanished rule kept")
 	}
 	// A new rule for the same address starts from zero, all of it new.
-	tr.Apply(map[netfilter.Key]netfilter.Counter{up(ipA): c(1, 7)}, own)
+	tr.Apply(map[netfilter.Key]netfilter.Counter{up(ipA): c(1, 7)}, own, Stamp{})
 	if got := tr.Totals[macA].UploadBytes; got != 1007 {
 		t.Fatalf("upload = %d, want 1007", got)
 	}
@@ -77,14 +77,14 @@ func TestApplyDropsBaselineOfVanishedRule(t *testing.T) {
 func TestApplyAttributesByBaselineThenReassigns(t *testing.T) {
 	tr := NewTransfer()
 	hostOwner := map[netip.Addr]macaddr.MAC{ipA: macA}
-	tr.Apply(map[netfilter.Key]netfilter.Counter{up(ipA): c(1, 100)}, owners(hostOwner))
+	tr.Apply(map[netfilter.Key]netfilter.Counter{up(ipA): c(1, 100)}, owners(hostOwner), Stamp{})
 	// host.db now says B owns the address (saved before transfer.db, then
 	// a crash): growth until the next Assign still goes to A.
 	hostOwner[ipA] = macB
 	present := map[netfilter.Key]netfilter.Counter{up(ipA): c(2, 300)}
-	tr.Apply(present, owners(hostOwner))
+	tr.Apply(present, owners(hostOwner), Stamp{})
 	tr.Assign(ipA, macB, present)
-	tr.Apply(map[netfilter.Key]netfilter.Counter{up(ipA): c(3, 350)}, owners(hostOwner))
+	tr.Apply(map[netfilter.Key]netfilter.Counter{up(ipA): c(3, 350)}, owners(hostOwner), Stamp{})
 	if a, b := tr.Totals[macA].UploadBytes, tr.Totals[macB].UploadBytes; a != 300 || b != 50 {
 		t.Fatalf("A=%d B=%d, want 300 and 50", a, b)
 	}
@@ -96,7 +96,7 @@ func TestApplyUnattributedAndRouter(t *testing.T) {
 		up(ipA): c(1, 11),
 		netfilter.RouterKey(netfilter.RouterIn, ipA):                           c(2, 22),
 		netfilter.RouterKey(netfilter.RouterOut, netip.MustParseAddr("fd::1")): c(3, 33),
-	}, owners(nil))
+	}, owners(nil), Stamp{})
 	if tr.Unattributed.UploadBytes != 11 || tr.Router.InputBytes != 22 || tr.Router.OutputBytes != 33 || tr.Router.OutputPackets != 3 {
 		t.Fatalf("unattributed=%+v router=%+v", tr.Unattributed, tr.Router)
 	}
@@ -105,12 +105,12 @@ func TestApplyUnattributedAndRouter(t *testing.T) {
 func TestResetKeepsBaselines(t *testing.T) {
 	tr := NewTransfer()
 	own := owners(map[netip.Addr]macaddr.MAC{ipA: macA})
-	tr.Apply(map[netfilter.Key]netfilter.Counter{up(ipA): c(1, 100)}, own)
-	got := tr.Reset([]macaddr.MAC{macA})
+	tr.Apply(map[netfilter.Key]netfilter.Counter{up(ipA): c(1, 100)}, own, Stamp{})
+	got := tr.Reset([]macaddr.MAC{macA}, Stamp{})
 	if got[macA].UploadBytes != 100 || tr.Totals[macA].UploadBytes != 0 {
 		t.Fatalf("reset returned %+v, left %+v", got, tr.Totals[macA])
 	}
-	tr.Apply(map[netfilter.Key]netfilter.Counter{up(ipA): c(2, 130)}, own)
+	tr.Apply(map[netfilter.Key]netfilter.Counter{up(ipA): c(2, 130)}, own, Stamp{})
 	if tr.Totals[macA].UploadBytes != 30 {
 		t.Fatalf("after reset upload = %d, want 30 (no resurrection, no loss)", tr.Totals[macA].UploadBytes)
 	}
@@ -185,5 +185,62 @@ func TestStoreNewerVersionRefused(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(p); string(b) != `{"version":99}` {
 		t.Fatal("newer file was touched")
+	}
+}
+
+func TestHistoryBucketsPruneAndReset(t *testing.T) {
+	tr := NewTransfer()
+	own := owners(map[netip.Addr]macaddr.MAC{ipA: macA, netip.MustParseAddr("10.0.0.11"): macB})
+	ipB := netip.MustParseAddr("10.0.0.11")
+	day1 := Stamp{Day: "2026-10-31", Period: "2026-10-01"}
+	day2 := Stamp{Day: "2026-11-01", Period: "2026-11-01"}
+	tr.Apply(map[netfilter.Key]netfilter.Counter{down(ipA): c(1, 100), down(ipB): c(1, 5)}, own, day1)
+	tr.Apply(map[netfilter.Key]netfilter.Counter{down(ipA): c(3, 350), down(ipB): c(1, 5)}, own, day2)
+	if got := tr.Periods["2026-10-01"][macA].DownloadBytes; got != 100 {
+		t.Fatalf("October = %d", got)
+	}
+	if got := tr.Periods["2026-11-01"][macA].DownloadBytes; got != 250 {
+		t.Fatalf("November = %d", got)
+	}
+	if got := tr.Days["2026-11-01"][macA].DownloadPackets; got != 2 {
+		t.Fatalf("day packets = %d", got)
+	}
+	if got := tr.Totals[macA].DownloadBytes; got != 350 {
+		t.Fatalf("totals = %d", got)
+	}
+	tr.Reset([]macaddr.MAC{macA}, day2)
+	if tr.Periods["2026-11-01"][macA].DownloadBytes != 0 || tr.Days["2026-11-01"][macA].DownloadBytes != 0 ||
+		tr.Periods["2026-10-01"][macA].DownloadBytes != 100 || tr.Periods["2026-10-01"][macB].DownloadBytes != 5 {
+		t.Fatalf("reset touched the wrong buckets: %+v", tr.Periods)
+	}
+	tr.Prune("2026-11-01")
+	if _, ok := tr.Periods["2026-10-01"]; ok {
+		t.Fatal("old period kept")
+	}
+	if _, ok := tr.Days["2026-10-31"]; ok {
+		t.Fatal("old day kept")
+	}
+}
+
+func TestMergeOncePerBoot(t *testing.T) {
+	own := owners(map[netip.Addr]macaddr.MAC{ipA: macA})
+	committed := NewTransfer()
+	committed.Apply(map[netfilter.Key]netfilter.Counter{down(ipA): c(10, 1000)}, own, Stamp{Day: "2026-11-01", Period: "2026-11-01"})
+	// Same boot: the RAM ledger was lost but the kernel counters ran on.
+	ram := NewTransfer()
+	ram.Merge(committed, true)
+	ram.Apply(map[netfilter.Key]netfilter.Counter{down(ipA): c(12, 1200)}, own, Stamp{})
+	if got := ram.Totals[macA].DownloadBytes; got != 1200 {
+		t.Fatalf("same boot: %d, want 1200 (no double count)", got)
+	}
+	// After a reboot the kernel counters start again: old baselines are void.
+	ram2 := NewTransfer()
+	ram2.Merge(committed, false)
+	ram2.Apply(map[netfilter.Key]netfilter.Counter{down(ipA): c(1, 30)}, own, Stamp{Day: "2026-11-01", Period: "2026-11-01"})
+	if got := ram2.Totals[macA].DownloadBytes; got != 1030 {
+		t.Fatalf("after reboot: %d, want 1030", got)
+	}
+	if got := ram2.Periods["2026-11-01"][macA].DownloadBytes; got != 1030 {
+		t.Fatalf("period after reboot: %d", got)
 	}
 }

@@ -105,6 +105,19 @@ func (t *Transfer) check() error {
 	if t.Baselines == nil {
 		t.Baselines = map[netfilter.Key]Baseline{}
 	}
+	if t.Days == nil {
+		t.Days = map[string]map[macaddr.MAC]Usage{}
+	}
+	if t.Periods == nil {
+		t.Periods = map[string]map[macaddr.MAC]Usage{}
+	}
+	for _, h := range []map[string]map[macaddr.MAC]Usage{t.Days, t.Periods} {
+		for k, b := range h {
+			if _, err := time.Parse("2006-01-02", k); err != nil || b == nil {
+				return fmt.Errorf("bad history bucket %q", k)
+			}
+		}
+	}
 	return nil
 }
 
@@ -254,4 +267,12 @@ func (s Store) peek(name string, into versioned) (bool, error) {
 		return false, fmt.Errorf("ledger: %s: %w", name, err)
 	}
 	return err == nil, nil
+}
+
+// Ensure creates the directory.
+func (s Store) Ensure() error {
+	if err := os.MkdirAll(s.Dir, 0o755); err != nil {
+		return fmt.Errorf("ledger: %w", err)
+	}
+	return nil
 }

@@ -24,12 +24,17 @@ import (
 type IPTables struct {
 	prefix   string
 	families []family
+	// seen is the variant the last save's header named ("" before a read).
+	seen string
 }
 
 type family struct {
 	v6      bool
 	save    string
 	restore string
+	// active is false for IPv6 with option ipv6 '0': it is still read (to
+	// credit what it counted) and torn down, but gets no rules.
+	active bool
 }
 
 // IPTablesOptions selects the binaries and the chain names.
@@ -54,19 +59,26 @@ func NewIPTables(o IPTablesOptions) (*IPTables, error) {
 		return nil, fmt.Errorf("iptables: unknown variant %q", o.Variant)
 	}
 	t := &IPTables{prefix: o.ChainPrefix}
-	bins := []string{"iptables"}
-	if o.IPv6 {
-		bins = append(bins, "ip6tables")
-	}
-	for i, b := range bins {
-		f := family{v6: i == 1}
-		var err error
-		if f.save, err = exec.LookPath(b + infix + "-save"); err != nil {
-			return nil, fmt.Errorf("iptables: %w (install %s, or set option ipv6 '0' if it is ip6tables)", err, b)
+	for _, b := range []string{"iptables", "ip6tables"} {
+		f := family{v6: b == "ip6tables", active: b == "iptables" || o.IPv6}
+		save, err1 := exec.LookPath(b + infix + "-save")
+		restore, err2 := exec.LookPath(b + infix + "-restore")
+		if err1 != nil || err2 != nil {
+			if !f.active {
+				continue // IPv6 off and no ip6tables: nothing to read or clean
+			}
+			hint := "install the iptables package, or set option iptables_variant 'auto'"
+			if f.v6 {
+				hint = "install ip6tables, or set option ipv6 '0'"
+			}
+			if infix == "-nft" {
+				hint = "install iptables-nft, or set option iptables_variant 'legacy' or 'auto'"
+			} else if infix == "-legacy" {
+				hint = "install iptables-zz-legacy, or set option iptables_variant 'nft' or 'auto'"
+			}
+			return nil, fmt.Errorf("iptables: %s%s-save/-restore not found: %s", b, infix, hint)
 		}
-		if f.restore, err = exec.LookPath(b + infix + "-restore"); err != nil {
-			return nil, fmt.Errorf("iptables: %w", err)
-		}
+		f.save, f.restore = save, restore
 		t.families = append(t.families, f)
 	}
 	return t, nil
@@ -74,6 +86,9 @@ func NewIPTables(o IPTablesOptions) (*IPTables, error) {
 
 // Name reports the variant the save output named, e.g. "iptables-nft".
 func (t *IPTables) Name() string {
+	if t.seen != "" {
+		return t.seen
+	}
 	if strings.Contains(t.families[0].save, "legacy") {
 		return "iptables-legacy"
 	}
@@ -108,6 +123,14 @@ func (t *IPTables) Read(ctx context.Context) (*Snapshot, error) {
 		out, err := run(ctx, f.save, nil, "-t", "mangle", "-c")
 		if err != nil {
 			return nil, err
+		}
+		if !f.v6 {
+			// iptables-nft-save's header says "(nf_tables)"; legacy's
+			// says nothing (1.8.7) or "(legacy)".
+			t.seen = "iptables-legacy"
+			if first, _, _ := strings.Cut(string(out), "\n"); strings.Contains(first, "nf_tables") {
+				t.seen = "iptables-nft"
+			}
 		}
 		st, err := t.parseSave(out, f.v6, snap.Counters)
 		if err != nil {
@@ -164,7 +187,8 @@ func (t *IPTables) parseSave(out []byte, v6 bool, counters map[Key]Counter) (*ta
 		}
 		var key Key
 		switch {
-		case len(args) == 2 && args[0] == "-j" && args[1] == "RETURN" && chain != t.chain("FORWARD"):
+		case chain == t.chain("INPUT") && strings.Join(args, " ") == routerRule("INPUT"),
+			chain == t.chain("OUTPUT") && strings.Join(args, " ") == routerRule("OUTPUT"):
 			kind := RouterIn
 			if chain == t.chain("OUTPUT") {
 				kind = RouterOut
@@ -229,21 +253,31 @@ func (t *IPTables) Sync(ctx context.Context, snap *Snapshot, hosts []netip.Addr)
 		}
 		for _, bi := range builtins {
 			c := t.chain(bi)
-			if !st.chains[c] {
+			if !st.chains[c] && f.active {
 				emit(":%s - [0:0]", c)
 				ch.Structural++
 			}
+		}
+		if !f.active {
+			n += t.teardownLines(&b, st)
+			if n > 0 {
+				if _, err := run(ctx, f.restore, []byte("*mangle\n"+b.String()+"COMMIT\n"), "--noflush", "--wait=10"); err != nil {
+					return ch, err
+				}
+				ch.Batches++
+			}
+			continue
 		}
 		// Router counter rules: exactly one each.
 		for _, bi := range []string{"INPUT", "OUTPUT"} {
 			c := t.chain(bi)
 			switch k := st.routerRules[c]; {
 			case k == 0:
-				emit("-A %s -j RETURN", c)
+				emit("-A %s %s", c, routerRule(bi))
 				ch.Structural++
 			case k > 1:
 				for j := 1; j < k; j++ {
-					emit("-D %s -j RETURN", c)
+					emit("-D %s %s", c, routerRule(bi))
 				}
 				ch.Structural++
 			}
@@ -320,19 +354,8 @@ func (t *IPTables) Teardown(ctx context.Context) error {
 	}
 	p := snap.plan.(*plan)
 	for i, f := range t.families {
-		st := p.tables[i]
 		var b strings.Builder
-		for _, bi := range builtins {
-			for range st.jumps[bi] {
-				fmt.Fprintf(&b, "-D %s -j %s\n", bi, t.chain(bi))
-			}
-		}
-		for _, bi := range builtins {
-			if c := t.chain(bi); st.chains[c] {
-				fmt.Fprintf(&b, "-F %s\n-X %s\n", c, c)
-			}
-		}
-		if b.Len() == 0 {
+		if t.teardownLines(&b, p.tables[i]) == 0 {
 			continue
 		}
 		if _, err := run(ctx, f.restore, []byte("*mangle\n"+b.String()+"COMMIT\n"), "--noflush", "--wait=10"); err != nil {
@@ -340,6 +363,34 @@ func (t *IPTables) Teardown(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// teardownLines writes the batch that removes our jumps, then our chains,
+// and returns how many lines it wrote.
+func (t *IPTables) teardownLines(b *strings.Builder, st *tableState) int {
+	n := 0
+	for _, bi := range builtins {
+		for range st.jumps[bi] {
+			fmt.Fprintf(b, "-D %s -j %s\n", bi, t.chain(bi))
+			n++
+		}
+	}
+	for _, bi := range builtins {
+		if c := t.chain(bi); st.chains[c] {
+			fmt.Fprintf(b, "-F %s\n-X %s\n", c, c)
+			n += 2
+		}
+	}
+	return n
+}
+
+// routerRule counts the router's own traffic, loopback excluded (LuCI
+// talking to rpcd on 127.0.0.1 is not traffic anyone pays for).
+func routerRule(builtin string) string {
+	if builtin == "INPUT" {
+		return "! -i lo -j RETURN"
+	}
+	return "! -o lo -j RETURN"
 }
 
 func matchFlag(k Kind) string {

@@ -28,7 +28,7 @@ const Budget = 15 * time.Second
 func Signature() map[string]map[string]any {
 	return map[string]map[string]any{
 		"hosts": {},
-		"usage": {"mac": "str"},
+		"usage": {"mac": "str", "period": "str"},
 		"reset": {"mac": "str"},
 	}
 }
@@ -83,6 +83,8 @@ func classify(err error) *Error {
 	switch {
 	case errors.Is(err, lock.ErrTimeout):
 		return fail("lock_timeout", "%v", err)
+	case errors.Is(err, account.ErrNoPeriod):
+		return fail("not_found", "%v", err)
 	case errors.Is(err, account.ErrDisabled):
 		return fail("disabled", "%v", err)
 	case errors.Is(err, context.DeadlineExceeded):
@@ -93,12 +95,24 @@ func classify(err error) *Error {
 
 // Args is the union of every method's arguments.
 type Args struct {
-	MAC *macaddr.MAC
+	MAC    *macaddr.MAC
+	Period string
+}
+
+// ValidPeriod accepts "", "current", "all" or a period's first day.
+func ValidPeriod(p string) bool {
+	if p == "" || p == "current" || p == "all" {
+		return true
+	}
+	_, err := time.Parse("2006-01-02", p)
+	return err == nil
 }
 
 // ParseArgs reads one JSON object, capped, and checks the types of the
-// fields we know. Unknown fields are ignored (rpcd may add ubus_rpc_session).
-func ParseArgs(r io.Reader) (Args, error) {
+// fields the method takes. Unknown fields are ignored (rpcd may add
+// ubus_rpc_session); so are fields of other methods. An explicit null is
+// refused: for reset, a null that meant "all devices" would be a trap.
+func ParseArgs(method string, r io.Reader) (Args, error) {
 	var a Args
 	data, err := io.ReadAll(io.LimitReader(r, MaxInput+1))
 	if err != nil {
@@ -118,16 +132,34 @@ func ParseArgs(r io.Reader) (Args, error) {
 	if _, err := dec.Token(); err != io.EOF {
 		return a, fail("invalid_json", "arguments must be one JSON object")
 	}
-	if raw, ok := obj["mac"]; ok && string(raw) != "null" {
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
-			return a, fail("invalid_argument", "mac must be a string")
+	takes := Signature()[method]
+	str := func(name string) (string, bool, error) {
+		raw, ok := obj[name]
+		if _, want := takes[name]; !ok || !want {
+			return "", false, nil
 		}
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil || string(raw) == "null" {
+			return "", false, fail("invalid_argument", "%s must be a string", name)
+		}
+		return s, true, nil
+	}
+	s, ok, err := str("mac")
+	if err != nil {
+		return a, err
+	}
+	if ok {
 		m, err := macaddr.Parse(s)
 		if err != nil {
 			return a, fail("invalid_argument", "mac: %v", err)
 		}
 		a.MAC = &m
+	}
+	if a.Period, _, err = str("period"); err != nil {
+		return a, err
+	}
+	if !ValidPeriod(a.Period) {
+		return a, fail("invalid_argument", "period %q: want current, all or a date like 2026-11-01", truncate(a.Period, 32))
 	}
 	return a, nil
 }
@@ -137,7 +169,7 @@ func Call(ctx context.Context, method string, stdin io.Reader, open Opener) (any
 	if _, ok := Signature()[method]; !ok {
 		return nil, fail("method_not_found", "unknown method %q", truncate(method, 64))
 	}
-	args, err := ParseArgs(stdin)
+	args, err := ParseArgs(method, stdin)
 	if err != nil {
 		return nil, err
 	}
@@ -147,7 +179,7 @@ func Call(ctx context.Context, method string, stdin io.Reader, open Opener) (any
 	}
 	switch method {
 	case "usage":
-		return core.Usage(ctx, args.MAC)
+		return core.Usage(ctx, args.MAC, args.Period)
 	case "hosts":
 		hs, warnings, err := core.Hosts(ctx)
 		if err != nil {

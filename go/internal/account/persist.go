@@ -1,0 +1,99 @@
+package account
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/transferometer/transferometer/internal/ledger"
+)
+
+// The working ledger lives in db_dir (tmpfs on OpenWrt: no flash wear, but
+// gone at reboot). Commit copies it to persist_dir on flash; the first run
+// after a boot — whichever door it is — merges that copy back. Flash is
+// written only by commits.
+
+// Commit collects, then copies the ledger to persist_dir, under the lock.
+func (c *Core) Commit(ctx context.Context) error {
+	if !c.settings.Enabled {
+		return ErrDisabled
+	}
+	_, err := c.transact(ctx, func(tx *txn) error {
+		tx.commit = true
+		return nil
+	})
+	return err
+}
+
+// LastCommit returns when the committed copy was written (0: never).
+func (c *Core) LastCommit() int64 {
+	_, t, err := ledger.Store{Dir: c.settings.PersistDir}.Peek()
+	if err != nil {
+		return 0
+	}
+	return t.SavedAt
+}
+
+func (c *Core) commit(tx *txn) error {
+	st := ledger.Store{Dir: c.settings.PersistDir}
+	if err := st.Ensure(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	cp := *tx.transfer
+	cp.Restored = false
+	cp.SavedAt = tx.now
+	if err := st.SaveHosts(tx.hosts); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	if err := st.SaveTransfer(&cp); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// restore merges the committed copy into a RAM ledger that does not hold it
+// yet. Totals, router counts and history add up; device names are kept.
+// Addresses and baselines come back only within the same boot: after a
+// reboot the kernel counters restart, and hosts that left while the
+// router was down would never get an arp-del.
+func (c *Core) restore(tx *txn) {
+	boot := c.bootID()
+	defer func() {
+		tx.transfer.Restored = true
+		tx.transfer.BootID = boot
+		tx.hostsDirty = true
+	}()
+	if c.settings.PersistDir == "" {
+		return
+	}
+	ph, pt, err := ledger.Store{Dir: c.settings.PersistDir}.Peek()
+	if err != nil {
+		tx.warnings = append(tx.warnings, Warning{Code: "restore_failed", Message: err.Error()})
+		return
+	}
+	same := boot != "" && pt.BootID == boot
+	tx.transfer.Merge(pt, same)
+	for mac, d := range ph.Devices {
+		cur := tx.hosts.Devices[mac]
+		if cur == nil {
+			cp := *d
+			tx.hosts.Devices[mac] = &cp
+			continue
+		}
+		if cur.Hostname == "" {
+			cur.Hostname = d.Hostname
+		}
+		if d.FirstSeen != 0 && d.FirstSeen < cur.FirstSeen {
+			cur.FirstSeen = d.FirstSeen
+		}
+		if d.LastSeen > cur.LastSeen {
+			cur.LastSeen = d.LastSeen
+		}
+	}
+	if same {
+		for a, e := range ph.IPs {
+			if _, ok := tx.hosts.IPs[a]; !ok {
+				tx.hosts.IPs[a] = e
+			}
+		}
+	}
+}
