@@ -2,17 +2,20 @@ package main
 
 import (
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/netip"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/transferometer/transferometer/internal/account"
 	"github.com/transferometer/transferometer/internal/config"
+	"github.com/transferometer/transferometer/internal/daemon"
 	"github.com/transferometer/transferometer/internal/macaddr"
 	"github.com/transferometer/transferometer/internal/rpcd"
 )
@@ -37,6 +40,11 @@ commands:
   hosts [--json]          known devices and whether their rules are in place
   reset [--mac MAC]       zero one device's totals, or all
   config [--json]         the effective settings (defaults applied)
+  export [--period P] [--format csv|json]
+                          one period's per-device usage (default: current, csv)
+  commit                  copy the ledger from db_dir (RAM) to persist_dir (flash)
+  daemon                  the resident service (procd runs it): collects every
+                          refresh_interval, commits, serves the live feed
   rpcd list|call METHOD   the rpcd exec-plugin protocol (ubus transferometer)
   --help, --version
 
@@ -85,6 +93,26 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return reset(ctx, rest, stdout)
 	case "config":
 		return showConfig(rest, stdout)
+	case "commit":
+		if err := noArgs(cmd, rest); err != nil {
+			return err
+		}
+		core, err := openCore()
+		if err != nil {
+			return err
+		}
+		return core.Commit(ctx)
+	case "daemon":
+		if err := noArgs(cmd, rest); err != nil {
+			return err
+		}
+		core, err := openCore()
+		if err != nil {
+			return err
+		}
+		return daemon.Run(ctx, daemon.Options{Core: core, ConfigDir: config.Dir(), Log: stderr})
+	case "export":
+		return export(ctx, rest, stdout)
 	}
 	// The dhcp-script contract: unknown actions only collect, since
 	// dnsmasq may add actions. Arguments are not inspected.
@@ -211,7 +239,20 @@ func parseFlags(cmd string, rest []string, allowJSON, allowMAC bool) (flags, err
 		switch a := rest[i]; {
 		case a == "--json" && allowJSON:
 			f.json = true
-		case (a == "--period" || strings.HasPrefix(a, "--period=")) && cmd == "usage":
+		case (a == "--format" || strings.HasPrefix(a, "--format=")) && cmd == "export":
+			v, ok := strings.CutPrefix(a, "--format=")
+			if !ok {
+				if i+1 >= len(rest) {
+					return f, badUsage("%s: --format needs csv or json", cmd)
+				}
+				i++
+				v = rest[i]
+			}
+			if v != "csv" && v != "json" {
+				return f, badUsage("%s: --format %q: want csv or json", cmd, v)
+			}
+			f.json = v == "json"
+		case (a == "--period" || strings.HasPrefix(a, "--period=")) && (cmd == "usage" || cmd == "export"):
 			v, ok := strings.CutPrefix(a, "--period=")
 			if !ok {
 				if i+1 >= len(rest) {
@@ -268,6 +309,11 @@ func usage(ctx context.Context, rest []string, stdout io.Writer) error {
 		return writeJSON(stdout, r)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	if r.Period.Key == "all" {
+		fmt.Fprintf(stdout, "Since the last reset\n")
+	} else {
+		fmt.Fprintf(stdout, "Period %s to %s\n", time.Unix(r.Period.Start, 0).Format("2006-01-02"), time.Unix(r.Period.End, 0).Format("2006-01-02"))
+	}
 	fmt.Fprintf(tw, "DEVICE\tMAC\tDOWNLOAD\tUPLOAD\tTOTAL\tLAST SEEN\tIPS\t\n")
 	for _, h := range r.Hosts {
 		name := h.Hostname
@@ -286,6 +332,46 @@ func usage(ctx context.Context, rest []string, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "warning: %s\n", w.Message)
 	}
 	return nil
+}
+
+// export writes one period's per-device usage: CSV (a header, one row per
+// device) or the usage JSON object.
+func export(ctx context.Context, rest []string, stdout io.Writer) error {
+	f, err := parseFlags("export", rest, false, false)
+	if err != nil {
+		return err
+	}
+	core, err := openCore()
+	if err != nil {
+		return err
+	}
+	r, err := core.Usage(ctx, nil, f.period)
+	if err != nil {
+		if errors.Is(err, account.ErrNoPeriod) {
+			return badUsage("export: %v", err)
+		}
+		return err
+	}
+	if f.json {
+		return writeJSON(stdout, r)
+	}
+	w := csv.NewWriter(stdout)
+	w.Write([]string{"period", "mac", "hostname", "ips", "download_bytes", "upload_bytes", "download_packets", "upload_packets", "first_seen", "last_seen"})
+	u := func(n uint64) string { return strconv.FormatUint(n, 10) }
+	for _, h := range r.Hosts {
+		w.Write([]string{r.Period.Key, h.MAC, csvSafe(h.Hostname), strings.Join(h.IPs, " "), u(h.DownloadBytes), u(h.UploadBytes),
+			u(h.DownloadPackets), u(h.UploadPackets), strconv.FormatInt(h.FirstSeen, 10), strconv.FormatInt(h.LastSeen, 10)})
+	}
+	w.Flush()
+	return w.Error()
+}
+
+// csvSafe keeps a hostname from being read as a formula by spreadsheets.
+func csvSafe(s string) string {
+	if s != "" && strings.ContainsRune("=+-@", rune(s[0])) {
+		return "'" + s
+	}
+	return s
 }
 
 func hosts(ctx context.Context, rest []string, stdout io.Writer) error {

@@ -30,10 +30,14 @@ type Core struct {
 	now       func() time.Time
 	bootID    func() string
 
-	// lan is derived once per Core: each process serves one request.
+	// lan is derived at most every lanTTL: a hook run asks twice, the
+	// daemon for months (an ISP-delegated prefix can change).
 	lan    *config.LAN
 	lanErr error
+	lanAt  time.Time
 }
+
+const lanTTL = 30 * time.Second
 
 // New makes a Core. now may be nil (time.Now).
 func New(s config.Settings, configDir string, b netfilter.Backend, now func() time.Time) *Core {
@@ -113,6 +117,9 @@ func (c *Core) IsLAN(a netip.Addr) (bool, error) {
 }
 
 func (c *Core) lanSet() (*config.LAN, error) {
+	if now := c.now(); now.Sub(c.lanAt) > lanTTL || now.Before(c.lanAt) {
+		c.lan, c.lanErr, c.lanAt = nil, nil, now
+	}
 	if c.lan == nil && c.lanErr == nil {
 		l, err := c.settings.LAN(c.configDir)
 		if err != nil {

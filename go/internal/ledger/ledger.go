@@ -209,7 +209,9 @@ func (t *Transfer) Merge(c *Transfer, sameBoot bool) {
 	t.Router.InputPackets += c.Router.InputPackets
 	t.Router.OutputBytes += c.Router.OutputBytes
 	t.Router.OutputPackets += c.Router.OutputPackets
-	for _, h := range []struct{ dst, src map[string]map[macaddr.MAC]Usage }{{t.Days, c.Days}, {t.Periods, c.Periods}} {
+	for _, h := range []struct {
+		dst, src map[string]map[macaddr.MAC]Usage
+	}{{t.Days, c.Days}, {t.Periods, c.Periods}} {
 		for k, b := range h.src {
 			for m, u := range b {
 				addTo(h.dst, k, m, u)
