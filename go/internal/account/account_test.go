@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -222,5 +223,88 @@ func TestFlowOffloadingWarning(t *testing.T) {
 	}
 	if !found {
 		t.Fatalf("warnings = %+v", r.Warnings)
+	}
+}
+
+func TestPeriodRolloverAndGenerations(t *testing.T) {
+	c, f := newCore(t)
+	c.settings.Generations = 2
+	now := time.Date(2026, 11, 30, 23, 59, 0, 0, time.Local)
+	c.now = func() time.Time { return now }
+	handle(t, c, NeighAdd, macA, ipA)
+	f.Traffic(down(ipA), 1, 1000)
+	handle(t, c, Collect, macaddr.MAC{}, netip.Addr{})
+	now = time.Date(2026, 12, 1, 0, 0, 30, 0, time.Local) // the new period
+	f.Traffic(down(ipA), 1, 7)
+	r, err := c.Usage(context.Background(), &macA, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Period.Key != "2026-12-01" || r.Hosts[0].DownloadBytes != 7 || r.Hosts[0].Today.DownloadBytes != 7 {
+		t.Fatalf("current period: %+v %+v", r.Period, r.Hosts[0])
+	}
+	if len(r.Periods) != 2 || r.Periods[0] != "2026-12-01" || r.Periods[1] != "2026-11-01" {
+		t.Fatalf("periods = %v", r.Periods)
+	}
+	old, err := c.Usage(context.Background(), &macA, "2026-11-01")
+	if err != nil || old.Hosts[0].DownloadBytes != 1000 {
+		t.Fatalf("November: %+v %v", old.Hosts, err)
+	}
+	all, _ := c.Usage(context.Background(), &macA, "all")
+	if all.Hosts[0].DownloadBytes != 1007 || all.Period.Key != "all" {
+		t.Fatalf("all: %+v", all)
+	}
+	// Two more months: November falls out of the two generations kept.
+	now = time.Date(2027, 1, 2, 0, 0, 0, 0, time.Local)
+	r, _ = c.Usage(context.Background(), &macA, "")
+	if len(r.Periods) != 2 || r.Periods[1] != "2026-12-01" {
+		t.Fatalf("after pruning: %v", r.Periods)
+	}
+	if _, err := c.Usage(context.Background(), &macA, "2026-11-01"); !errors.Is(err, ErrNoPeriod) {
+		t.Fatalf("pruned period: %v", err)
+	}
+}
+
+func TestCommitRestoreAcrossReboot(t *testing.T) {
+	c, f := newCore(t)
+	c.settings.PersistDir = filepath.Join(c.configDir, "flash")
+	c.SetBootID(func() string { return "boot-1" })
+	writeFile(t, c.settings.LeaseFile, "0 02:00:00:00:00:0a 10.77.0.10 laptop *\n")
+	handle(t, c, NeighAdd, macA, ipA)
+	f.Traffic(down(ipA), 2, 2000)
+	if err := c.Commit(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	f.Traffic(down(ipA), 1, 300) // after the commit: lost in a power cut
+	handle(t, c, Collect, macaddr.MAC{}, netip.Addr{})
+
+	// Power cut and reboot: RAM (db_dir) and kernel counters are gone.
+	if err := os.RemoveAll(c.settings.DBDir); err != nil {
+		t.Fatal(err)
+	}
+	f.Flush()
+	c2 := New(c.settings, c.configDir, f, c.now)
+	c2.SetBootID(func() string { return "boot-2" })
+	handle(t, c2, Collect, macaddr.MAC{}, netip.Addr{})
+	if f.Has(up(ipA)) {
+		t.Fatal("an address from before the reboot got rules (no arp-del would ever remove them)")
+	}
+	r, err := c2.Usage(context.Background(), &macA, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := r.Hosts[0]; h.DownloadBytes != 2000 || h.Hostname != "laptop" || h.Active {
+		t.Fatalf("restored: %+v", h)
+	}
+	handle(t, c2, NeighAdd, macA, ipA)
+	f.Traffic(down(ipA), 1, 5)
+	if got := usageOf(t, c2, macA).DownloadBytes; got != 2005 {
+		t.Fatalf("after reboot and new traffic: %d, want 2005 (merged once)", got)
+	}
+	// Restarting the daemon (same boot, RAM intact) does not merge again.
+	c3 := New(c.settings, c.configDir, f, c.now)
+	c3.SetBootID(func() string { return "boot-2" })
+	if got := usageOf(t, c3, macA).DownloadBytes; got != 2005 {
+		t.Fatalf("merged twice: %d", got)
 	}
 }

@@ -34,6 +34,13 @@ type Options struct {
 	Neighbours func() ([]neigh.Entry, error)
 	// Checker decides on live-feed sessions (default: ubus session access).
 	Checker live.SessionChecker
+	// Tick makes a ticker (default time.NewTicker); tests drive time with it.
+	Tick func(d time.Duration) (<-chan time.Time, func())
+}
+
+func realTick(d time.Duration) (<-chan time.Time, func()) {
+	t := time.NewTicker(d)
+	return t.C, t.Stop
 }
 
 // Run serves until ctx ends (SIGTERM), then collects and commits a last
@@ -47,6 +54,9 @@ func Run(ctx context.Context, o Options) error {
 	}
 	if o.Neighbours == nil {
 		o.Neighbours = neigh.Read
+	}
+	if o.Tick == nil {
+		o.Tick = realTick
 	}
 	s := o.Core.Settings()
 	logf := func(format string, a ...any) { fmt.Fprintf(o.Log, "transferometer: "+format+"\n", a...) }
@@ -101,10 +111,10 @@ func Run(ctx context.Context, o Options) error {
 	if last := o.Core.LastCommit(); last > 0 {
 		nextCommit = time.Unix(last, 0).Add(s.CommitInterval)
 	}
-	collect := time.NewTicker(s.RefreshInterval)
-	defer collect.Stop()
-	second := time.NewTicker(time.Second)
-	defer second.Stop()
+	collectC, stopCollect := o.Tick(s.RefreshInterval)
+	defer stopCollect()
+	secondC, stopSecond := o.Tick(time.Second)
+	defer stopSecond()
 	for {
 		select {
 		case <-ctx.Done():
@@ -117,7 +127,7 @@ func Run(ctx context.Context, o Options) error {
 				return err
 			}
 			return nil
-		case <-collect.C:
+		case <-collectC:
 			out, err := o.Core.Handle(ctx, account.Event{Kind: account.Collect})
 			if err != nil {
 				logf("collect: %v", err)
@@ -131,7 +141,7 @@ func Run(ctx context.Context, o Options) error {
 				}
 				nextCommit = o.Now().Add(s.CommitInterval)
 			}
-		case <-second.C:
+		case <-secondC:
 			if hub == nil || hub.Clients() == 0 {
 				continue
 			}

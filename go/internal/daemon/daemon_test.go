@@ -1,0 +1,148 @@
+package daemon
+
+import (
+	"context"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+	"unsafe"
+
+	"github.com/transferometer/transferometer/internal/account"
+	"github.com/transferometer/transferometer/internal/config"
+	"github.com/transferometer/transferometer/internal/macaddr"
+	"github.com/transferometer/transferometer/internal/neigh"
+	"github.com/transferometer/transferometer/internal/netfilter"
+)
+
+// The daemon's loop with the fake backend and a driven clock: a simulated
+// day of collections, counting the files written under persist_dir with
+// inotify (the kernel's own record of writes, not our bookkeeping). The
+// real daemon runs in network namespaces in cmd/transferometer.
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+func TestSimulatedDayFlashWrites(t *testing.T) {
+	dir := t.TempDir()
+	s := config.Defaults()
+	s.LockDir, s.PIDFile = filepath.Join(dir, "lock"), filepath.Join(dir, "pid")
+	s.DBDir, s.PersistDir = filepath.Join(dir, "ram"), filepath.Join(dir, "flash")
+	s.LivePort, s.LiveTLSPort = 0, 0
+	s.Subnets = []netip.Prefix{netip.MustParsePrefix("10.77.0.0/24")}
+	if err := os.MkdirAll(s.PersistDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writes := watch(t, s.PersistDir)
+
+	clk := &clock{t: time.Date(2026, 11, 25, 0, 0, 10, 0, time.Local)}
+	f := netfilter.NewFake()
+	core := account.New(s, dir, f, clk.now)
+	mac, _ := macaddr.Parse("02:77:00:00:00:01")
+	ip := netip.MustParseAddr("10.77.0.11")
+	wan := netip.MustParseAddr("10.78.0.2")
+	ticks := make(chan time.Time)
+	never := make(chan time.Time)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, Options{
+			Core: core, ConfigDir: dir, Now: clk.now, Log: testWriter{t},
+			Neighbours: func() ([]neigh.Entry, error) {
+				return []neigh.Entry{{MAC: mac, Addr: ip}, {MAC: mac, Addr: wan}}, nil
+			},
+			Tick: func(d time.Duration) (<-chan time.Time, func()) {
+				if d == s.RefreshInterval {
+					return ticks, func() {}
+				}
+				return never, func() {}
+			},
+		})
+	}()
+	// A first tick at the start time: once it is taken, the loop runs and
+	// has planned its first commit a day from now.
+	ticks <- clk.now()
+	const day = 24 * 60 * 2 // 30 s ticks
+	for i := 0; i < day; i++ {
+		clk.add(30 * time.Second)
+		ticks <- clk.now()
+		// The neighbour seeded the rules; the kernel counts traffic.
+		for !f.Traffic(netfilter.HostKey(netfilter.Upload, ip), 1, 100) {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	// One more tick at the same time: sends block until the loop is free,
+	// so this one returns once the last collection (and commit) is done.
+	ticks <- clk.now()
+	if f.Has(netfilter.HostKey(netfilter.Upload, wan)) {
+		t.Error("a WAN neighbour got rules")
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	got := writes()
+	// One commit when the day is up, one at stop: two files each.
+	if len(got) != 4 {
+		t.Fatalf("files written under persist_dir in a simulated day: %v, want 4 (2 commits × host.db, transfer.db)", got)
+	}
+	t.Logf("simulated day: %d collections, %d file writes under persist_dir", day, len(got))
+	r, err := core.Usage(context.Background(), &mac, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := uint64(day * 100); r.Hosts[0].UploadBytes != want {
+		t.Fatalf("upload = %d, want %d", r.Hosts[0].UploadBytes, want)
+	}
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return len(p), nil }
+
+// watch records completed writes (a file closed after writing, or renamed
+// into place) in dir, and returns a function that lists them.
+func watch(t *testing.T, dir string) func() []string {
+	fd, err := syscall.InotifyInit1(syscall.IN_NONBLOCK | syscall.IN_CLOEXEC)
+	if err != nil {
+		t.Skipf("inotify: %v", err)
+	}
+	t.Cleanup(func() { syscall.Close(fd) })
+	if _, err := syscall.InotifyAddWatch(fd, dir, syscall.IN_MOVED_TO); err != nil {
+		t.Fatal(err)
+	}
+	return func() []string {
+		var names []string
+		buf := make([]byte, 64<<10)
+		for {
+			n, err := syscall.Read(fd, buf)
+			if n <= 0 || err != nil {
+				return names
+			}
+			for off := 0; off+syscall.SizeofInotifyEvent <= n; {
+				ev := (*syscall.InotifyEvent)(unsafe.Pointer(&buf[off]))
+				name := buf[off+syscall.SizeofInotifyEvent : off+syscall.SizeofInotifyEvent+int(ev.Len)]
+				for i, c := range name {
+					if c == 0 {
+						name = name[:i]
+						break
+					}
+				}
+				names = append(names, string(name))
+				off += syscall.SizeofInotifyEvent + int(ev.Len)
+			}
+		}
+	}
+}
