@@ -105,6 +105,8 @@ type txn struct {
 	at         time.Time
 	// commit asks for the ledger to be copied to persist_dir as well.
 	commit bool
+	// closed holds buckets a rollover (or a restore) ended, for history.db.
+	closed []ledger.Closed
 }
 
 // IsLAN reports whether a is a LAN host address we account.
@@ -175,7 +177,11 @@ func (c *Core) transact(ctx context.Context, fn func(tx *txn) error) (*txn, erro
 	if err != nil {
 		return nil, err
 	}
-	for mac := range transfer.Apply(tx.snap.Counters, hosts.Owner, c.stamp(now)) {
+	grew, closed := transfer.Apply(tx.snap.Counters, hosts.Owner, c.stamp(now))
+	if closed.Any() {
+		tx.closed = append(tx.closed, closed)
+	}
+	for mac := range grew {
 		hosts.Device(mac, tx.now).LastSeen = tx.now
 		tx.hostsDirty = true
 	}
@@ -194,7 +200,13 @@ func (c *Core) transact(ctx context.Context, fn func(tx *txn) error) (*txn, erro
 			return nil, err
 		}
 	}
-	transfer.Prune(c.periods().Oldest(now, c.settings.Generations).Key())
+	if len(tx.closed) > 0 {
+		// history.db first: storing a bucket twice is harmless, losing
+		// one is not.
+		if err := c.archive(tx); err != nil {
+			return nil, err
+		}
+	}
 	if err := c.store.SaveTransfer(transfer); err != nil {
 		return nil, err
 	}
@@ -208,6 +220,27 @@ func (c *Core) transact(ctx context.Context, fn func(tx *txn) error) (*txn, erro
 		return nil, err
 	}
 	return tx, nil
+}
+
+// archive moves closed buckets into history.db and prunes it to the
+// periods kept.
+func (c *Core) archive(tx *txn) error {
+	h, rec, err := c.store.LoadHistory(c.now())
+	if err != nil {
+		return err
+	}
+	if rec != nil {
+		tx.warnings = append(tx.warnings, Warning{Code: "ledger_recovered", Message: rec.String()})
+	}
+	for _, cl := range tx.closed {
+		h.Put(cl)
+	}
+	h.Prune(c.periods().Oldest(tx.at, c.settings.Generations).Key())
+	if err := c.store.SaveHistory(h); err != nil {
+		return err
+	}
+	tx.transfer.History = h.PeriodKeys()
+	return nil
 }
 
 // wanted lists the addresses that must have rules: every LAN address in

@@ -47,7 +47,28 @@ func (c *Core) commit(tx *txn) error {
 	if err := st.SaveTransfer(&cp); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
+	if c.store.HasHistory() {
+		h, err := c.store.PeekHistory()
+		if err != nil {
+			return fmt.Errorf("commit: %w", err)
+		}
+		if err := st.SaveHistory(h); err != nil {
+			return fmt.Errorf("commit: %w", err)
+		}
+	}
 	return nil
+}
+
+// historyAsClosed turns a committed history into buckets to store again.
+func historyAsClosed(h *ledger.History) []ledger.Closed {
+	var out []ledger.Closed
+	for k, u := range h.Days {
+		out = append(out, ledger.Closed{Day: &ledger.Bucket{Key: k, Usage: u}})
+	}
+	for k, u := range h.Periods {
+		out = append(out, ledger.Closed{Period: &ledger.Bucket{Key: k, Usage: u}})
+	}
+	return out
 }
 
 // restore merges the committed copy into a RAM ledger that does not hold it
@@ -71,7 +92,14 @@ func (c *Core) restore(tx *txn) {
 		return
 	}
 	same := boot != "" && pt.BootID == boot
-	tx.transfer.Merge(pt, same)
+	if closed := tx.transfer.Merge(pt, same); closed.Any() {
+		tx.closed = append(tx.closed, closed)
+	}
+	// The committed history comes back too; archive() writes it with any
+	// bucket closed just now.
+	if ph, err := (ledger.Store{Dir: c.settings.PersistDir}).PeekHistory(); err == nil && len(ph.Periods)+len(ph.Days) > 0 {
+		tx.closed = append(tx.closed, historyAsClosed(ph)...)
+	}
 	for mac, d := range ph.Devices {
 		cur := tx.hosts.Devices[mac]
 		if cur == nil {

@@ -80,7 +80,7 @@ func (c *Core) Usage(ctx context.Context, only *macaddr.MAC, sel string) (Report
 		if err != nil {
 			return Report{}, err
 		}
-		if _, ok := t.Periods[sel]; !ok {
+		if !contains(t.History, sel) {
 			return Report{}, fmt.Errorf("%w %q (have: %s)", ErrNoPeriod, sel, strings.Join(periodKeys(t, cur.Key()), ", "))
 		}
 	}
@@ -115,9 +115,16 @@ func (c *Core) Usage(ctx context.Context, only *macaddr.MAC, sel string) (Report
 		r.Period = PeriodInfo{Key: "all"}
 	case "", "current", cur.Key():
 		r.Period = PeriodInfo{Key: cur.Key(), Start: cur.Start.Unix(), End: cur.End.Unix()}
-		bucket = transfer.Periods[cur.Key()]
+		bucket = nil
+		if transfer.Period.Key == cur.Key() {
+			bucket = transfer.Period.Usage
+		}
 	default:
-		b, ok := transfer.Periods[sel]
+		h, err := c.store.PeekHistory()
+		if err != nil {
+			return Report{}, err
+		}
+		b, ok := h.Periods[sel]
 		if !ok {
 			return Report{}, fmt.Errorf("%w %q (have: %s)", ErrNoPeriod, sel, strings.Join(r.Periods, ", "))
 		}
@@ -126,7 +133,10 @@ func (c *Core) Usage(ctx context.Context, only *macaddr.MAC, sel string) (Report
 		r.Period = PeriodInfo{Key: sel, Start: p.Start.Unix(), End: p.End.Unix()}
 		bucket = b
 	}
-	today := transfer.Days[period.DayKey(now)]
+	var today map[macaddr.MAC]ledger.Usage
+	if transfer.Day.Key == period.DayKey(now) {
+		today = transfer.Day.Usage
+	}
 	for _, mac := range devices(hosts, transfer) {
 		if only != nil && mac != *only {
 			continue
@@ -153,13 +163,22 @@ func (c *Core) Usage(ctx context.Context, only *macaddr.MAC, sel string) (Report
 // first.
 func periodKeys(t *ledger.Transfer, current string) []string {
 	keys := []string{current}
-	for k := range t.Periods {
+	for _, k := range t.History {
 		if k != current {
 			keys = append(keys, k)
 		}
 	}
 	sort.Sort(sort.Reverse(sort.StringSlice(keys)))
 	return keys
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
 }
 
 // peek reads the ledger without the lock: files are replaced atomically,
@@ -260,7 +279,7 @@ func (c *Core) Reset(ctx context.Context, only *macaddr.MAC) ([]ResetEntry, erro
 		if only != nil {
 			macs = []macaddr.MAC{*only}
 		}
-		zeroed = tx.transfer.Reset(macs, c.stamp(tx.at))
+		zeroed = tx.transfer.Reset(macs)
 		return nil
 	})
 	if err != nil {
@@ -293,7 +312,8 @@ func (c *Core) Teardown(ctx context.Context) error {
 	if len(snap.Counters) == 0 && len(snap.Hosts()) == 0 {
 		return nil // nothing of ours in the kernel
 	}
-	transfer.Apply(snap.Counters, hosts.Owner, c.stamp(c.now()))
+	// No history here: a rollover is archived by the next normal run.
+	transfer.Apply(snap.Counters, hosts.Owner, ledger.Stamp{Day: transfer.Day.Key, Period: transfer.Period.Key})
 	if err := c.store.SaveTransfer(transfer); err != nil {
 		return err
 	}

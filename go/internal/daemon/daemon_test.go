@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -94,9 +95,11 @@ func TestSimulatedDayFlashWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := writes()
-	// One commit when the day is up, one at stop: two files each.
-	if len(got) != 4 {
-		t.Fatalf("files written under persist_dir in a simulated day: %v, want 4 (2 commits × host.db, transfer.db)", got)
+	// One commit when the day is up, one at stop: host.db, transfer.db and
+	// history.db (midnight passed, so yesterday is history) each time.
+	want := []string{"host.db", "transfer.db", "history.db", "host.db", "transfer.db", "history.db"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("files written under persist_dir in a simulated day: %v, want %v", got, want)
 	}
 	t.Logf("simulated day: %d collections, %d file writes under persist_dir", day, len(got))
 	r, err := core.Usage(context.Background(), &mac, "")

@@ -79,10 +79,14 @@ type Transfer struct {
 	// (only after host.db was lost), so that no counted byte vanishes.
 	Unattributed Usage                      `json:"unattributed"`
 	Baselines    map[netfilter.Key]Baseline `json:"baselines"`
-	// Days and Periods are the history: usage per device per calendar day
-	// and per accounting period, keyed by first day ("2026-11-01").
-	Days    map[string]map[macaddr.MAC]Usage `json:"days"`
-	Periods map[string]map[macaddr.MAC]Usage `json:"periods"`
+	// Day and Period hold the current calendar day's and accounting
+	// period's usage. Closed ones move to history.db, which only a
+	// rollover writes, so this hot file stays small.
+	Day    Bucket `json:"day"`
+	Period Bucket `json:"period"`
+	// History lists the closed periods in history.db, newest first, so
+	// that listing them needs no read of that file.
+	History []string `json:"history"`
 	// Restored says this (RAM) ledger already holds the copy committed to
 	// flash, so it is merged exactly once per boot.
 	Restored bool `json:"restored"`
@@ -93,8 +97,21 @@ type Transfer struct {
 	SavedAt int64 `json:"saved_at,omitempty"`
 }
 
-// Stamp names the history buckets growth goes into; zero means none.
+// Stamp names the day and period growth belongs to ("2006-01-02" keys of
+// their first days); zero means no history at all.
 type Stamp struct{ Day, Period string }
+
+// Bucket is one day's or period's usage per device.
+type Bucket struct {
+	Key   string                `json:"key"`
+	Usage map[macaddr.MAC]Usage `json:"usage"`
+}
+
+// Closed are buckets a rollover ended: they belong in history.db.
+type Closed struct{ Day, Period *Bucket }
+
+// Any reports whether anything closed.
+func (c Closed) Any() bool { return c.Day != nil || c.Period != nil }
 
 // NewHosts and NewTransfer return empty ledgers.
 func NewHosts() *Hosts {
@@ -104,7 +121,29 @@ func NewHosts() *Hosts {
 // NewTransfer returns an empty transfer ledger.
 func NewTransfer() *Transfer {
 	return &Transfer{Version: Version, Totals: map[macaddr.MAC]Usage{}, Baselines: map[netfilter.Key]Baseline{},
-		Days: map[string]map[macaddr.MAC]Usage{}, Periods: map[string]map[macaddr.MAC]Usage{}}
+		Day: Bucket{Usage: map[macaddr.MAC]Usage{}}, Period: Bucket{Usage: map[macaddr.MAC]Usage{}}, History: []string{}}
+}
+
+// Roll starts the buckets of at, returning the ones it closed. Growth read
+// at a collection goes to the day and period of that collection: at most
+// one refresh interval lands on the wrong side of midnight.
+func (t *Transfer) Roll(at Stamp) Closed {
+	var c Closed
+	for _, x := range []struct {
+		b   *Bucket
+		key string
+		out **Bucket
+	}{{&t.Day, at.Day, &c.Day}, {&t.Period, at.Period, &c.Period}} {
+		if x.key == "" || x.b.Key == x.key {
+			continue
+		}
+		if x.b.Key != "" {
+			old := *x.b
+			*x.out = &old
+		}
+		*x.b = Bucket{Key: x.key, Usage: map[macaddr.MAC]Usage{}}
+	}
+	return c
 }
 
 // Apply credits every counter's growth since its baseline and moves the
@@ -112,8 +151,10 @@ func NewTransfer() *Transfer {
 // re-created (firewall restart, external flush): all of it is new. A
 // baseline whose rule is gone is dropped: its counts were credited when it
 // was last read. owner names the device of an address whose counter has no
-// baseline yet. It returns the devices whose usage grew.
-func (t *Transfer) Apply(counters map[netfilter.Key]netfilter.Counter, owner func(netip.Addr) (macaddr.MAC, bool), at Stamp) map[macaddr.MAC]bool {
+// baseline yet. It returns the devices whose usage grew, and the day and
+// period buckets that at closed (they belong in history.db).
+func (t *Transfer) Apply(counters map[netfilter.Key]netfilter.Counter, owner func(netip.Addr) (macaddr.MAC, bool), at Stamp) (map[macaddr.MAC]bool, Closed) {
+	closed := t.Roll(at)
 	grew := map[macaddr.MAC]bool{}
 	for k := range t.Baselines {
 		if _, ok := counters[k]; !ok {
@@ -138,7 +179,7 @@ func (t *Transfer) Apply(counters map[netfilter.Key]netfilter.Counter, owner fun
 		}
 		t.Baselines[k] = Baseline{MAC: mac, Packets: cur.Packets, Bytes: cur.Bytes}
 	}
-	return grew
+	return grew, closed
 }
 
 func (t *Transfer) credit(kind netfilter.Kind, mac macaddr.MAC, d netfilter.Counter, at Stamp) {
@@ -166,41 +207,18 @@ func (t *Transfer) credit(kind netfilter.Kind, mac macaddr.MAC, d netfilter.Coun
 	}
 	t.Totals[mac] = t.Totals[mac].Add(u)
 	if at.Day != "" {
-		addTo(t.Days, at.Day, mac, u)
+		t.Day.Usage[mac] = t.Day.Usage[mac].Add(u)
 	}
 	if at.Period != "" {
-		addTo(t.Periods, at.Period, mac, u)
+		t.Period.Usage[mac] = t.Period.Usage[mac].Add(u)
 	}
 }
 
-func addTo(m map[string]map[macaddr.MAC]Usage, key string, mac macaddr.MAC, u Usage) {
-	b := m[key]
-	if b == nil {
-		b = map[macaddr.MAC]Usage{}
-		m[key] = b
-	}
-	b[mac] = b[mac].Add(u)
-}
-
-// Prune drops history older than the first day kept ("2006-01-02" keys
-// sort by time).
-func (t *Transfer) Prune(keepFrom string) {
-	for k := range t.Days {
-		if k < keepFrom {
-			delete(t.Days, k)
-		}
-	}
-	for k := range t.Periods {
-		if k < keepFrom {
-			delete(t.Periods, k)
-		}
-	}
-}
-
-// Merge adds a committed copy (from flash) into this ledger, once per boot.
-// Baselines are adopted only from the same boot, where the kernel counters
-// they refer to still run; addresses are the caller's business.
-func (t *Transfer) Merge(c *Transfer, sameBoot bool) {
+// Merge adds a committed copy (from flash) into this ledger, once per boot,
+// and returns the copy's buckets that are older than this ledger's (they
+// belong in history). Baselines are adopted only from the same boot, where
+// the kernel counters they refer to still run; addresses are the caller's.
+func (t *Transfer) Merge(c *Transfer, sameBoot bool) Closed {
 	for m, u := range c.Totals {
 		t.Totals[m] = t.Totals[m].Add(u)
 	}
@@ -209,15 +227,24 @@ func (t *Transfer) Merge(c *Transfer, sameBoot bool) {
 	t.Router.InputPackets += c.Router.InputPackets
 	t.Router.OutputBytes += c.Router.OutputBytes
 	t.Router.OutputPackets += c.Router.OutputPackets
-	for _, h := range []struct {
-		dst, src map[string]map[macaddr.MAC]Usage
-	}{{t.Days, c.Days}, {t.Periods, c.Periods}} {
-		for k, b := range h.src {
-			for m, u := range b {
-				addTo(h.dst, k, m, u)
+	var closed Closed
+	for _, x := range []struct {
+		dst, src *Bucket
+		out      **Bucket
+	}{{&t.Day, &c.Day, &closed.Day}, {&t.Period, &c.Period, &closed.Period}} {
+		switch {
+		case x.src.Key == "":
+		case x.dst.Key == "" || x.dst.Key == x.src.Key:
+			x.dst.Key = x.src.Key
+			for m, u := range x.src.Usage {
+				x.dst.Usage[m] = x.dst.Usage[m].Add(u)
 			}
+		case x.src.Key < x.dst.Key:
+			b := *x.src
+			*x.out = &b
 		}
 	}
+	t.History = mergeKeys(t.History, c.History)
 	if sameBoot {
 		for k, b := range c.Baselines {
 			if _, ok := t.Baselines[k]; !ok {
@@ -225,6 +252,21 @@ func (t *Transfer) Merge(c *Transfer, sameBoot bool) {
 			}
 		}
 	}
+	return closed
+}
+
+// mergeKeys unions two newest-first key lists.
+func mergeKeys(a, b []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, k := range append(append([]string{}, a...), b...) {
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, k)
+		}
+	}
+	sort.Sort(sort.Reverse(sort.StringSlice(out)))
+	return out
 }
 
 // Assign makes future growth of addr's counters belong to mac, and records
@@ -244,10 +286,10 @@ func (t *Transfer) Assign(addr netip.Addr, mac macaddr.MAC, present map[netfilte
 }
 
 // Reset zeroes the totals of the given devices (all when macs is nil), and
-// their usage in the current day and period buckets of at, and returns
-// what the totals held. Baselines stay, so later bytes keep counting; past
-// periods stay as history.
-func (t *Transfer) Reset(macs []macaddr.MAC, at Stamp) map[macaddr.MAC]Usage {
+// their usage in the current day and period, and returns what the totals
+// held. Baselines stay, so later bytes keep counting; closed periods stay
+// as history.
+func (t *Transfer) Reset(macs []macaddr.MAC) map[macaddr.MAC]Usage {
 	out := map[macaddr.MAC]Usage{}
 	if macs == nil {
 		for m := range t.Totals {
@@ -259,9 +301,9 @@ func (t *Transfer) Reset(macs []macaddr.MAC, at Stamp) map[macaddr.MAC]Usage {
 		if _, ok := t.Totals[m]; ok {
 			t.Totals[m] = Usage{}
 		}
-		for _, b := range []map[macaddr.MAC]Usage{t.Days[at.Day], t.Periods[at.Period]} {
-			if _, ok := b[m]; ok {
-				b[m] = Usage{}
+		for _, b := range []*Bucket{&t.Day, &t.Period} {
+			if _, ok := b.Usage[m]; ok {
+				b.Usage[m] = Usage{}
 			}
 		}
 	}

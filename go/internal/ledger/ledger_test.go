@@ -106,7 +106,7 @@ func TestResetKeepsBaselines(t *testing.T) {
 	tr := NewTransfer()
 	own := owners(map[netip.Addr]macaddr.MAC{ipA: macA})
 	tr.Apply(map[netfilter.Key]netfilter.Counter{up(ipA): c(1, 100)}, own, Stamp{})
-	got := tr.Reset([]macaddr.MAC{macA}, Stamp{})
+	got := tr.Reset([]macaddr.MAC{macA})
 	if got[macA].UploadBytes != 100 || tr.Totals[macA].UploadBytes != 0 {
 		t.Fatalf("reset returned %+v, left %+v", got, tr.Totals[macA])
 	}
@@ -188,37 +188,39 @@ func TestStoreNewerVersionRefused(t *testing.T) {
 	}
 }
 
-func TestHistoryBucketsPruneAndReset(t *testing.T) {
+func TestBucketsRollResetAndHistory(t *testing.T) {
 	tr := NewTransfer()
-	own := owners(map[netip.Addr]macaddr.MAC{ipA: macA, netip.MustParseAddr("10.0.0.11"): macB})
 	ipB := netip.MustParseAddr("10.0.0.11")
+	own := owners(map[netip.Addr]macaddr.MAC{ipA: macA, ipB: macB})
 	day1 := Stamp{Day: "2026-10-31", Period: "2026-10-01"}
 	day2 := Stamp{Day: "2026-11-01", Period: "2026-11-01"}
-	tr.Apply(map[netfilter.Key]netfilter.Counter{down(ipA): c(1, 100), down(ipB): c(1, 5)}, own, day1)
-	tr.Apply(map[netfilter.Key]netfilter.Counter{down(ipA): c(3, 350), down(ipB): c(1, 5)}, own, day2)
-	if got := tr.Periods["2026-10-01"][macA].DownloadBytes; got != 100 {
-		t.Fatalf("October = %d", got)
+	if _, closed := tr.Apply(map[netfilter.Key]netfilter.Counter{down(ipA): c(1, 100), down(ipB): c(1, 5)}, own, day1); closed.Any() {
+		t.Fatal("the first buckets closed nothing")
 	}
-	if got := tr.Periods["2026-11-01"][macA].DownloadBytes; got != 250 {
-		t.Fatalf("November = %d", got)
+	_, closed := tr.Apply(map[netfilter.Key]netfilter.Counter{down(ipA): c(3, 350), down(ipB): c(1, 5)}, own, day2)
+	if closed.Day == nil || closed.Day.Key != "2026-10-31" || closed.Day.Usage[macA].DownloadBytes != 100 ||
+		closed.Period == nil || closed.Period.Key != "2026-10-01" || closed.Period.Usage[macB].DownloadBytes != 5 {
+		t.Fatalf("closed = %+v", closed)
 	}
-	if got := tr.Days["2026-11-01"][macA].DownloadPackets; got != 2 {
-		t.Fatalf("day packets = %d", got)
+	if tr.Period.Key != "2026-11-01" || tr.Period.Usage[macA].DownloadBytes != 250 || tr.Day.Usage[macA].DownloadPackets != 2 {
+		t.Fatalf("current = %+v %+v", tr.Period, tr.Day)
 	}
 	if got := tr.Totals[macA].DownloadBytes; got != 350 {
 		t.Fatalf("totals = %d", got)
 	}
-	tr.Reset([]macaddr.MAC{macA}, day2)
-	if tr.Periods["2026-11-01"][macA].DownloadBytes != 0 || tr.Days["2026-11-01"][macA].DownloadBytes != 0 ||
-		tr.Periods["2026-10-01"][macA].DownloadBytes != 100 || tr.Periods["2026-10-01"][macB].DownloadBytes != 5 {
-		t.Fatalf("reset touched the wrong buckets: %+v", tr.Periods)
+	h := NewHistory()
+	h.Put(closed)
+	h.Put(closed) // a repeat after a crash changes nothing
+	if h.Periods["2026-10-01"][macA].DownloadBytes != 100 || len(h.PeriodKeys()) != 1 {
+		t.Fatalf("history = %+v", h)
 	}
-	tr.Prune("2026-11-01")
-	if _, ok := tr.Periods["2026-10-01"]; ok {
-		t.Fatal("old period kept")
+	tr.Reset([]macaddr.MAC{macA})
+	if tr.Period.Usage[macA].DownloadBytes != 0 || tr.Day.Usage[macA].DownloadBytes != 0 || tr.Totals[macA].DownloadBytes != 0 {
+		t.Fatalf("reset left %+v", tr.Period)
 	}
-	if _, ok := tr.Days["2026-10-31"]; ok {
-		t.Fatal("old day kept")
+	h.Prune("2026-11-01")
+	if len(h.Periods) != 0 || len(h.Days) != 0 {
+		t.Fatal("prune kept old buckets")
 	}
 }
 
@@ -229,7 +231,7 @@ func TestMergeOncePerBoot(t *testing.T) {
 	// Same boot: the RAM ledger was lost but the kernel counters ran on.
 	ram := NewTransfer()
 	ram.Merge(committed, true)
-	ram.Apply(map[netfilter.Key]netfilter.Counter{down(ipA): c(12, 1200)}, own, Stamp{})
+	ram.Apply(map[netfilter.Key]netfilter.Counter{down(ipA): c(12, 1200)}, own, Stamp{Day: "2026-11-01", Period: "2026-11-01"})
 	if got := ram.Totals[macA].DownloadBytes; got != 1200 {
 		t.Fatalf("same boot: %d, want 1200 (no double count)", got)
 	}
@@ -240,7 +242,14 @@ func TestMergeOncePerBoot(t *testing.T) {
 	if got := ram2.Totals[macA].DownloadBytes; got != 1030 {
 		t.Fatalf("after reboot: %d, want 1030", got)
 	}
-	if got := ram2.Periods["2026-11-01"][macA].DownloadBytes; got != 1030 {
+	if got := ram2.Period.Usage[macA].DownloadBytes; got != 1030 {
 		t.Fatalf("period after reboot: %d", got)
+	}
+	// A RAM ledger already in a newer period gets the old one back as closed.
+	ram3 := NewTransfer()
+	ram3.Apply(map[netfilter.Key]netfilter.Counter{}, own, Stamp{Day: "2026-12-01", Period: "2026-12-01"})
+	closed := ram3.Merge(committed, false)
+	if closed.Period == nil || closed.Period.Key != "2026-11-01" || closed.Period.Usage[macA].DownloadBytes != 1000 {
+		t.Fatalf("closed by merge: %+v", closed)
 	}
 }

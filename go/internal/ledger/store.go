@@ -105,18 +105,18 @@ func (t *Transfer) check() error {
 	if t.Baselines == nil {
 		t.Baselines = map[netfilter.Key]Baseline{}
 	}
-	if t.Days == nil {
-		t.Days = map[string]map[macaddr.MAC]Usage{}
-	}
-	if t.Periods == nil {
-		t.Periods = map[string]map[macaddr.MAC]Usage{}
-	}
-	for _, h := range []map[string]map[macaddr.MAC]Usage{t.Days, t.Periods} {
-		for k, b := range h {
-			if _, err := time.Parse("2006-01-02", k); err != nil || b == nil {
-				return fmt.Errorf("bad history bucket %q", k)
+	for _, b := range []*Bucket{&t.Day, &t.Period} {
+		if b.Usage == nil {
+			b.Usage = map[macaddr.MAC]Usage{}
+		}
+		if b.Key != "" {
+			if _, err := time.Parse("2006-01-02", b.Key); err != nil {
+				return fmt.Errorf("bad bucket key %q", b.Key)
 			}
 		}
+	}
+	if t.History == nil {
+		t.History = []string{}
 	}
 	return nil
 }
