@@ -22,6 +22,7 @@ want chromium chromium
 want node nodejs
 want npm npm
 want qemu-mipsel-static qemu-user-static
+want qemu-aarch64-static qemu-user-static
 want git git
 
 # Go: this project builds with Go >= 1.21 (go.mod says 1.21, OpenWrt 23.05's SDK).

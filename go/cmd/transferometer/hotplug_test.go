@@ -1,0 +1,937 @@
+package main
+
+// Tests of what the OpenWrt package installs around the binary: the hotplug
+// handlers run exactly as procd runs them, the fw3 firewall include after a
+// flush, the uci-defaults script, the init script, every shipped shell file,
+// the install manifest and the package Makefile's install step.
+//
+// Handlers and includes run in the router namespace inside a private mount
+// namespace whose /etc, /usr (and /lib, /sbin, /bin where those are real
+// directories) are overlays holding the package as files.manifest installs
+// it, the binary under test at /usr/sbin/transferometer, testdata/functions.sh
+// at /lib/functions.sh and the rig's settings at /etc/config/transferometer.
+// So the shipped scripts run unmodified, with procd's own command line
+// (sh -c ". /lib/functions.sh\n. SCRIPT\n", hotplug-dispatch.c) and a clean
+// environment, and nothing leaks out to the machine.
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// procdPath is the PATH procd gives hotplug handlers and services.
+const procdPath = "/usr/sbin:/usr/bin:/sbin:/bin"
+
+func repoRoot(t testing.TB) string {
+	t.Helper()
+	p, err := filepath.Abs("../../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(p, "files.manifest")); err != nil {
+		t.Fatalf("repository root not found: %v", err)
+	}
+	return p
+}
+
+// manifestEntry is one line of files.manifest: MODE SRC DEST.
+type manifestEntry struct {
+	mode      os.FileMode
+	src, dest string
+	line      int
+}
+
+const binToken = "@transferometer" // SRC of the binary built from go/
+
+func readManifest(t testing.TB) []manifestEntry {
+	t.Helper()
+	f, err := os.Open(filepath.Join(repoRoot(t), "files.manifest"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []manifestEntry
+	sc := bufio.NewScanner(f)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		fields := strings.Fields(line)
+		if len(fields) != 3 {
+			t.Fatalf("files.manifest:%d: want MODE SRC DEST, got %q", n, line)
+		}
+		mode, err := strconv.ParseUint(fields[0], 8, 32)
+		if err != nil || (mode != 0o644 && mode != 0o755) {
+			t.Fatalf("files.manifest:%d: mode %q: want 0644 or 0755", n, fields[0])
+		}
+		out = append(out, manifestEntry{mode: os.FileMode(mode), src: fields[1], dest: fields[2], line: n})
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// sysFile is a file placed into the router's overlaid file system.
+type sysFile struct {
+	dest string      // absolute path on the "router"
+	mode os.FileMode // permission bits
+	src  string      // copied from this path on the test machine
+}
+
+// packageFiles is the package as files.manifest installs it, with the binary
+// under test, the test's /lib/functions.sh and the rig's settings.
+func (r *rig) packageFiles(t testing.TB) []sysFile {
+	t.Helper()
+	root := repoRoot(t)
+	var files []sysFile
+	for _, e := range readManifest(t) {
+		src := filepath.Join(root, e.src)
+		if e.src == binToken {
+			src = r.bin
+		}
+		files = append(files, sysFile{dest: e.dest, mode: e.mode, src: src})
+	}
+	fn, err := filepath.Abs("testdata/functions.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(files,
+		sysFile{dest: "/lib/functions.sh", mode: 0o644, src: fn},
+		sysFile{dest: "/etc/config/transferometer", mode: 0o644, src: filepath.Join(r.cfgDir, "transferometer")})
+}
+
+// overlaySetup mounts a tmpfs at $1 and, on it, the upper layers of overlays
+// over the system directories; installs the files listed in $2 (MODE DEST
+// SRC per line); then runs `env -i` with the remaining arguments.
+const overlaySetup = `set -eu
+root=$1
+list=$2
+shift 2
+mount -t tmpfs tmpfs "$root"
+for d in /etc /usr /lib /sbin /bin; do
+	if [ -d "$d" ] && [ ! -L "$d" ]; then
+		n=$(printf %s "$d" | tr / _)
+		mkdir "$root/upper$n" "$root/work$n"
+		mount -t overlay overlay -o "lowerdir=$d,upperdir=$root/upper$n,workdir=$root/work$n" "$d"
+	fi
+done
+while read -r mode dest src; do
+	mkdir -p "$(dirname "$dest")"
+	cp "$src" "$dest"
+	chmod "$mode" "$dest"
+done < "$list"
+exec env -i "$@"
+`
+
+// onRouter runs `env -i ARGV...` in the router namespace, on a file system
+// holding the package (and extra files, installed after it).
+func (r *rig) onRouter(t testing.TB, extra []sysFile, argv ...string) result {
+	t.Helper()
+	dir := t.TempDir()
+	var list strings.Builder
+	for _, f := range append(r.packageFiles(t), extra...) {
+		if strings.ContainsAny(f.dest, " \t\n") || strings.Contains(f.src, "\n") {
+			t.Fatalf("unsupported path %q / %q", f.dest, f.src)
+		}
+		fmt.Fprintf(&list, "%o %s %s\n", f.mode, f.dest, f.src)
+	}
+	setup, listFile, mnt := filepath.Join(dir, "setup.sh"), filepath.Join(dir, "files"), filepath.Join(dir, "root")
+	for name, data := range map[string]string{setup: overlaySetup, listFile: list.String()} {
+		if err := os.WriteFile(name, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Mkdir(mnt, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cmd := r.lan.Exec(ctx, r.lan.Router, "unshare", append([]string{"--mount", "--propagation", "private", "sh", setup, mnt, listFile}, argv...)...)
+	var so, se bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &so, &se
+	err := cmd.Run()
+	res := result{stdout: so.String(), stderr: se.String()}
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		res.code = ee.ExitCode()
+	case err != nil:
+		t.Fatalf("running %q on the router: %v", argv, err)
+	}
+	return res
+}
+
+// routerShell is OpenWrt's /bin/sh, busybox ash, when the machine has
+// busybox; else the machine's /bin/sh.
+func routerShell() []string {
+	if _, err := exec.LookPath("busybox"); err == nil {
+		return []string{"busybox", "sh"}
+	}
+	return []string{"/bin/sh"}
+}
+
+// hotplug runs /etc/hotplug.d/SUBSYSTEM/50-transferometer the way procd's
+// hotplug-dispatch.c does for `ubus call hotplug.SUBSYSTEM call`: its own
+// environment (PATH) plus the event's variables, and the command line
+// ". /lib/functions.sh\n. SCRIPT\n".
+func (r *rig) hotplug(t testing.TB, subsystem string, env ...string) result {
+	t.Helper()
+	script := "/etc/hotplug.d/" + subsystem + "/50-transferometer"
+	argv := append([]string{"PATH=" + procdPath}, env...)
+	argv = append(argv, routerShell()...)
+	return r.onRouter(t, nil, append(argv, "-c", ". /lib/functions.sh\n. "+script+"\n")...)
+}
+
+// fwInclude runs the firewall include as fw3's run_include() (includes.c)
+// does: system() of a shell that forbids `config` and sources the path.
+func (r *rig) fwInclude(t testing.TB) result {
+	t.Helper()
+	argv := append([]string{"PATH=" + procdPath}, routerShell()...)
+	return r.onRouter(t, nil, append(argv, "-c",
+		`config() { echo "You cannot use UCI in firewall includes!" >&2; exit 1; }; . /usr/share/transferometer/firewall.include`)...)
+}
+
+// hostRules lists the rules (ruleLines format) that name addr.
+func (r *rig) hostRules(t testing.TB, addr string) []string {
+	t.Helper()
+	var out []string
+	for _, l := range r.ruleLines(t) {
+		if strings.Contains(l, " "+addr+"/") {
+			out = append(out, l)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func wantHostRules(fam, addr string, bits int) []string {
+	return []string{
+		fmt.Sprintf("%s: -A TRANSFEROMETER_FORWARD -d %s/%d -j RETURN", fam, addr, bits),
+		fmt.Sprintf("%s: -A TRANSFEROMETER_FORWARD -s %s/%d -j RETURN", fam, addr, bits),
+	}
+}
+
+func mustRun(t testing.TB, what string, res result) {
+	t.Helper()
+	if res.code != 0 {
+		t.Fatalf("%s: exit %d\nstdout: %s\nstderr: %s", what, res.code, res.stdout, res.stderr)
+	}
+}
+
+// TestHotplugNeigh: neigh add gives the host exactly its two rules, remove
+// takes them away and keeps what was counted; events the handler does not
+// know, or with variables missing, do nothing.
+func TestHotplugNeigh(t *testing.T) {
+	for _, v := range variants() {
+		t.Run(v, func(t *testing.T) {
+			r := newRig(t, v, 2)
+			h := r.lan.Hosts[0]
+			mac, ip4, ip6 := h.MAC.String(), h.IP4.String(), h.IP6.String()
+			for i := 0; i < 2; i++ { // a repeated add changes nothing
+				mustRun(t, "neigh add", r.hotplug(t, "neigh", "ACTION=add", "MACADDR="+mac, "IPADDR="+ip4))
+				if got, want := r.hostRules(t, ip4), wantHostRules("v4", ip4, 32); !reflect.DeepEqual(got, want) {
+					t.Fatalf("after neigh add #%d: rules %q, want %q", i+1, got, want)
+				}
+			}
+			mustRun(t, "neigh add v6", r.hotplug(t, "neigh", "ACTION=add", "MACADDR="+mac, "IPADDR="+ip6))
+			if got, want := r.hostRules(t, ip6), wantHostRules("v6", ip6, 128); !reflect.DeepEqual(got, want) {
+				t.Fatalf("after neigh add (IPv6): rules %q, want %q", got, want)
+			}
+			h.Ping(t, r.lan.Internet4, 1000, 10)
+			h.Ping(t, r.lan.Internet6, 1000, 10)
+
+			mustRun(t, "neigh remove", r.hotplug(t, "neigh", "ACTION=remove", "MACADDR="+mac, "IPADDR="+ip4))
+			if got := r.hostRules(t, ip4); len(got) != 0 {
+				t.Fatalf("after neigh remove: rules %q remain", got)
+			}
+			mustRun(t, "neigh remove v6", r.hotplug(t, "neigh", "ACTION=remove", "MACADDR="+mac, "IPADDR="+ip6))
+			if got := r.hostRules(t, ip6); len(got) != 0 {
+				t.Fatalf("after neigh remove (IPv6): rules %q remain", got)
+			}
+			want := uint64(10280 + 10480)
+			if got := r.usage(t).host(mac); got.UploadBytes != want || got.DownloadBytes != want {
+				t.Fatalf("after remove: %+v, want %d bytes each way kept", got, want)
+			}
+
+			// Nothing to do: unknown actions, missing variables.
+			rules, db := r.save(t), r.dbState(t)
+			for _, env := range [][]string{
+				{"ACTION=update", "MACADDR=" + mac, "IPADDR=" + ip4},
+				{"ACTION=bind", "MACADDR=" + mac, "IPADDR=" + ip4},
+				{"MACADDR=" + mac, "IPADDR=" + ip4},
+				{"ACTION=add", "IPADDR=" + ip4},
+				{"ACTION=add", "MACADDR=" + mac},
+				{"ACTION=add", "MACADDR=", "IPADDR=" + ip4},
+			} {
+				if res := r.hotplug(t, "neigh", env...); res.code != 0 || res.stderr != "" {
+					t.Errorf("%q: exit %d, stderr %q; want a quiet no-op", env, res.code, res.stderr)
+				}
+			}
+			if after := r.save(t); after != rules {
+				t.Errorf("no-op events changed the rules:\n%s", after)
+			}
+			if after := r.dbState(t); !reflect.DeepEqual(after, db) {
+				t.Error("no-op events changed the ledger")
+			}
+		})
+	}
+}
+
+// TestHotplugDHCP: a lease gives the host its rules and its name; update
+// renames; remove only collects.
+func TestHotplugDHCP(t *testing.T) {
+	for _, v := range variants() {
+		t.Run(v, func(t *testing.T) {
+			r := newRig(t, v, 1)
+			h := r.lan.Hosts[0]
+			mac, ip4 := h.MAC.String(), h.IP4.String()
+			mustRun(t, "dhcp add", r.hotplug(t, "dhcp", "ACTION=add", "MACADDR="+mac, "IPADDR="+ip4, "HOSTNAME=laptop"))
+			if got, want := r.hostRules(t, ip4), wantHostRules("v4", ip4, 32); !reflect.DeepEqual(got, want) {
+				t.Fatalf("after dhcp add: rules %q, want %q", got, want)
+			}
+			if got := r.usage(t).host(mac).Hostname; got != "laptop" {
+				t.Fatalf("hostname %q after dhcp add, want laptop", got)
+			}
+			h.Ping(t, r.lan.Internet4, 1000, 10)
+			mustRun(t, "dhcp update", r.hotplug(t, "dhcp", "ACTION=update", "MACADDR="+mac, "IPADDR="+ip4, "HOSTNAME=laptop-2"))
+			if got := r.usage(t).host(mac).Hostname; got != "laptop-2" {
+				t.Errorf("hostname %q after dhcp update, want laptop-2", got)
+			}
+			// procd drops empty variables: a lease without a name has no
+			// HOSTNAME, and busybox ash then sets it to the router's own name
+			// (unexported), which must not become the device's name.
+			mustRun(t, "dhcp update, no name", r.hotplug(t, "dhcp", "ACTION=update", "MACADDR="+mac, "IPADDR="+ip4))
+			mustRun(t, "dhcp remove", r.hotplug(t, "dhcp", "ACTION=remove", "MACADDR="+mac, "IPADDR="+ip4, "HOSTNAME=laptop-2"))
+			if got, want := r.hostRules(t, ip4), wantHostRules("v4", ip4, 32); !reflect.DeepEqual(got, want) {
+				t.Errorf("dhcp remove changed the rules: %q (the host may still be there)", got)
+			}
+			got := r.usage(t).host(mac)
+			if got.UploadBytes != 10280 || got.DownloadBytes != 10280 || got.Hostname != "laptop-2" {
+				t.Errorf("after remove: %+v, want 10280 bytes each way and the name laptop-2", got)
+			}
+		})
+	}
+}
+
+// TestHotplugHostileEnv: hostile event values reach the binary only as
+// arguments, which it refuses: no rule, no ledger, nothing executed. A
+// variable the sender adds to the event (procd passes on any it does not
+// have itself) does not reach the binary.
+func TestHotplugHostileEnv(t *testing.T) {
+	r := newRig(t, "legacy", 1)
+	h := r.lan.Hosts[0]
+	mac, ip := h.MAC.String(), h.IP4.String()
+	pwned := filepath.Join(t.TempDir(), "PWNED")
+	touch := "touch " + pwned
+	type ev struct {
+		sub  string
+		env  []string
+		exit int
+	}
+	cases := []ev{
+		{"neigh", []string{"ACTION=add", "MACADDR=$(" + touch + ")", "IPADDR=" + ip}, 2},
+		{"neigh", []string{"ACTION=add", "MACADDR=`" + touch + "`", "IPADDR=" + ip}, 2},
+		{"neigh", []string{"ACTION=add", "MACADDR=" + mac + ";" + touch, "IPADDR=" + ip}, 2},
+		{"neigh", []string{"ACTION=add", "MACADDR=" + mac, "IPADDR=-j DROP"}, 2},
+		{"neigh", []string{"ACTION=add", "MACADDR=" + mac, "IPADDR=" + ip + " -j DROP"}, 2},
+		{"neigh", []string{"ACTION=add", "MACADDR=" + mac, "IPADDR=" + ip + "\n" + touch}, 2},
+		{"neigh", []string{"ACTION=add", "MACADDR=" + mac, "IPADDR=10.77.0.0/24"}, 2},
+		{"neigh", []string{"ACTION=remove", "MACADDR=--flush", "IPADDR=" + ip}, 2},
+		{"neigh", []string{"ACTION=add;" + touch, "MACADDR=" + mac, "IPADDR=" + ip}, 0},
+		{"neigh", []string{"ACTION=$(" + touch + ")", "MACADDR=" + mac, "IPADDR=" + ip}, 0},
+		{"dhcp", []string{"ACTION=add", "MACADDR=" + mac, "IPADDR=" + ip, "HOSTNAME=lap\"top'$(" + touch + ")"}, 2},
+		{"dhcp", []string{"ACTION=add", "MACADDR=" + mac, "IPADDR=" + ip, "HOSTNAME=laptop\n" + touch}, 2},
+		{"dhcp", []string{"ACTION=add", "MACADDR=" + mac, "IPADDR=$(" + touch + ")", "HOSTNAME=laptop"}, 2},
+		{"dhcp", []string{"ACTION=remove", "MACADDR=-j", "IPADDR=DROP"}, 2},
+	}
+	rules, db := r.save(t), r.dbState(t)
+	for _, c := range cases {
+		res := r.hotplug(t, c.sub, c.env...)
+		if res.code != c.exit {
+			t.Errorf("%s %q: exit %d, want %d (stderr %q)", c.sub, c.env, res.code, c.exit, res.stderr)
+		}
+		if _, err := os.Stat(pwned); err == nil {
+			t.Fatalf("%s %q: a value was executed by a shell", c.sub, c.env)
+		}
+	}
+	if after := r.save(t); after != rules {
+		t.Errorf("hostile events changed the rules:\n%s", after)
+	}
+	if after := r.dbState(t); !reflect.DeepEqual(after, db) {
+		t.Errorf("hostile events changed the ledger: %v", after)
+	}
+
+	// A name with shell syntax but no character the binary refuses is a
+	// name like any other: it arrives literally, nothing is run.
+	literal := "`" + touch + "`$(" + touch + ")${PATH}"
+	mustRun(t, "dhcp add, shell syntax in the name", r.hotplug(t, "dhcp", "ACTION=add", "MACADDR="+mac, "IPADDR="+ip, "HOSTNAME="+literal))
+	if _, err := os.Stat(pwned); err == nil {
+		t.Fatal("the host name was executed by a shell")
+	}
+	if got := r.usage(t).host(mac).Hostname; got != literal {
+		t.Errorf("hostname %q, want the literal %q", got, literal)
+	}
+
+	// A sender-chosen settings directory would choose the ledger, lock and
+	// PID file paths of a root process: it must not reach the binary.
+	evil := t.TempDir()
+	cfg := fmt.Sprintf("config transferometer 'main'\n\toption db_dir '%s/db'\n\toption lock_dir '%s/lock'\n\toption pid_file '%s/pid'\n\tlist subnet '%s'\n",
+		evil, evil, evil, r.lan.LAN4)
+	if err := os.WriteFile(filepath.Join(evil, "transferometer"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, "neigh add with injected variables", r.hotplug(t, "neigh", "ACTION=add", "MACADDR="+mac, "IPADDR="+ip,
+		"TRANSFEROMETER_CONFIG_DIR="+evil, "GODEBUG=panicnil=1"))
+	for _, p := range []string{"db", "lock", "pid"} {
+		if _, err := os.Stat(filepath.Join(evil, p)); err == nil {
+			t.Errorf("the injected TRANSFEROMETER_CONFIG_DIR was used: %s/%s exists", evil, p)
+		}
+	}
+	if got, want := r.hostRules(t, ip), wantHostRules("v4", ip, 32); !reflect.DeepEqual(got, want) {
+		t.Errorf("rules %q, want %q (from /etc/config/transferometer)", got, want)
+	}
+}
+
+// TestFirewallIncludeRestoresAccounting: on 21.02, `fw3 restart` flushes
+// every chain of the mangle table and deletes the user chains (both
+// families); the firewall include, run as fw3 runs it, brings the chains and
+// the host's rules back, and accounting goes on exactly: old bytes kept, new
+// bytes counted. A reload runs it again on intact rules: nothing changes.
+func TestFirewallIncludeRestoresAccounting(t *testing.T) {
+	r := newRig(t, "legacy", 1) // fw3 is iptables-legacy
+	h := r.lan.Hosts[0]
+	mac := h.MAC.String()
+	r.ok(t, "arp-add", mac, h.IP4.String())
+	r.ok(t, "arp-add", mac, h.IP6.String())
+	h.Ping(t, r.lan.Internet4, 1000, 10)
+	h.Ping(t, r.lan.Internet6, 1000, 10)
+	round := uint64(10280 + 10480)
+	if got := r.usage(t).host(mac); got.UploadBytes != round || got.DownloadBytes != round {
+		t.Fatalf("before the flush: %+v, want %d each way", got, round)
+	}
+	before := r.ruleLines(t)
+	sort.Strings(before)
+
+	for _, v6 := range []bool{false, true} { // fw3_flush_all() on the mangle table
+		r.lan.Run(t, r.lan.Router, r.lan.IPTables(v6), "-t", "mangle", "-F")
+		r.lan.Run(t, r.lan.Router, r.lan.IPTables(v6), "-t", "mangle", "-X")
+	}
+	if l := r.ruleLines(t); len(l) != 0 {
+		t.Fatalf("flush left rules: %q", l)
+	}
+	mustRun(t, "firewall include after the flush", r.fwInclude(t))
+	after := r.ruleLines(t)
+	sort.Strings(after)
+	if !reflect.DeepEqual(after, before) {
+		t.Fatalf("rules after the include:\n%s\nwant:\n%s", strings.Join(after, "\n"), strings.Join(before, "\n"))
+	}
+	h.Ping(t, r.lan.Internet4, 1000, 10)
+	h.Ping(t, r.lan.Internet6, 1000, 10)
+	if got := r.usage(t).host(mac); got.UploadBytes != 2*round || got.DownloadBytes != 2*round {
+		t.Fatalf("after flush, include and more traffic: %+v, want %d each way", got, 2*round)
+	}
+
+	// fw3 reload (reload '1'): the include runs with our rules in place.
+	mustRun(t, "firewall include on reload", r.fwInclude(t))
+	again := r.ruleLines(t)
+	sort.Strings(again)
+	if !reflect.DeepEqual(again, before) {
+		t.Fatalf("rules after a second include:\n%s", strings.Join(again, "\n"))
+	}
+	h.Ping(t, r.lan.Internet4, 500, 7)
+	if got := r.usage(t).host(mac); got.UploadBytes != 2*round+3696 || got.DownloadBytes != 2*round+3696 {
+		t.Fatalf("after reload and more traffic: %+v, want %d each way", got, 2*round+3696)
+	}
+}
+
+// fakeUCI is a stand-in for the uci command, enough for the uci-defaults
+// script: get, set, delete and commit on a KEY=VALUE file ($FAKE_UCI); every
+// change and commit is logged to $FAKE_UCI.log.
+const fakeUCI = `#!/bin/sh
+[ "$1" = -q ] && shift
+log() { printf '%s\n' "$*" >> "$FAKE_UCI.log"; }
+touch "$FAKE_UCI"
+case "$1" in
+get)
+	v=$(grep -F -e "$2=" "$FAKE_UCI" | grep -e "^$2=" | head -n 1)
+	[ -n "$v" ] || exit 1
+	printf '%s\n' "${v#*=}"
+	;;
+set)
+	grep -v -F -e "${2%%=*}=" "$FAKE_UCI" > "$FAKE_UCI.new" || true
+	printf '%s\n' "$2" >> "$FAKE_UCI.new"
+	mv "$FAKE_UCI.new" "$FAKE_UCI"
+	log "set $2"
+	;;
+delete)
+	grep -v -F -e "$2=" -e "$2." "$FAKE_UCI" > "$FAKE_UCI.new" || true
+	mv "$FAKE_UCI.new" "$FAKE_UCI"
+	log "delete $2"
+	;;
+commit)
+	log "commit $2"
+	;;
+*)
+	exit 1
+	;;
+esac
+`
+
+// TestFirewallUCIDefaults: the uci-defaults script, run as /etc/init.d/boot
+// (and default_postinst) run it, adds the firewall include on fw3 once, and
+// on fw4 adds nothing and removes an include left by fw3.
+func TestFirewallUCIDefaults(t *testing.T) {
+	if _, err := os.Stat("/sbin/fw3"); err == nil {
+		t.Skip("this machine has /sbin/fw3")
+	}
+	r := newRig(t, "", 1)
+	dir := t.TempDir()
+	state := filepath.Join(dir, "uci-state")
+	files := map[string]string{
+		"uci":      fakeUCI,
+		"fw3":      "#!/bin/sh\nexit 0\n",
+		"firewall": "config defaults\n\toption input 'ACCEPT'\n",
+	}
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	base := []sysFile{
+		{dest: "/usr/bin/uci", mode: 0o755, src: filepath.Join(dir, "uci")},
+		{dest: "/etc/config/firewall", mode: 0o644, src: filepath.Join(dir, "firewall")},
+	}
+	fw3 := sysFile{dest: "/sbin/fw3", mode: 0o755, src: filepath.Join(dir, "fw3")}
+	run := func(extra ...sysFile) {
+		t.Helper()
+		argv := append([]string{"PATH=" + procdPath, "FAKE_UCI=" + state}, routerShell()...)
+		res := r.onRouter(t, append(base, extra...), append(argv, "-c", `. /lib/functions.sh
+cd /etc/uci-defaults || exit 1
+( . ./90-transferometer ) && rm -f ./90-transferometer || exit 1
+[ ! -e 90-transferometer ]`)...)
+		mustRun(t, "uci-defaults", res)
+	}
+	read := func(name string) string {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	const include = "/usr/share/transferometer/firewall.include"
+	wantState := "firewall.transferometer=include\nfirewall.transferometer.type=script\n" +
+		"firewall.transferometer.path=" + include + "\nfirewall.transferometer.reload=1\n"
+
+	run(fw3)
+	if got := read("uci-state"); got != wantState {
+		t.Fatalf("fw3: uci state\n%s\nwant\n%s", got, wantState)
+	}
+	if got := read("uci-state.log"); !strings.HasSuffix(got, "commit firewall\n") || strings.Count(got, "commit") != 1 {
+		t.Fatalf("fw3: uci log %q, want one commit of firewall", got)
+	}
+	log := read("uci-state.log")
+	run(fw3) // again: already there, nothing changes
+	if read("uci-state") != wantState || read("uci-state.log") != log {
+		t.Fatalf("fw3, second run changed something: %q", read("uci-state.log"))
+	}
+
+	run() // fw4: the include left from fw3 goes
+	if got := read("uci-state"); got != "" {
+		t.Fatalf("fw4: uci state %q, want the include removed", got)
+	}
+	if got := read("uci-state.log"); got != log+"delete firewall.transferometer\ncommit firewall\n" {
+		t.Fatalf("fw4: uci log %q", got)
+	}
+
+	// fw4, a user's own include of that name: left alone.
+	own := "firewall.transferometer=include\nfirewall.transferometer.path=/etc/mine.sh\n"
+	if err := os.WriteFile(state, []byte(own), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	log = read("uci-state.log")
+	run()
+	if read("uci-state") != own || read("uci-state.log") != log {
+		t.Fatalf("fw4 changed a foreign include: %q", read("uci-state.log"))
+	}
+}
+
+// TestShellInitScript: start_service, run with procd's API stubbed,
+// registers the daemon with procd (command, respawn, logging) when enabled
+// and nothing when disabled; the reload trigger, reload and boot are wired.
+func TestShellInitScript(t *testing.T) {
+	root := repoRoot(t)
+	initScript := filepath.Join(root, "files/etc/init.d/transferometer")
+	fn, err := filepath.Abs("testdata/functions.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(initScript)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(b), "#!/bin/sh /etc/rc.common\n") {
+		t.Errorf("init script must start with #!/bin/sh /etc/rc.common")
+	}
+	const stubs = `
+procd_open_instance() { echo "procd_open_instance $*"; }
+procd_set_param() { echo "procd_set_param $*"; }
+procd_close_instance() { echo "procd_close_instance"; }
+procd_add_reload_trigger() { echo "procd_add_reload_trigger $*"; }
+restart() { echo "restart $*"; }
+start() { echo "start $*"; }
+`
+	instance := "procd_open_instance \n" +
+		"procd_set_param command /usr/sbin/transferometer daemon\n" +
+		"procd_set_param respawn 3600 5 5\n" +
+		"procd_set_param term_timeout 20\n" +
+		"procd_set_param stdout 1\n" +
+		"procd_set_param stderr 1\n" +
+		"procd_close_instance\n"
+	tail := "procd_add_reload_trigger transferometer\nrestart \nstart boot-arg\nSTART=95 STOP=10 USE_PROCD=1\n"
+	shells := [][]string{{"/bin/sh"}}
+	if _, err := exec.LookPath("busybox"); err == nil {
+		shells = append(shells, []string{"busybox", "sh"})
+	}
+	for _, sh := range shells {
+		for _, c := range []struct{ enabled, want string }{
+			{"", instance}, {"1", instance}, {"yes", instance}, {"on", instance},
+			{"0", ""}, {"off", ""}, {"no", ""}, {"disabled", ""},
+		} {
+			script := ". " + fn + "\n" + stubs + ". " + initScript + "\n" +
+				"start_service\nservice_triggers\nreload_service\nboot boot-arg\n" +
+				`echo "START=$START STOP=$STOP USE_PROCD=$USE_PROCD"` + "\n"
+			cmd := exec.Command(sh[0], append(sh[1:], "-c", script)...)
+			cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+			if c.enabled != "" {
+				cmd.Env = append(cmd.Env, "CONFIG_main_enabled="+c.enabled)
+			}
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("%v enabled=%q: %v\n%s", sh, c.enabled, err, out)
+			}
+			if got, want := string(out), c.want+tail; got != want {
+				t.Errorf("%v enabled=%q:\n%s\nwant:\n%s", sh, c.enabled, got, want)
+			}
+		}
+	}
+}
+
+// shippedFiles lists the files under files/ and rpcd/, relative to the root.
+func shippedFiles(t testing.TB, root string) []string {
+	t.Helper()
+	var out []string
+	for _, top := range []string{"files", "rpcd"} {
+		err := filepath.WalkDir(filepath.Join(root, top), func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.IsDir() {
+				return nil
+			}
+			if !d.Type().IsRegular() {
+				return fmt.Errorf("%s: not a regular file", p)
+			}
+			rel, err := filepath.Rel(root, p)
+			out = append(out, filepath.ToSlash(rel))
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// TestShellFiles: every shell file the package ships parses (sh -n, and
+// busybox ash's when busybox is here: OpenWrt's /bin/sh), has the exec bits
+// the manifest installs it with, and the scripts that handle outside values
+// never eval.
+func TestShellFiles(t *testing.T) {
+	root := repoRoot(t)
+	modes := map[string]os.FileMode{}
+	for _, e := range readManifest(t) {
+		modes[e.src] = e.mode
+	}
+	shells := [][]string{{"sh", "-n"}}
+	if _, err := exec.LookPath("busybox"); err == nil {
+		shells = append(shells, []string{"busybox", "sh", "-n"})
+	}
+	mustBeExecutable := []string{
+		"files/etc/init.d/transferometer",
+		"files/etc/hotplug.d/neigh/50-transferometer",
+		"files/etc/hotplug.d/dhcp/50-transferometer",
+		"files/etc/uci-defaults/90-transferometer",
+		"files/usr/share/transferometer/firewall.include",
+		"rpcd/transferometer",
+	}
+	for _, f := range mustBeExecutable {
+		if modes[f] != 0o755 {
+			t.Errorf("%s: manifest mode %o, want 0755", f, modes[f])
+		}
+	}
+	for _, rel := range shippedFiles(t, root) {
+		p := filepath.Join(root, rel)
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want, ok := modes[rel]; ok && fi.Mode().Perm()&0o111 != want&0o111 {
+			t.Errorf("%s: mode %o in the repository, installed as %o: exec bits differ", rel, fi.Mode().Perm(), want)
+		}
+		if strings.HasPrefix(rel, "files/etc/config/") {
+			continue // UCI, not shell
+		}
+		for _, sh := range shells {
+			out, err := exec.Command(sh[0], append(sh[1:], p)...).CombinedOutput()
+			if err != nil {
+				t.Errorf("%s %s: %v\n%s", strings.Join(sh, " "), rel, err, out)
+			}
+		}
+		if strings.Contains(rel, "hotplug.d/") || strings.HasSuffix(rel, ".include") {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, l := range strings.Split(string(b), "\n") {
+				if l = strings.TrimSpace(l); !strings.HasPrefix(l, "#") && strings.Contains(l, "eval") {
+					t.Errorf("%s:%d: eval in a script that handles outside values: %q", rel, i+1, l)
+				}
+			}
+		}
+	}
+}
+
+// TestManifest: files.manifest names every file under files/ and rpcd/, each
+// source exists, files/PATH goes to /PATH, and destinations are unique.
+func TestManifest(t *testing.T) {
+	root := repoRoot(t)
+	entries := readManifest(t)
+	listed := map[string]bool{}
+	dests := map[string]bool{}
+	bin := false
+	for _, e := range entries {
+		if dests[e.dest] {
+			t.Errorf("files.manifest:%d: %s installed twice", e.line, e.dest)
+		}
+		dests[e.dest] = true
+		if !strings.HasPrefix(e.dest, "/") || filepath.Clean(e.dest) != e.dest {
+			t.Errorf("files.manifest:%d: destination %q is not a clean absolute path", e.line, e.dest)
+		}
+		switch {
+		case e.src == binToken:
+			bin = true
+			if e.dest != "/usr/sbin/transferometer" || e.mode != 0o755 {
+				t.Errorf("files.manifest:%d: the binary goes to /usr/sbin/transferometer, 0755", e.line)
+			}
+			continue
+		case strings.HasPrefix(e.src, "files/"):
+			if want := strings.TrimPrefix(e.src, "files"); e.dest != want {
+				t.Errorf("files.manifest:%d: %s installed as %s, want %s", e.line, e.src, e.dest, want)
+			}
+		case e.src == "rpcd/transferometer":
+			if e.dest != "/usr/libexec/rpcd/transferometer" {
+				t.Errorf("files.manifest:%d: the rpcd plugin goes to /usr/libexec/rpcd/transferometer", e.line)
+			}
+		default:
+			t.Errorf("files.manifest:%d: source %q outside files/ and rpcd/", e.line, e.src)
+		}
+		if listed[e.src] {
+			t.Errorf("files.manifest:%d: %s listed twice", e.line, e.src)
+		}
+		listed[e.src] = true
+		if fi, err := os.Stat(filepath.Join(root, e.src)); err != nil || !fi.Mode().IsRegular() {
+			t.Errorf("files.manifest:%d: source %s: missing or not a file (%v)", e.line, e.src, err)
+		}
+	}
+	if !bin {
+		t.Error("files.manifest does not install the binary (" + binToken + ")")
+	}
+	for _, rel := range shippedFiles(t, root) {
+		if !listed[rel] {
+			t.Errorf("%s is not in files.manifest: the package would not install it", rel)
+		}
+	}
+	if !dests["/etc/config/transferometer"] {
+		t.Error("the default config is not installed")
+	}
+}
+
+// TestManifestPackageMakefile runs the top-level Makefile as an OpenWrt
+// buildroot would, with a stub TOPDIR: rules.mk, package.mk and
+// golang-package.mk reduced to what the package uses, BuildPackage giving
+// targets that run its Build/Prepare and Package/transferometer/install.
+// Checks: the sources land with go.mod at the root of PKG_BUILD_DIR; the
+// installed tree is exactly files.manifest (paths, modes, contents); the
+// package fields are set. Without TOPDIR the developer targets are there.
+func TestManifestPackageMakefile(t *testing.T) {
+	if _, err := exec.LookPath("make"); err != nil {
+		t.Skip("no make")
+	}
+	root := repoRoot(t)
+	topdir, dest, bindir := t.TempDir(), t.TempDir(), t.TempDir()
+	stubs := map[string]string{
+		"rules.mk": `INCLUDE_DIR:=$(TOPDIR)/include
+BUILD_DIR:=$(TOPDIR)/build_dir
+CP:=cp -fpR
+INSTALL_DIR:=install -d -m0755
+INSTALL_BIN:=install -m0755
+INSTALL_DATA:=install -m0644
+INSTALL_CONF:=install -m0600
+`,
+		// The real BuildPackage evaluates Package/NAME/install inside a
+		// $(call) that $(eval) parses, then make expands the recipe: the
+		// same two expansions as here.
+		"include/package.mk": `PKG_BUILD_DIR ?= $(BUILD_DIR)/$(PKG_NAME)-$(PKG_VERSION)
+define Build/Prepare
+	false
+endef
+define Stub/Targets
+stub-prepare:
+	rm -rf $(PKG_BUILD_DIR)
+	mkdir -p $(PKG_BUILD_DIR)
+	$(Build/Prepare)
+	@echo 'PKG_BUILD_DIR=$(PKG_BUILD_DIR)'
+stub-install:
+	$(call Package/$(1)/install,$$(STUB_DEST))
+stub-info:
+	@echo 'SECTION=$(SECTION)'
+	@echo 'CATEGORY=$(CATEGORY)'
+	@echo 'TITLE=$(TITLE)'
+	@echo 'DEPENDS=$(DEPENDS)'
+	@echo 'CONFFILES=$(strip $(Package/$(1)/conffiles))'
+	@echo 'GO_PKG=$(GO_PKG) GO_PKG_BUILD_PKG=$(GO_PKG_BUILD_PKG) GO_PKG_LDFLAGS_X=$(GO_PKG_LDFLAGS_X)'
+	@echo 'PKG=$(PKG_NAME) $(PKG_VERSION)-$(PKG_RELEASE) $(PKG_LICENSE) build-depends=$(PKG_BUILD_DEPENDS)'
+endef
+define BuildPackage
+  $(eval $(Package/$(1)))
+  $(eval $(call Stub/Targets,$(1)))
+endef
+`,
+		"feeds/packages/lang/golang/golang-package.mk": `GO_ARCH_DEPENDS:=@(aarch64||arm||mips||mipsel||x86_64)
+GO_PKG_BUILD_BIN_DIR=$(STUB_BIN_DIR)
+`,
+	}
+	for name, data := range stubs {
+		p := filepath.Join(topdir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fakeBin := "\x7fELF fake transferometer binary\n"
+	if err := os.WriteFile(filepath.Join(bindir, "transferometer"), []byte(fakeBin), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	makeRun := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command("make", append([]string{"-s", "-C", root}, args...)...)
+		var env []string
+		for _, kv := range os.Environ() { // not the jobserver of a make running this test
+			if k, _, _ := strings.Cut(kv, "="); k != "MAKEFLAGS" && k != "MAKELEVEL" && k != "MFLAGS" {
+				env = append(env, kv)
+			}
+		}
+		cmd.Env = env
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("make %q: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	vars := []string{"TOPDIR=" + topdir, "STUB_DEST=" + dest, "STUB_BIN_DIR=" + bindir}
+
+	out := makeRun(append(vars, "stub-prepare")...)
+	build := ""
+	for _, l := range strings.Split(out, "\n") {
+		if v, ok := strings.CutPrefix(l, "PKG_BUILD_DIR="); ok {
+			build = v
+		}
+	}
+	for _, f := range []string{"go.mod", "cmd/transferometer/main.go"} {
+		if _, err := os.Stat(filepath.Join(build, f)); err != nil {
+			t.Errorf("Build/Prepare: %s not at PKG_BUILD_DIR/%s (%v)", f, f, err)
+		}
+	}
+
+	makeRun(append(vars, "stub-install")...)
+	want := map[string]string{}
+	for _, e := range readManifest(t) {
+		src := filepath.Join(root, e.src)
+		if e.src == binToken {
+			src = filepath.Join(bindir, "transferometer")
+		}
+		b, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[e.dest] = fmt.Sprintf("%o %q", e.mode, b)
+	}
+	got := map[string]string{}
+	err := filepath.WalkDir(dest, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		got["/"+filepath.ToSlash(strings.TrimPrefix(p, dest+"/"))] = fmt.Sprintf("%o %q", fi.Mode().Perm(), b)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		for k, v := range want {
+			if got[k] != v {
+				t.Errorf("installed %s: %.80s, want %.80s", k, got[k], v)
+			}
+		}
+		for k := range got {
+			if _, ok := want[k]; !ok {
+				t.Errorf("installed %s, which files.manifest does not list", k)
+			}
+		}
+	}
+
+	info := makeRun(append(vars, "stub-info")...)
+	for _, w := range []string{
+		"SECTION=net\n", "CATEGORY=Network\n", "TITLE=Per-host traffic accounting\n",
+		"DEPENDS=@(aarch64||arm||mips||mipsel||x86_64) +iptables +IPV6:ip6tables\n",
+		"CONFFILES=/etc/config/transferometer\n",
+		"GO_PKG=github.com/transferometer/transferometer GO_PKG_BUILD_PKG=github.com/transferometer/transferometer/cmd/transferometer GO_PKG_LDFLAGS_X=main.version=",
+		"build-depends=golang/host\n",
+	} {
+		if !strings.Contains(info, w) {
+			t.Errorf("package fields: %q missing in\n%s", w, info)
+		}
+	}
+
+	// Without TOPDIR: the developer targets.
+	dry := makeRun("-n", "build", "cross", "test-cross")
+	for _, w := range []string{"go build", "GOARCH=mipsle GOMIPS=softfloat", "GOARCH=mips GOMIPS=softfloat",
+		"GOARCH=arm GOARM=7", "GOARCH=arm64", "GOARCH=amd64", "-exec qemu-mipsel-static", "-exec qemu-aarch64-static"} {
+		if !strings.Contains(dry, w) {
+			t.Errorf("make -n build cross test-cross: %q missing in\n%s", w, dry)
+		}
+	}
+}
