@@ -117,11 +117,7 @@ func TestDaemonLifecycle(t *testing.T) {
 			if err := os.RemoveAll(r.dbDir); err != nil {
 				t.Fatal(err)
 			}
-			for _, v6 := range []bool{false, true} {
-				ipt := r.lan.IPTables(v6)
-				r.lan.Run(t, r.lan.Router, ipt, "-t", "mangle", "-F")
-				r.lan.Run(t, r.lan.Router, ipt, "-t", "mangle", "-X")
-			}
+			r.flushRules(t)
 			d = r.startDaemon(t)
 			waitFor(t, 20*time.Second, "the rules after the reboot", func() bool { return r.hasRules(t, h.IP4.String()) })
 			h.Ping(t, r.lan.Internet4, 1000, 1)

@@ -43,13 +43,30 @@ type rig struct {
 	cfgDir  string
 	dbDir   string
 	lockDir string
+	// variant is the iptables variant ("legacy", "nft"), or "nftables"
+	// for the native backend (the LAN's NAT then uses iptables-nft).
 	variant string
+}
+
+// nft reports whether the rig runs the nftables backend.
+func (r *rig) nft() bool { return r.variant == "nftables" }
+
+// backendName is what usage reports as the backend.
+func (r *rig) backendName() string {
+	if r.nft() {
+		return "nftables"
+	}
+	return "iptables-" + r.variant
 }
 
 func newRig(t testing.TB, variant string, hosts int) *rig {
 	t.Helper()
 	testlan.Require(t)
-	lan := testlan.New(t, testlan.Options{NumHosts: hosts, Variant: variant})
+	natVariant := variant
+	if variant == "nftables" {
+		natVariant = "nft"
+	}
+	lan := testlan.New(t, testlan.Options{NumHosts: hosts, Variant: natVariant})
 	dir := t.TempDir()
 	r := &rig{lan: lan, bin: binary(t), cfgDir: filepath.Join(dir, "config"), dbDir: filepath.Join(dir, "db"), lockDir: filepath.Join(dir, "lock"), variant: variant}
 	if err := os.MkdirAll(r.cfgDir, 0o755); err != nil {
@@ -72,13 +89,20 @@ func (r *rig) writeConfig(t testing.TB, extra string) {
 	list subnet '%s'
 	list subnet '%s'
 	option ipv6 '1'
-	option backend 'iptables'
+	option backend '%s'
 	option iptables_variant '%s'
 %s`, r.lockDir, filepath.Join(filepath.Dir(r.lockDir), "transferometer.pid"), r.dbDir,
-		filepath.Join(filepath.Dir(r.lockDir), "dhcp.leases"), r.lan.LAN4, r.lan.LAN6, r.variant, extra)
+		filepath.Join(filepath.Dir(r.lockDir), "dhcp.leases"), r.lan.LAN4, r.lan.LAN6, r.backendOption(), r.lan.Variant, extra)
 	if err := os.WriteFile(filepath.Join(r.cfgDir, "transferometer"), []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func (r *rig) backendOption() string {
+	if r.nft() {
+		return "nftables"
+	}
+	return "iptables"
 }
 
 func (r *rig) env() []string {
@@ -204,7 +228,104 @@ func (r *rig) save(t testing.TB) string {
 			b.WriteString(l + "\n")
 		}
 	}
+	// Our nft tables, stateless (no counter values), every line marked
+	// so that tests looking for "TRANSFEROMETER" find them too.
+	for _, fam := range []string{"ip", "ip6"} {
+		for _, l := range strings.Split(r.nftTable(t, fam, "-s"), "\n") {
+			if l != "" {
+				b.WriteString("TRANSFEROMETER nft: " + l + "\n")
+			}
+		}
+	}
 	return b.String()
+}
+
+// nftTable lists our nft table of a family ("" when absent).
+func (r *rig) nftTable(t testing.TB, fam string, flags ...string) string {
+	t.Helper()
+	if out := r.lan.Run(t, r.lan.Router, "nft", "list", "tables", fam); !strings.Contains(out, "table "+fam+" transferometer\n") {
+		return ""
+	}
+	return r.lan.Run(t, r.lan.Router, "nft", append(flags, "list", "table", fam, "transferometer")...)
+}
+
+// nftLines renders our nft table of a family in ruleLines form: each rule
+// of a chain as "-A TRANSFEROMETER_chain RULE", and each set element as
+// the iptables host rule it replaces ("-A TRANSFEROMETER_FORWARD -s
+// ADDR/32 -j RETURN" for set up, -d for down), so that host assertions
+// hold for both backends unchanged.
+func (r *rig) nftLines(t testing.TB, fam string) []string {
+	t.Helper()
+	var out []string
+	js := r.nftTable(t, fam, "-j")
+	if js == "" {
+		return nil
+	}
+	var doc struct {
+		Nftables []map[string]json.RawMessage `json:"nftables"`
+	}
+	if err := json.Unmarshal([]byte(js), &doc); err != nil {
+		t.Fatalf("nft -j: %v\n%s", err, js)
+	}
+	bits := map[string]int{"ip": 32, "ip6": 128}[fam]
+	for _, o := range doc.Nftables {
+		raw, ok := o["set"]
+		if !ok {
+			continue
+		}
+		var set struct {
+			Name string            `json:"name"`
+			Elem []json.RawMessage `json:"elem"`
+		}
+		if err := json.Unmarshal(raw, &set); err != nil {
+			t.Fatal(err)
+		}
+		flag := map[string]string{"up": "-s", "down": "-d"}[set.Name]
+		for _, e := range set.Elem {
+			var el struct {
+				Elem struct {
+					Val string `json:"val"`
+				} `json:"elem"`
+			}
+			addr := ""
+			if json.Unmarshal(e, &el) == nil && el.Elem.Val != "" {
+				addr = el.Elem.Val
+			} else if err := json.Unmarshal(e, &addr); err != nil {
+				t.Fatalf("set element %s: %v", e, err)
+			}
+			out = append(out, fmt.Sprintf("-A TRANSFEROMETER_FORWARD %s %s/%d -j RETURN", flag, addr, bits))
+		}
+	}
+	chain := ""
+	for _, l := range strings.Split(r.nftTable(t, fam, "-s"), "\n") {
+		l = strings.TrimSpace(l)
+		switch {
+		case strings.HasPrefix(l, "chain "):
+			chain = strings.TrimSuffix(strings.TrimPrefix(l, "chain "), " {")
+		case l == "}" || strings.HasPrefix(l, "type ") || l == "":
+		case chain != "":
+			out = append(out, "-A TRANSFEROMETER_"+chain+" "+l)
+		}
+	}
+	return out
+}
+
+// flushRules drops our rules as a reboot or an outside flush would.
+func (r *rig) flushRules(t testing.TB) {
+	t.Helper()
+	if r.nft() {
+		for _, fam := range []string{"ip", "ip6"} {
+			if r.nftTable(t, fam) != "" {
+				r.lan.Run(t, r.lan.Router, "nft", "delete", "table", fam, "transferometer")
+			}
+		}
+		return
+	}
+	for _, v6 := range []bool{false, true} {
+		ipt := r.lan.IPTables(v6)
+		r.lan.Run(t, r.lan.Router, ipt, "-t", "mangle", "-F")
+		r.lan.Run(t, r.lan.Router, ipt, "-t", "mangle", "-X")
+	}
 }
 
 // ruleLines lists the rules of the mangle table as "v4: -A CHAIN ..." and
@@ -219,6 +340,9 @@ func (r *rig) ruleLines(t testing.TB) []string {
 			if strings.HasPrefix(l, "-A ") {
 				out = append(out, fam+l)
 			}
+		}
+		for _, l := range r.nftLines(t, map[bool]string{false: "ip", true: "ip6"}[v6]) {
+			out = append(out, fam+l)
 		}
 	}
 	return out
@@ -235,4 +359,6 @@ func (r *rig) dbState(t testing.TB) map[string]string {
 	return m
 }
 
-func variants() []string { return []string{"legacy", "nft"} }
+// variants lists the backends every datapath test runs on: iptables-legacy,
+// iptables-nft, and the native nftables backend.
+func variants() []string { return []string{"legacy", "nft", "nftables"} }

@@ -43,7 +43,7 @@ func TestExactBytes(t *testing.T) {
 					t.Errorf("host %d counted %+v, want 0", h.N, o)
 				}
 			}
-			if u.Totals.UploadBytes != want || u.Backend != "iptables-"+v {
+			if u.Totals.UploadBytes != want || u.Backend != r.backendName() {
 				t.Errorf("totals %+v backend %q", u.Totals, u.Backend)
 			}
 			// The router's own traffic is counted apart: a ping to the router.
@@ -85,6 +85,16 @@ func TestSetupIdempotentTeardownExact(t *testing.T) {
 				}
 			}
 			for _, fam := range []bool{false, true} {
+				if r.nft() {
+					// Base chains hook in by themselves: check ours are.
+					out := r.nftTable(t, map[bool]string{false: "ip", true: "ip6"}[fam])
+					for _, hook := range []string{"input", "output", "forward"} {
+						if !strings.Contains(out, "type filter hook "+hook+" priority mangle;") {
+							t.Errorf("ipv6=%v: no %s base chain:\n%s", fam, hook, out)
+						}
+					}
+					continue
+				}
 				save := r.lan.Run(t, r.lan.Router, r.lan.IPTables(fam)+"-save", "-t", "mangle")
 				for _, bi := range []string{"INPUT", "OUTPUT", "FORWARD"} {
 					first := ""

@@ -71,15 +71,6 @@ func (c *Core) stamp(t time.Time) ledger.Stamp {
 	return ledger.Stamp{Day: period.DayKey(t), Period: c.periods().Containing(t).Key()}
 }
 
-// NewBackend builds the backend the settings name.
-func NewBackend(s config.Settings) (netfilter.Backend, error) {
-	switch s.Backend {
-	case "iptables":
-		return netfilter.NewIPTables(netfilter.IPTablesOptions{ChainPrefix: s.ChainPrefix, Variant: s.IPTablesVariant, IPv6: s.IPv6})
-	}
-	return nil, fmt.Errorf("backend %q is not supported", s.Backend)
-}
-
 // Settings returns the settings the core runs with.
 func (c *Core) Settings() config.Settings { return c.settings }
 
@@ -173,6 +164,9 @@ func (c *Core) transact(ctx context.Context, fn func(tx *txn) error) (*txn, erro
 	if !transfer.Restored {
 		c.restore(tx)
 	}
+	if err := c.switchBackends(ctx, tx); err != nil {
+		return nil, err
+	}
 	tx.snap, err = c.backend.Read(ctx)
 	if err != nil {
 		return nil, err
@@ -217,6 +211,9 @@ func (c *Core) transact(ctx context.Context, fn func(tx *txn) error) (*txn, erro
 	}
 	tx.changes, err = c.backend.Sync(ctx, tx.snap, wanted)
 	if err != nil {
+		return nil, err
+	}
+	if err := c.retire(ctx, tx); err != nil {
 		return nil, err
 	}
 	return tx, nil

@@ -305,6 +305,9 @@ func (c *Core) Teardown(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := c.teardownOthers(ctx, hosts, transfer); err != nil {
+		return err
+	}
 	snap, err := c.backend.Read(ctx)
 	if err != nil {
 		return err

@@ -53,10 +53,14 @@ type Settings struct {
 	// Network is the logical interface to derive the LAN from; "" disables
 	// derivation. A file cannot say "" (UCI drops empty options): listing
 	// subnets is how a file turns derivation off.
-	Network         string
-	IPv6            bool   // ipv6
-	LeaseFile       string // leasefile
-	Backend         string // backend: "iptables"
+	Network   string
+	IPv6      bool   // ipv6
+	LeaseFile string // leasefile
+	Backend   string // backend: "auto", "iptables" or "nftables"
+	// FW4Path is the file whose presence makes backend 'auto' choose
+	// nftables (fw4 means an nftables firewall). Not a UCI option: tests
+	// point it elsewhere.
+	FW4Path         string
 	IPTablesVariant string // iptables_variant: "auto", "legacy" or "nft"
 
 	// The resident daemon.
@@ -108,7 +112,8 @@ func Defaults() Settings {
 		Network:         "lan",
 		IPv6:            true,
 		LeaseFile:       "/tmp/dhcp.leases",
-		Backend:         "iptables",
+		Backend:         "auto",
+		FW4Path:         "/sbin/fw4",
 		IPTablesVariant: "auto",
 		RefreshInterval: 30 * time.Second,
 		CommitInterval:  24 * time.Hour,
@@ -431,13 +436,24 @@ func parseNetwork(s *Settings, v string) error {
 
 func parseBackend(s *Settings, v string) error {
 	switch v {
-	case "iptables":
+	case "auto", "iptables", "nftables":
 		s.Backend = v
 		return nil
-	case "auto", "nftables":
-		return errors.New("is not supported yet (only 'iptables' is)")
 	}
-	return errors.New("is not a known backend (only 'iptables' is supported)")
+	return errors.New("is not one of auto, iptables, nftables")
+}
+
+// ResolveBackend names the backend that runs: Backend, with 'auto' made
+// 'nftables' when fw4 is installed (OpenWrt 22.03+, where iptables is an
+// extra package) and 'iptables' otherwise.
+func (s Settings) ResolveBackend() string {
+	if s.Backend != "auto" && s.Backend != "" {
+		return s.Backend
+	}
+	if _, err := os.Stat(s.FW4Path); s.FW4Path != "" && err == nil {
+		return "nftables"
+	}
+	return "iptables"
 }
 
 func parseVariant(s *Settings, v string) error {

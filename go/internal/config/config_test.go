@@ -35,7 +35,8 @@ func TestDefaults(t *testing.T) {
 		Network:         "lan",
 		IPv6:            true,
 		LeaseFile:       "/tmp/dhcp.leases",
-		Backend:         "iptables",
+		Backend:         "auto",
+		FW4Path:         "/sbin/fw4",
 		IPTablesVariant: "auto",
 		RefreshInterval: 30 * time.Second,
 		CommitInterval:  24 * time.Hour,
@@ -97,7 +98,7 @@ func TestLoadEveryOption(t *testing.T) {
 		"option network 'guest_2'",
 		"option ipv6 'off'",
 		"option leasefile '/var/dhcp.leases'",
-		"option backend 'iptables'",
+		"option backend 'nftables'",
 		"option iptables_variant 'legacy'",
 		"option refresh_interval '5'",
 		"option commit_interval '6h'",
@@ -128,7 +129,8 @@ func TestLoadEveryOption(t *testing.T) {
 		Network:         "guest_2",
 		IPv6:            false,
 		LeaseFile:       "/var/dhcp.leases",
-		Backend:         "iptables",
+		Backend:         "nftables",
+		FW4Path:         "/sbin/fw4",
 		IPTablesVariant: "legacy",
 		RefreshInterval: 5 * time.Second,
 		CommitInterval:  6 * time.Hour,
@@ -233,9 +235,8 @@ func TestLoadBadValues(t *testing.T) {
 		{"option subnet 'lan'", `option subnet: "lan" ` + cidrMsg},
 		{"list subnet '::ffff:10.0.0.0/104'", `list subnet: "::ffff:10.0.0.0/104" is an IPv4-mapped IPv6 subnet; write it in IPv4 notation`},
 		{"option network 'br-lan'", `option network: "br-lan" is not an interface name (letters, digits and _)`},
-		{"option backend 'nftables'", `option backend: "nftables" is not supported yet (only 'iptables' is)`},
-		{"option backend 'auto'", `option backend: "auto" is not supported yet (only 'iptables' is)`},
-		{"option backend 'ebtables'", `option backend: "ebtables" is not a known backend (only 'iptables' is supported)`},
+		{"option backend 'ebtables'", `option backend: "ebtables" is not one of auto, iptables, nftables`},
+		{"option backend 'NFTABLES'", `option backend: "NFTABLES" is not one of auto, iptables, nftables`},
 		{"option iptables_variant 'NFT'", `option iptables_variant: "NFT" is not one of auto, legacy, nft`},
 		{"option refresh_interval '0'", `option refresh_interval: "0" is not a duration from 1s to 1h (seconds, or a number with s, m, h or d: '30', '24h')`},
 		{"option refresh_interval '2h'", `option refresh_interval: "2h" is not a duration from 1s to 1h (seconds, or a number with s, m, h or d: '30', '24h')`},
@@ -367,7 +368,7 @@ func TestOptions(t *testing.T) {
 		{"network", "lan"},
 		{"ipv6", "1"},
 		{"leasefile", "/tmp/dhcp.leases"},
-		{"backend", "iptables"},
+		{"backend", "auto"},
 		{"iptables_variant", "auto"},
 		{"refresh_interval", "30s"},
 		{"commit_interval", "24h"},
@@ -406,5 +407,28 @@ func TestOptions(t *testing.T) {
 		if !reflect.DeepEqual(got[name], v) {
 			t.Errorf("Options()[%s] = %#v, want %#v", name, got[name], v)
 		}
+	}
+}
+
+func TestResolveBackend(t *testing.T) {
+	fw4 := filepath.Join(t.TempDir(), "fw4")
+	s := Defaults()
+	s.FW4Path = fw4
+	if got := s.ResolveBackend(); got != "iptables" {
+		t.Errorf("auto without fw4 = %q, want iptables", got)
+	}
+	if err := os.WriteFile(fw4, nil, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.ResolveBackend(); got != "nftables" {
+		t.Errorf("auto with fw4 = %q, want nftables", got)
+	}
+	s.Backend = "iptables"
+	if got := s.ResolveBackend(); got != "iptables" {
+		t.Errorf("explicit iptables with fw4 = %q", got)
+	}
+	s.Backend, s.FW4Path = "nftables", ""
+	if got := s.ResolveBackend(); got != "nftables" {
+		t.Errorf("explicit nftables = %q", got)
 	}
 }

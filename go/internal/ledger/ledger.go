@@ -79,6 +79,14 @@ type Transfer struct {
 	// (only after host.db was lost), so that no counted byte vanishes.
 	Unattributed Usage                      `json:"unattributed"`
 	Baselines    map[netfilter.Key]Baseline `json:"baselines"`
+	// Backend names the backend ("iptables", "nftables") whose counters
+	// Baselines refer to: the same Key in another backend is another
+	// counter, so baselines are never compared across backends. Empty in
+	// ledgers written before there was a choice (iptables then).
+	Backend string `json:"backend,omitempty"`
+	// Retired holds the previous backend's baselines from a backend switch
+	// until its rules are gone.
+	Retired *Retired `json:"retired,omitempty"`
 	// Day and Period hold the current calendar day's and accounting
 	// period's usage. Closed ones move to history.db, which only a
 	// rollover writes, so this hot file stays small.
@@ -95,6 +103,12 @@ type Transfer struct {
 	BootID string `json:"boot_id,omitempty"`
 	// SavedAt is when a committed copy was written (unix seconds).
 	SavedAt int64 `json:"saved_at,omitempty"`
+}
+
+// Retired is a backend being switched away from, with its baselines.
+type Retired struct {
+	Backend   string                     `json:"backend"`
+	Baselines map[netfilter.Key]Baseline `json:"baselines"`
 }
 
 // Stamp names the day and period growth belongs to ("2006-01-02" keys of
@@ -245,7 +259,14 @@ func (t *Transfer) Merge(c *Transfer, sameBoot bool) Closed {
 		}
 	}
 	t.History = mergeKeys(t.History, c.History)
-	if sameBoot {
+	if sameBoot && (t.Backend == "" || t.Backend == c.Backend) {
+		if t.Backend == "" {
+			t.Backend = c.Backend
+		}
+		if t.Retired == nil && c.Retired != nil {
+			cp := *c.Retired
+			t.Retired = &cp
+		}
 		for k, b := range c.Baselines {
 			if _, ok := t.Baselines[k]; !ok {
 				t.Baselines[k] = b
