@@ -50,15 +50,31 @@ ip netns exec "$W" sh -c '
 	ip route add 10.77.0.0/24 via 10.78.0.1; ip -6 route add fd77::/64 via fd78::1'
 rx iptables -t nat -A POSTROUTING -o wan -s 10.77.0.0/24 -j MASQUERADE
 
+# A veth from this namespace to the router for the live feed, on a free /30:
+# the page (served here) reaches the daemon's websocket through it.
+n=0
+while [ $n -lt 64 ] && ip -4 -o addr show | grep -q " 10\.99\.$n\."; do n=$((n + 1)); done
+LIVE=10.99.$n
+ip link add "$P-l" type veth peer name live netns "$R"
+ip addr add "$LIVE.1/30" dev "$P-l"
+ip link set "$P-l" up
+rx ip addr add "$LIVE.2/30" dev live
+rx ip link set live up
+
 cat >"$CFG/transferometer" <<CONF
 config transferometer 'main'
 	option enabled '1'
 	option lock_dir '$WORK/lock'
 	option pid_file '$WORK/transferometer.pid'
 	option db_dir '$WORK/db'
+	option persist_dir '$WORK/flash'
 	option leasefile '$WORK/dhcp.leases'
+	option refresh_interval '5s'
 	list subnet '10.77.0.0/24'
 	list subnet 'fd77::/64'
+	option live_address '$LIVE.2'
+	option live_port '8093'
+	option live_tls_port '0'
 CONF
 export TRANSFEROMETER_CONFIG_DIR=$CFG
 
@@ -109,8 +125,24 @@ loop "$P-h3" ping -q -i 0.5 10.79.0.1
 # Hosts talk to the router so dnsmasq's first neighbour scan sees them.
 for n in 1 2 3; do ip netns exec "$P-h$n" ping -c1 -W1 fd77::1 >/dev/null 2>&1 || true; done
 
+# The resident daemon, as procd would run it. It checks live-feed sessions
+# with `ubus call session access`; there is no rpcd here, so a stand-in ubus
+# says yes for the LuCI test shim's session only.
+mkdir -p "$WORK/bin"
+cat >"$WORK/bin/ubus" <<'UBUS'
+#!/bin/sh
+case "$4" in
+*'"ubus_rpc_session":"0123456789abcdef0123456789abcdef"'*) echo '{ "access": true }' ;;
+*) echo '{ "access": false }' ;;
+esac
+UBUS
+chmod +x "$WORK/bin/ubus"
+ip netns exec "$R" env PATH="$WORK/bin:$PATH" TRANSFEROMETER_CONFIG_DIR="$CFG" "$BIN" daemon >"$WORK/daemon.log" 2>&1 &
+PIDS="$PIDS $!"
+
 # The LuCI page: the views served by the test shim, answering ubus calls
-# by running the real binary in the router namespace.
+# by running the real binary in the router namespace; the live feed is
+# relayed from 127.0.0.1:8093 to the daemon.
 cat >"$WORK/transferometer" <<WRAP
 #!/bin/sh
 exec ip netns exec $R env TRANSFEROMETER_CONFIG_DIR=$CFG $BIN "\$@"
@@ -119,7 +151,7 @@ chmod +x "$WORK/transferometer"
 SERVE=$TOP/luci-app-transferometer/tests/serve.mjs
 if [ -f "$SERVE" ]; then
 	(cd "$TOP/luci-app-transferometer" && [ -d node_modules ] || npm ci --silent >/dev/null 2>&1 || true)
-	node "$SERVE" --port 8080 --bin "$WORK/transferometer" --config-dir "$CFG" >"$WORK/serve.log" 2>&1 &
+	node "$SERVE" --port 8080 --bin "$WORK/transferometer" --config-dir "$CFG" --live-forward "$LIVE.2:8093" >"$WORK/serve.log" 2>&1 &
 	PIDS="$PIDS $!"
 fi
 

@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadHelpers } from './load-helpers.mjs';
+import { VALIDATION_CASES, checkers } from './validation-cases.mjs';
 
 const h = loadHelpers();
 const NNBSP = '\u202f';
@@ -101,9 +102,12 @@ test('addrKey orders addresses numerically, IPv4 first', () => {
 });
 
 // Four hosts whose columns tie in places, to see stability.
-const A = { mac: '02:00:00:00:00:0a', hostname: 'laptop', ips: [ '10.0.0.10' ], download_bytes: 100, upload_bytes: 50, last_seen: 1000 };
-const B = { mac: '02:00:00:00:00:0b', hostname: '', ips: [ 'fd00::9', '10.0.0.9' ], download_bytes: 300, upload_bytes: 0, last_seen: 3000 };
-const C = { mac: '02:00:00:00:00:0c', hostname: 'Phone', ips: [ 'fd00::1' ], download_bytes: 100, upload_bytes: 200, last_seen: 2000 };
+const A = { mac: '02:00:00:00:00:0a', hostname: 'laptop', ips: [ '10.0.0.10' ], download_bytes: 100, upload_bytes: 50, last_seen: 1000,
+	today: { download_bytes: 5, upload_bytes: 5, download_packets: 1, upload_packets: 1 } };
+const B = { mac: '02:00:00:00:00:0b', hostname: '', ips: [ 'fd00::9', '10.0.0.9' ], download_bytes: 300, upload_bytes: 0, last_seen: 3000,
+	today: { download_bytes: 0, upload_bytes: 0 } };
+const C = { mac: '02:00:00:00:00:0c', hostname: 'Phone', ips: [ 'fd00::1' ], download_bytes: 100, upload_bytes: 200, last_seen: 2000,
+	today: { download_bytes: 30, upload_bytes: 0 } };
 const D = { mac: '02:00:00:00:00:0d', hostname: 'tv', ips: [], download_bytes: 0, upload_bytes: 0, last_seen: 0 };
 const HOSTS = [ A, B, C, D ];
 const RATES = {
@@ -115,12 +119,13 @@ const names = (list) => list.map(x => ({ [A.mac]: 'A', [B.mac]: 'B', [C.mac]: 'C
 
 test('sortHosts: every column, both directions', () => {
 	const want = {
-		device:    [ 'BACD', 'DCAB' ],  // "02:00:…:0B" (no hostname) < laptop < Phone < tv, case-insensitive
+		device:    [ 'ACDB', 'DCAB' ],  // laptop < Phone < tv, case-insensitive; B has no name: last
 		mac:       [ 'ABCD', 'DCBA' ],
 		ips:       [ 'BACD', 'CABD' ],  // lowest address: 10.0.0.9 < 10.0.0.10 < fd00::1; no address last
 		download:  [ 'DACB', 'BACD' ],  // A and C tie at 100: incoming order both ways
 		upload:    [ 'BDAC', 'CABD' ],  // B and D tie at 0
 		total:     [ 'DABC', 'BCAD' ],  // B and C tie at 300
+		today:     [ 'BDAC', 'CABD' ],  // B and D (no today at all) tie at 0
 		rate:      [ 'CABD', 'ACBD' ],  // B (unknown) and D (none) last
 		last_seen: [ 'ACBD', 'BCAD' ]   // D never seen: last
 	};
@@ -214,4 +219,184 @@ test('sumRates and sumHosts', () => {
 		{}
 	]), { download_bytes: 11, upload_bytes: 22, download_packets: 33, upload_packets: 44 });
 	assert.equal(h.hostTotal(A), 150);
+});
+
+test('todayTotal and todayTitle', () => {
+	assert.equal(h.todayTotal(A), 10);
+	assert.equal(h.todayTotal(D), 0);
+	assert.equal(h.todayTotal(null), 0);
+	assert.equal(h.todayTitle({ download_bytes: 10280, upload_bytes: 1000, download_packets: 8, upload_packets: 2 }),
+		`11${NNBSP}280 bytes (↓ 10${NNBSP}280, ↑ 1${NNBSP}000), 10 packets`);
+	assert.equal(h.todayTitle(undefined), '0 bytes (↓ 0, ↑ 0)');
+});
+
+// 2026-11-01 00:00 UTC and friends; the page reads dates from the key, never in the browser's zone.
+const DAY = 86400;
+const NOV1 = Date.UTC(2026, 10, 1) / 1000;
+
+test('periodRange / periodLabel: a calendar month, other ranges, DST days, all, junk', () => {
+	const nov = { key: '2026-11-01', start: NOV1, end: NOV1 + 30 * DAY };
+	assert.deepEqual(h.periodRange(nov), { first: '2026-11-01', last: '2026-11-30', days: 30, month: 'November 2026' });
+	assert.equal(h.periodLabel(nov), 'November 2026 (2026-11-01 – 2026-11-30)');
+	// monthly from the 15th: not a calendar month
+	const mid = { key: '2026-10-15', start: NOV1 - 17 * DAY, end: NOV1 + 14 * DAY };
+	assert.equal(h.periodLabel(mid), '2026-10-15 – 2026-11-14 (31 days)');
+	// a leap February
+	const feb = { key: '2028-02-01', start: Date.UTC(2028, 1, 1) / 1000, end: Date.UTC(2028, 2, 1) / 1000 };
+	assert.equal(h.periodLabel(feb), 'February 2028 (2028-02-01 – 2028-02-29)');
+	// December rolls into the next year
+	assert.equal(h.periodRange({ key: '2026-12-01', start: 0, end: 31 * DAY }).month, 'December 2026');
+	// a month whose start day is the 1st but which is cut short is no month
+	assert.equal(h.periodRange({ key: '2026-11-01', start: NOV1, end: NOV1 + 29 * DAY }).month, null);
+	// periods of N days, with a day that has 23 or 25 hours (DST) inside
+	assert.equal(h.periodLabel({ key: '2026-03-28', start: 1000, end: 1000 + 2 * DAY - 3600 }), '2026-03-28 – 2026-03-29 (2 days)');
+	assert.equal(h.periodLabel({ key: '2026-10-24', start: 1000, end: 1000 + 2 * DAY + 3600 }), '2026-10-24 – 2026-10-25 (2 days)');
+	assert.equal(h.periodLabel({ key: '2026-11-25', start: 1000, end: 1000 + DAY }), '2026-11-25 (1 day)');
+	assert.equal(h.periodLabel({ key: 'all', start: 0, end: 0 }), 'All traffic since the counters were last reset');
+	assert.equal(h.periodLabel(null), 'All traffic since the counters were last reset');
+	// no usable range: the key as it is
+	assert.equal(h.periodLabel({ key: '2026-11-01' }), '2026-11-01');
+	assert.equal(h.periodRange({ key: '2026-02-30', start: 0, end: DAY }), null, 'not a date');
+	assert.equal(h.periodRange({ key: '2026-11-01', start: 5, end: 5 }), null, 'empty range');
+	const de = loadHelpers({ translate: (s) => ({ November: 'November', December: 'Dezember' })[s] || s });
+	assert.equal(de.periodRange({ key: '2026-12-01', start: 0, end: 31 * DAY }).month, 'Dezember 2026');
+});
+
+test('parseDay: real calendar dates only', () => {
+	assert.deepEqual(h.parseDay('2028-02-29'), { y: 2028, m: 2, d: 29, t: Date.UTC(2028, 1, 29) });
+	for (const bad of [ '2026-02-29', '2026-13-01', '2026-1-01', '26-11-01', '2026-11-01x', '', null, 'all' ])
+		assert.equal(h.parseDay(bad), null, String(bad));
+});
+
+test('periodOptions: current first (as "current"), older periods, then all', () => {
+	assert.deepEqual(h.periodOptions([ '2026-11-01', '2026-10-01', '2026-09-01' ]), [
+		{ value: 'current', label: 'Current period (since 2026-11-01)' },
+		{ value: '2026-10-01', label: 'Period from 2026-10-01' },
+		{ value: '2026-09-01', label: 'Period from 2026-09-01' },
+		{ value: 'all', label: 'All since the last reset' }
+	]);
+	assert.deepEqual(h.periodOptions([]).map(o => o.value), [ 'current', 'all' ]);
+	assert.deepEqual(h.periodOptions(undefined).map(o => o.value), [ 'current', 'all' ]);
+});
+
+test('csvSafe: a leading = + - @ gets a quote; csvField quotes as Go encoding/csv', () => {
+	for (const [ s, want ] of [ [ '=1+2', "'=1+2" ], [ '+x', "'+x" ], [ '-x', "'-x" ], [ '@x', "'@x" ], [ 'a=b', 'a=b' ], [ '', '' ], [ null, '' ] ])
+		assert.equal(h.csvSafe(s), want, String(s));
+	const cases = [
+		[ 'plain', 'plain' ], [ '', '' ], [ 'a,b', '"a,b"' ], [ 'say "hi"', '"say ""hi"""' ], [ 'two\nlines', '"two\nlines"' ],
+		[ 'cr\r', '"cr\r"' ], [ ' lead', '" lead"' ], [ '\tlead', '"\tlead"' ], [ 'trail ', 'trail ' ], [ 'in side', 'in side' ],
+		[ '\\.', '"\\."' ], [ "'=1+2", "'=1+2" ], [ 12, '12' ], [ null, '' ]
+	];
+	for (const [ v, want ] of cases)
+		assert.equal(h.csvField(v), want, JSON.stringify(v));
+});
+
+test('usageCSV: the columns and format of `transferometer export`', () => {
+	const usage = {
+		period: { key: '2026-11-01', start: NOV1, end: NOV1 + 30 * DAY },
+		hosts: [
+			{ mac: '02:88:00:00:00:01', hostname: 'laptop', ips: [ '10.88.0.11', 'fd88::11' ], download_bytes: 13424, upload_bytes: 13424,
+				download_packets: 13, upload_packets: 13, first_seen: 1795639467, last_seen: 1795639470 },
+			{ mac: '02:88:00:00:00:02', hostname: '', ips: [], download_bytes: 0, upload_bytes: 0, download_packets: 0,
+				upload_packets: 0, first_seen: 0, last_seen: 0 },
+			{ mac: '02:88:00:00:00:04', hostname: '=HYPERLINK("x"),1', ips: [ '10.88.0.14' ], download_bytes: 5368709120,
+				upload_bytes: 1, download_packets: 4000000, upload_packets: 1, first_seen: 1, last_seen: 2 }
+		]
+	};
+	assert.equal(h.usageCSV(usage), [
+		'period,mac,hostname,ips,download_bytes,upload_bytes,download_packets,upload_packets,first_seen,last_seen',
+		'2026-11-01,02:88:00:00:00:01,laptop,10.88.0.11 fd88::11,13424,13424,13,13,1795639467,1795639470',
+		'2026-11-01,02:88:00:00:00:02,,,0,0,0,0,0,0',
+		'2026-11-01,02:88:00:00:00:04,"\'=HYPERLINK(""x""),1",10.88.0.14,5368709120,1,4000000,1,1,2',
+		''
+	].join('\n'));
+	assert.equal(h.usageCSV({ period: { key: 'all' }, hosts: [] }), h.CSV_HEADER.join(',') + '\n');
+	assert.equal(h.usageCSV({ period: { key: 'all' }, hosts: [ { mac: 'x' } ] }).split('\n')[1], 'all,x,,,0,0,0,0,0,0');
+	assert.equal(h.usageJSON({ a: [ 1 ] }), '{\n  "a": [\n    1\n  ]\n}\n');
+	assert.equal(h.exportFilename(usage, 'csv'), 'transferometer-2026-11-01.csv');
+	assert.equal(h.exportFilename({ period: { key: 'all' } }, 'json'), 'transferometer-all.json');
+	assert.equal(h.exportFilename({ period: { key: '../x y' } }, 'csv'), 'transferometer-.._x_y.csv');
+	assert.equal(h.exportFilename({}, 'csv'), 'transferometer-current.csv');
+});
+
+test('backoffDelay: 5 s, doubling, at most 60 s; never a tight loop', () => {
+	assert.deepEqual([ 0, 1, 2, 3, 4, 5, 6, 50 ].map(h.backoffDelay), [ 5, 10, 20, 40, 60, 60, 60, 60 ]);
+	for (const odd of [ -1, NaN, undefined, null, 'x' ])
+		assert.equal(h.backoffDelay(odd), 5, String(odd));
+	assert.equal(h.backoffDelay(2.7), 20);
+	// an hour of failures costs fewer than 70 attempts
+	let t = 0, n = 0;
+	while (t < 3600) t += h.backoffDelay(n++);
+	assert.ok(n < 70, `${n} attempts in an hour`);
+});
+
+const SID = '0123456789abcdef0123456789abcdef';
+
+test('liveURL: ws on live.port for http, wss on live.tls_port for https, the page host', () => {
+	const live = { port: 8093, tls_port: 8094 };
+	assert.equal(h.liveURL({ protocol: 'http:', hostname: '192.168.1.1' }, live, SID), `ws://192.168.1.1:8093/live?session=${SID}`);
+	assert.equal(h.liveURL({ protocol: 'https:', hostname: 'router.lan' }, live, SID), `wss://router.lan:8094/live?session=${SID}`);
+	assert.equal(h.liveURL({ protocol: 'http:', hostname: '[fd00::1]' }, live, SID), `ws://[fd00::1]:8093/live?session=${SID}`);
+	assert.equal(h.liveURL({ protocol: 'http:', hostname: 'fd00::1' }, live, SID), `ws://[fd00::1]:8093/live?session=${SID}`);
+	// real URL objects, as window.location is
+	assert.equal(h.liveURL(new URL('https://[fd00::1]:443/cgi-bin/luci/'), live, SID), `wss://[fd00::1]:8094/live?session=${SID}`);
+	assert.equal(h.liveURL(new URL('http://127.0.0.1:8080/x'), { port: 40000, tls_port: 0 }, SID), `ws://127.0.0.1:40000/live?session=${SID}`);
+	// off, or nothing to present
+	assert.equal(h.liveURL({ protocol: 'http:', hostname: 'r' }, { port: 0, tls_port: 8094 }, SID), null, 'plain port off');
+	assert.equal(h.liveURL({ protocol: 'https:', hostname: 'r' }, { port: 8093, tls_port: 0 }, SID), null, 'https never falls back to ws');
+	for (const bad of [ null, {}, { port: '8093' }, { port: 70000 }, { port: 1.5 }, { port: -1 } ])
+		assert.equal(h.liveURL({ protocol: 'http:', hostname: 'r' }, bad, SID), null, JSON.stringify(bad));
+	for (const sid of [ undefined, '', '00000000000000000000000000000000', 'ABCDEF0123456789ABCDEF0123456789', SID + '0', 'x'.repeat(32) ])
+		assert.equal(h.liveURL({ protocol: 'http:', hostname: 'r' }, live, sid), null, String(sid));
+	assert.equal(h.liveURL({ protocol: 'http:', hostname: '' }, live, SID), null);
+	assert.equal(h.liveURL(null, live, SID), null);
+	assert.equal(h.isSessionID(SID), true);
+});
+
+test('liveCertURL: the TLS port as a page to accept the certificate on, for https pages only', () => {
+	const live = { port: 8093, tls_port: 8094 };
+	assert.equal(h.liveCertURL(new URL('https://192.168.1.1/cgi-bin/luci/'), live), 'https://192.168.1.1:8094/');
+	assert.equal(h.liveCertURL(new URL('https://[fd00::1]/'), live), 'https://[fd00::1]:8094/');
+	assert.equal(h.liveCertURL(new URL('http://192.168.1.1/'), live), null, 'http pages use ws://');
+	assert.equal(h.liveCertURL(new URL('https://r/'), { port: 8093, tls_port: 0 }), null, 'TLS feed off');
+	assert.equal(h.liveCertURL(null, live), null);
+});
+
+test('parseLiveMessage: rates by lower-case MAC; anything else is null', () => {
+	assert.deepEqual(h.parseLiveMessage(JSON.stringify({ type: 'rates', at: 1795639470123, rates: [
+		{ mac: '02:88:00:00:00:01', down: 1234.5, up: 10 }, { mac: '02:AA:00:00:00:02', down: 0, up: -1 }, { down: 5 }, null
+	] })), { at: 1795639470123, rates: { '02:88:00:00:00:01': { down: 1234.5, up: 10 }, '02:aa:00:00:00:02': { down: 0, up: null } } });
+	assert.deepEqual(h.parseLiveMessage('{"type":"rates","rates":[]}'), { at: null, rates: {} });
+	for (const bad of [ 'not json', '', '[]', 'null', '{"type":"hello"}', '{"type":"rates"}', '{"type":"rates","rates":{}}' ])
+		assert.equal(h.parseLiveMessage(bad), null, bad);
+});
+
+test('settings validators: the backend\'s rules', () => {
+	const CHECKERS = checkers(h);
+	for (const [ opt, cases ] of Object.entries(VALIDATION_CASES))
+		for (const [ v, ok ] of cases) {
+			const r = CHECKERS[opt](v);
+			assert.equal(r === true, ok, `${opt} ${JSON.stringify(v)}: ${r}`);
+			if (r !== true) assert.equal(typeof r, 'string', 'an error is a message');
+		}
+	assert.match(h.checkDuration('2h', 1, 3600), /from 1s to 1h/);
+	assert.match(h.checkDuration('31d', 60, 30 * 86400), /from 1m to 30d/);
+	assert.match(h.checkInteger('0', 1, 366), /from 1 to 366/);
+	assert.deepEqual([ 1, 59, 60, 3600, 86400, 172800, 2592000, 90 ].map(h.formatDuration), [ '1s', '59s', '1m', '1h', '24h', '2d', '30d', '90s' ]);
+	assert.equal(h.parseDuration('1d'), 86400);
+	assert.equal(h.parseDuration('x'), null);
+});
+
+test('checkPeriodStart: the form of period_start the chosen period uses', () => {
+	for (const v of [ '1', '15', '28', '01' ]) {
+		assert.equal(h.checkPeriodStart(v, 'monthly'), true, v);
+		assert.match(String(h.checkPeriodStart(v, 'days')), /YYYY-MM-DD/, v);
+	}
+	for (const v of [ '2026-11-05', '2028-02-29' ]) {
+		assert.equal(h.checkPeriodStart(v, 'days'), true, v);
+		assert.match(String(h.checkPeriodStart(v, 'monthly')), /1 to 28/, v);
+	}
+	assert.notEqual(h.checkPeriodStart('2026-02-30', 'days'), true);
+	assert.notEqual(h.checkPeriodStart('29', 'monthly'), true);
+	assert.equal(h.checkPeriodStart('', 'days'), true, 'empty: the default');
 });

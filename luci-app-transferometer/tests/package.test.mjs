@@ -34,7 +34,7 @@ function pragmas(source) {
 const PUBLIC = new Set([ 'baseclass', 'view', 'rpc', 'poll', 'ui', 'dom', 'form', 'uci', 'request', 'fs', 'network', 'validation' ]);
 const FILES = {
 	'view/transferometer/usage.js': [ 'view', 'rpc', 'poll', 'ui', 'dom', 'transferometer.helpers' ],
-	'view/transferometer/config.js': [ 'view', 'form' ],
+	'view/transferometer/config.js': [ 'view', 'form', 'transferometer.helpers' ],
 	'transferometer/helpers.js': [ 'baseclass' ]
 };
 
@@ -78,7 +78,7 @@ test('usage.js: rpc.declare for transferometer usage/hosts/reset, whole replies,
 		assert.equal(d.object, 'transferometer');
 		assert.deepEqual(d.expect, { '': {} }, `${d.method}: error objects must come through whole`);
 	}
-	assert.deepEqual(byMethod.usage.params, [ 'mac' ]);
+	assert.deepEqual(byMethod.usage.params, [ 'mac', 'period' ]);
 	assert.deepEqual(byMethod.reset.params, [ 'mac' ]);
 	assert.ok(!byMethod.hosts.params || byMethod.hosts.params.length === 0);
 	assert.equal(proto.handleSave, null);

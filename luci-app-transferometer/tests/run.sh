@@ -1,14 +1,17 @@
 #!/bin/sh
 # Runs every test of luci-app-transferometer: the helpers and package checks (node) and the
 # browser test (Debian's Chromium driven by playwright-core, the views served by tests/lucishim
-# against the real binary). Installs what is missing: Chromium (apt), node_modules (npm ci).
+# against the real binary). Installs what is missing: Chromium and openssl (apt; openssl makes the
+# certificate of the https/wss test), node_modules (npm ci).
 #
 #   TRANSFEROMETER_BIN=/path/to/transferometer tests/run.sh
 #
 # TRANSFEROMETER_BIN         the binary to test the page against (required for the browser test:
 #                            without it the browser test fails when CI is set, else it is skipped)
 # TRANSFEROMETER_CONFIG_DIR  its config dir; if unset and we are root, tests/fixture-netns.sh builds
-#                            a small namespace LAN with known traffic and uses that
+#                            a small namespace LAN with known traffic and uses that (it also sets
+#                            TRANSFEROMETER_LIVE_ADDRESS and TRANSFEROMETER_TRAFFIC, for the tests
+#                            that run the live feed of `transferometer daemon`)
 # Extra arguments go to `node --test` (e.g. --test-name-pattern=sort).
 set -eu
 cd "$(dirname "$0")/.."
@@ -22,6 +25,7 @@ missing=""
 command -v node >/dev/null || missing="$missing nodejs"
 command -v npm >/dev/null || missing="$missing npm"
 [ -x "${CHROMIUM:-/usr/bin/chromium}" ] || missing="$missing chromium"
+command -v openssl >/dev/null || missing="$missing openssl"
 if [ -n "$missing" ]; then
 	echo "run.sh: installing$missing" >&2
 	as_root apt-get update -qq

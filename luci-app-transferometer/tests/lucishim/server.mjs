@@ -19,9 +19,23 @@
 //              object "uci": get / set / delete / changes / revert / commit / apply / confirm on
 //              <config dir>/<config>, with changes staged in memory until commit/apply (as rpcd's
 //              session delta), enough for form.Map to load and save.
+//   - readonly: the session of a user granted only the read half of the ACL group: the page's
+//              L.env.nodespec.readonly is true (as LuCI's dispatcher sets it) and /ubus refuses
+//              the write grants (reset, uci set/commit/apply) with "Access denied".
+//   - session:  L.env.sessionid is SESSION_ID (32 hex digits, like rpcd's); the page presents it to
+//              the daemon's live feed, so a test's fake `ubus` can vouch for exactly this id.
+//   - liveForward { host, port }: a plain TCP relay from <listen address>:port to host:port. On a
+//              router LuCI and the live feed (transferometer daemon) share the router's address;
+//              when the daemon runs elsewhere (a network namespace), the relay puts its port on
+//              the shim's address, so the page's ws://<page host>:<live port> reaches it and the
+//              daemon sees the browser's Host and Origin unchanged.
+//   - tls { cert, key }: serve https instead of http (PEM strings), as LuCI behind uhttpd's
+//              certificate; the page then has to use the feed's TLS port (wss://).
 // It binds to loopback only.
 
 import http from 'node:http';
+import https from 'node:https';
+import net from 'node:net';
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync, readdirSync, existsSync, statSync, renameSync } from 'node:fs';
 import path from 'node:path';
@@ -39,6 +53,9 @@ const MIME = {
 	'.png': 'image/png',
 	'.html': 'text/html; charset=utf-8'
 };
+
+// The shim's session id (rpcd makes 32 lowercase hex digits).
+export const SESSION_ID = '0123456789abcdef0123456789abcdef';
 
 const UBUS_STATUS = { OK: 0, INVALID_ARGUMENT: 2, METHOD_NOT_FOUND: 3, NOT_FOUND: 4, NO_DATA: 5, PERMISSION_DENIED: 6, TIMEOUT: 7 };
 const PLUGIN_TIMEOUT_MS = 20000;
@@ -102,7 +119,7 @@ function pluginReply(res) {
 	return [ UBUS_STATUS.OK, obj ];
 }
 
-export function createShim({ bin, configDir, appRoot = APP_ROOT, log = () => {} } = {}) {
+export function createShim({ bin, configDir, appRoot = APP_ROOT, readonly = false, log = () => {} } = {}) {
 	if (!bin) throw new Error('createShim: bin (the transferometer binary) is required');
 	if (!configDir) throw new Error('createShim: configDir is required');
 
@@ -113,16 +130,18 @@ export function createShim({ bin, configDir, appRoot = APP_ROOT, log = () => {} 
 	let signature = null;       // from `bin rpcd list`
 	const calls = [];           // every ubus call, for tests
 
+	const modes = readonly ? [ 'read' ] : [ 'read', 'write' ];
+
 	function allowedUbus(object, method) {
-		return [ 'read', 'write' ].some(mode => {
+		return modes.some(mode => {
 			const m = acl[mode] && acl[mode].ubus && acl[mode].ubus[object];
 			return Array.isArray(m) && (m.includes(method) || m.includes('*'));
 		});
 	}
 
 	function allowedUci(config, write) {
-		const modes = write ? [ 'write' ] : [ 'read', 'write' ];
-		return modes.some(mode => Array.isArray(acl[mode] && acl[mode].uci) && acl[mode].uci.includes(config));
+		return modes.filter(mode => !write || mode === 'write')
+			.some(mode => Array.isArray(acl[mode] && acl[mode].uci) && acl[mode].uci.includes(config));
 	}
 
 	async function pluginSignature() {
@@ -161,7 +180,7 @@ export function createShim({ bin, configDir, appRoot = APP_ROOT, log = () => {} 
 		const config = args && args.config;
 		const write = [ 'set', 'delete', 'revert', 'commit', 'add', 'rename', 'order' ].includes(method);
 		if ([ 'apply', 'confirm', 'rollback' ].includes(method)) {
-			if (!acl.write || !acl.write.uci) return { denied: true };
+			if (readonly || !acl.write || !acl.write.uci) return { denied: true };
 		}
 		else if (typeof config !== 'string' || !allowedUci(config, write)) {
 			return { denied: true };
@@ -274,8 +293,15 @@ export function createShim({ bin, configDir, appRoot = APP_ROOT, log = () => {} 
 			scriptname: '/cgi-bin/luci',
 			requestpath: menuPath.split('/'),
 			dispatchpath: menuPath.split('/'),
-			sessionid: '0123456789abcdef0123456789abcdef',
+			sessionid: SESSION_ID,
 			ubuspath: '/ubus/',
+			nodespec: {
+				satisfied: true,
+				readonly,
+				title: menu[menuPath] ? menu[menuPath].title : '',
+				action: menu[menuPath] ? menu[menuPath].action : null,
+				depends: menu[menuPath] ? menu[menuPath].depends : null
+			},
 			pollinterval: 5,
 			rpctimeout: 20
 		};
@@ -398,23 +424,56 @@ ${tabs.map(k => `		<li class="${k === menuPath ? 'cbi-tab' : 'cbi-tab-disabled'}
 		}
 	}
 
-	return { handler, calls, staged, menu, acl };
+	return { handler, calls, staged, menu, acl, readonly };
 }
 
-// Start a server; resolves to { server, url, port, shim, close() }.
-export function startServer({ bin, configDir, host = '127.0.0.1', port = 8080, appRoot = APP_ROOT, log } = {}) {
+// A TCP relay: listens on host:port, connects each client to to.host:to.port (to.port 0: the port
+// it listens on) and pipes both ways. Resolves to { port, server, close() }; .accepted holds the
+// time (ms) of every connection, for tests.
+export function startRelay({ host = '127.0.0.1', port = 0, to, log = () => {} }) {
 	if (!isLoopback(host)) return Promise.reject(new Error(`refusing to bind ${host}: the shim serves on loopback only`));
-	const shim = createShim({ bin, configDir, appRoot, log });
-	const server = http.createServer(shim.handler);
+	const sockets = new Set();
+	const relay = { accepted: [] };
+	const server = net.createServer((client) => {
+		relay.accepted.push(Date.now());
+		const upstream = net.connect(to.port || relay.port, to.host);
+		sockets.add(client).add(upstream);
+		const drop = () => { client.destroy(); upstream.destroy(); sockets.delete(client); sockets.delete(upstream); };
+		client.on('error', drop).on('close', drop);
+		upstream.on('error', (e) => { log(`live relay: ${to.host}:${to.port || relay.port}: ${e.code || e.message}`); drop(); }).on('close', drop);
+		client.pipe(upstream);
+		upstream.pipe(client);
+	});
 	return new Promise((resolve, reject) => {
 		server.once('error', reject);
+		server.listen(port, host, () => {
+			relay.server = server;
+			relay.port = server.address().port;
+			relay.close = () => new Promise(r => { for (const s of sockets) s.destroy(); server.close(() => r()); });
+			resolve(relay);
+		});
+	});
+}
+
+// Start a server (http, or https with tls); resolves to { server, url, port, shim, relay, close() }.
+export async function startServer({ bin, configDir, host = '127.0.0.1', port = 8080, appRoot = APP_ROOT, readonly = false,
+	liveForward = null, tls = null, log } = {}) {
+	if (!isLoopback(host)) throw new Error(`refusing to bind ${host}: the shim serves on loopback only`);
+	const shim = createShim({ bin, configDir, appRoot, readonly, log });
+	const server = tls ? https.createServer({ cert: tls.cert, key: tls.key }, shim.handler) : http.createServer(shim.handler);
+	const relay = liveForward ? await startRelay({ host, port: liveForward.port, to: liveForward, log }) : null;
+	return new Promise((resolve, reject) => {
+		server.once('error', (e) => { if (relay) relay.close(); reject(e); });
 		server.listen(port, host, () => {
 			const addr = server.address();
 			const h = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
 			resolve({
-				server, shim, port: addr.port,
-				url: `http://${h}:${addr.port}`,
-				close: () => new Promise(r => { server.closeAllConnections?.(); server.close(() => r()); })
+				server, shim, relay, port: addr.port,
+				url: `${tls ? 'https' : 'http'}://${h}:${addr.port}`,
+				close: () => Promise.all([
+					new Promise(r => { server.closeAllConnections?.(); server.close(() => r()); }),
+					relay ? relay.close() : null
+				])
 			});
 		});
 	});

@@ -7,14 +7,18 @@
 /*
  * LuCI test shim: form (NOT LuCI).  Enough of LuCI's form.js for a settings page on one UCI
  * config, with LuCI's markup and save semantics:
- *  - Map(config, title, description): load (ubus uci get), render, save (validate all, then
- *    ubus uci set / delete; committed by Save & Apply), reset;
+ *  - Map(config, title, description): load (ubus uci get, then every option's load(sid)),
+ *    render, save (validate all, then ubus uci set / delete; committed by Save & Apply), reset;
  *  - NamedSection(map, section_id, type, title, description), TypedSection(map, type, ...);
- *    section.option(), section.tab(), section.taboption();
+ *    section.option(), section.tab(), section.taboption(), section.cfgvalue(sid[, option]),
+ *    section.formvalue(sid[, option]); map.lookupOption(name, sid) -> [ option, sid ];
+ *  - as LuCI's Map.checkDepends does on every widget change, a change anywhere in the map
+ *    re-validates every text input (a validate() may read other options' form values);
  *  - Value (text input; value() entries become a datalist), Flag (checkbox, enabled/disabled),
  *    ListValue (select), DynamicList (items + an input to add one), DummyValue;
  *    option properties: default, rmempty, optional, datatype, validate(), placeholder,
- *    description, readonly; cfgvalue(), formvalue(), write(), remove().
+ *    description, readonly; load(), cfgvalue(), formvalue(), write(), remove(). A ListValue
+ *    whose value is not one of its choices shows the first choice, as LuCI's ui.Select does.
  *  - datatypes: cidr cidr4 cidr6 ipaddr ip4addr ip6addr uciname string uinteger integer
  *    range(min,max) min(n) max(n); an unknown one is reported with console.error.
  * Not implemented: depends() (stored, every option is always shown), JSONMap, GridSection,
@@ -137,21 +141,40 @@ var CBIMap = baseclass.extend({
 		return s;
 	},
 
+	/* as LuCI: the config, then every option's load(section_id) (which may add choices) */
 	load: function() {
 		return callUciGet(this.config).then(L.bind(function(values) {
 			this.data = values || {};
+			this.children.forEach(function(s) {
+				s.cfgsections().forEach(function(sid) {
+					s.children.forEach(function(o) { o.load(sid); });
+				});
+			});
 		}, this));
 	},
 
+	/* LuCI's shape: [ option instance, section id ], or null */
 	lookupOption: function(name, section_id) {
-		var found = [];
+		for (var i = 0; i < this.children.length; i++) {
+			var s = this.children[i];
+			for (var j = 0; j < s.children.length; j++)
+				if (s.children[j].option == name && s.cfgsections().indexOf(section_id) >= 0)
+					return [ s.children[j], section_id ];
+		}
+		return null;
+	},
+
+	/* re-mark the validity of every text input (their validate() may depend on other options) */
+	revalidate: function() {
 		this.children.forEach(function(s) {
-			s.children.forEach(function(o) {
-				if (o.option == name)
-					found.push(o, s);
+			s.cfgsections().forEach(function(sid) {
+				s.children.forEach(function(o) {
+					var w = o.widgets[sid];
+					if (w && w.tagName == 'INPUT' && w.type == 'text' && typeof(o.markValidity) == 'function')
+						o.markValidity(w, sid, w.value.trim());
+				});
 			});
 		});
-		return found.length ? found : null;
 	},
 
 	renderContents: function() {
@@ -165,6 +188,7 @@ var CBIMap = baseclass.extend({
 		});
 
 		dom.bindClassInstance(node, this);
+		node.addEventListener('change', L.bind(this.revalidate, this));
 		this.root = node;
 
 		return node;
@@ -269,6 +293,31 @@ var CBIAbstractSection = baseclass.extend({
 		o.tab = tabName;
 		this.tabs[tabName].children.push(o);
 		return o;
+	},
+
+	/* as LuCI: one option's value, or all of them by name when no option is given */
+	cfgvalue: function(section_id, option) {
+		var rv = (arguments.length == 1) ? {} : null;
+		for (var i = 0, o; (o = this.children[i]) != null; i++) {
+			if (rv)
+				rv[o.option] = o.cfgvalue(section_id);
+			else if (o.option == option)
+				return o.cfgvalue(section_id);
+		}
+		return rv;
+	},
+
+	/* as LuCI: the widgets' values once rendered, the configured ones before */
+	formvalue: function(section_id, option) {
+		var rv = (arguments.length == 1) ? {} : null;
+		for (var i = 0, o; (o = this.children[i]) != null; i++) {
+			var v = o.widgets[section_id] ? o.formvalue(section_id) : o.cfgvalue(section_id);
+			if (rv)
+				rv[o.option] = v;
+			else if (o.option == option)
+				return v;
+		}
+		return rv;
 	},
 
 	renderOptions: function(section_id) {
@@ -392,6 +441,11 @@ var CBIAbstractValue = baseclass.extend({
 
 	cbid: function(section_id) {
 		return 'cbid.%s.%s.%s'.format(this.map.config, section_id, this.option);
+	},
+
+	/* the configured value, as LuCI's load(section_id) returns it */
+	load: function(section_id) {
+		return this.cfgvalue(section_id);
 	},
 
 	cfgvalue: function(section_id) {
@@ -579,9 +633,6 @@ var CBIListValue = CBIAbstractValue.extend({
 		var self = this, cbid = this.cbid(section_id),
 		    keys = this.keylist.slice();
 
-		if (value != null && keys.indexOf(String(value)) < 0)
-			keys.push(String(value));
-
 		var select = E('select', {
 			'class': 'cbi-input-select',
 			'id': 'widget.' + cbid,
@@ -591,7 +642,8 @@ var CBIListValue = CBIAbstractValue.extend({
 			return E('option', { 'value': k }, [ i >= 0 ? self.vallist[i] : k ]);
 		}));
 
-		select.value = (value != null) ? String(value) : (keys[0] || '');
+		/* as LuCI's ui.Select: a value that is not a choice gets no option, so the first one shows */
+		select.value = (value != null && keys.indexOf(String(value)) >= 0) ? String(value) : (keys[0] || '');
 		this.widgets[section_id] = select;
 
 		return E('div', { 'id': cbid }, [ select ]);

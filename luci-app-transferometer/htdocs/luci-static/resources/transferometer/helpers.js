@@ -3,8 +3,10 @@
 
 /*
  * Pure helpers of the Transferometer views: byte and rate formatting,
- * the sort order of the usage table and the rate computed from two
- * successive usage replies.
+ * the sort order of the usage table, the rate computed from two
+ * successive usage replies, period labels, the CSV/JSON export, the
+ * live feed's URL, messages and reconnect schedule, and the settings
+ * page's validators (the backend's rules).
  *
  * Loaded by the views with  require transferometer.helpers as helpers
  * (LuCI resolves that to this file and passes an instance of the class
@@ -27,6 +29,7 @@ var COLUMNS = {
 	download:  'num',
 	upload:    'num',
 	total:     'num',
+	today:     'num',
 	rate:      'num',
 	last_seen: 'num'
 };
@@ -123,13 +126,32 @@ function formatAge(seconds) {
 	return fmt(tr('%dd ago'), seconds / 86400);
 }
 
-/* What the device column shows: the hostname, else the MAC (upper case, as LuCI shows MACs). */
+/* A device's name in messages: the hostname, else the MAC (upper case, as LuCI shows MACs). */
 function hostLabel(host) {
 	return (host && host.hostname) ? String(host.hostname) : String((host && host.mac) || '').toUpperCase();
 }
 
 function hostTotal(host) {
 	return (+host.download_bytes || 0) + (+host.upload_bytes || 0);
+}
+
+/* Download + upload of the calendar day (usage's per-host "today"). */
+function todayTotal(host) {
+	var t = (host && host.today) || {};
+	return (+t.download_bytes || 0) + (+t.upload_bytes || 0);
+}
+
+/* Hover title of a Today cell: exact total, its split, packets. */
+function todayTitle(today) {
+	var t = today || {},
+	    down = +t.download_bytes || 0,
+	    up = +t.upload_bytes || 0,
+	    s = fmt(tr('%s bytes'), groupDigits(down + up)) + ' (↓ ' + groupDigits(down) + ', ↑ ' + groupDigits(up) + ')';
+
+	if (isCount(t.download_packets) || isCount(t.upload_packets))
+		s += ', ' + fmt(tr('%s packets'), groupDigits((+t.download_packets || 0) + (+t.upload_packets || 0)));
+
+	return s;
 }
 
 /*
@@ -202,12 +224,13 @@ function rateTotal(rate) {
 /* The value a host sorts by in a column; null sorts last. */
 function sortValue(host, key, rates) {
 	switch (key) {
-	case 'device':    return hostLabel(host);
+	case 'device':    return host.hostname ? String(host.hostname) : null;
 	case 'mac':       return String(host.mac || '').toLowerCase();
 	case 'ips':       return hostAddrKey(host);
 	case 'download':  return +host.download_bytes || 0;
 	case 'upload':    return +host.upload_bytes || 0;
 	case 'total':     return hostTotal(host);
+	case 'today':     return todayTotal(host);
 	case 'rate':      return rateTotal(rates ? rates[host.mac] : null);
 	case 'last_seen': return (isCount(host.last_seen) && host.last_seen > 0) ? host.last_seen : null;
 	}
@@ -227,8 +250,8 @@ function compareValues(kind, a, b) {
 
 /*
  * A sorted copy of hosts.  dir is 'asc' or 'desc'.  Hosts without a
- * value in that column (no address, no rate yet) come last in both
- * directions; equal values keep their incoming order.
+ * value in that column (no name, no address, no rate yet) come last in
+ * both directions; equal values keep their incoming order.
  */
 function sortHosts(hosts, key, dir, rates) {
 	var kind = COLUMNS[key];
@@ -324,6 +347,361 @@ function sumHosts(hosts) {
 	return t;
 }
 
+/* --- accounting periods --- */
+
+var MONTHS = [ 'January', 'February', 'March', 'April', 'May', 'June', 'July',
+	'August', 'September', 'October', 'November', 'December' ];
+
+function pad2(n) {
+	return (n < 10 ? '0' : '') + n;
+}
+
+/* "2026-11-01" -> { y, m, d, t (UTC ms of that date) }; null unless a real calendar date. */
+function parseDay(key) {
+	var m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(String(key == null ? '' : key));
+
+	if (!m)
+		return null;
+
+	var y = +m[1], mo = +m[2], d = +m[3], t = Date.UTC(y, mo - 1, d), dt = new Date(t);
+
+	if (dt.getUTCFullYear() != y || dt.getUTCMonth() != mo - 1 || dt.getUTCDate() != d)
+		return null;
+
+	return { y: y, m: mo, d: d, t: t };
+}
+
+function dayString(t) {
+	var d = new Date(t);
+	return d.getUTCFullYear() + '-' + pad2(d.getUTCMonth() + 1) + '-' + pad2(d.getUTCDate());
+}
+
+/*
+ * The days a period of a usage reply ({ key, start, end }) covers, as
+ * dates of the router: the key is its first day (router-local), and
+ * end - start in whole days (rounded: a DST change makes one day 23 or
+ * 25 hours) gives the length.  The browser's time zone plays no part.
+ * Returns { first, last, days, month } (month: "November 2026" when the
+ * period is exactly one calendar month) or null (key "all", no range).
+ */
+function periodRange(period) {
+	var p = period || {},
+	    day = parseDay(p.key),
+	    start = +p.start, end = +p.end;
+
+	if (!day || !isFinite(start) || !isFinite(end) || end <= start)
+		return null;
+
+	var days = Math.max(1, Math.round((end - start) / 86400)),
+	    lastT = day.t + (days - 1) * 86400000,
+	    last = new Date(lastT),
+	    month = null;
+
+	/* a whole calendar month: starts on the 1st, ends on that month's last day */
+	if (day.d == 1 && last.getUTCMonth() == day.m - 1 && new Date(lastT + 86400000).getUTCDate() == 1)
+		month = tr(MONTHS[day.m - 1]) + ' ' + day.y;
+
+	return { first: dayString(day.t), last: dayString(lastT), days: days, month: month };
+}
+
+/* What the page says about the period it shows. */
+function periodLabel(period) {
+	if (!period || period.key == 'all')
+		return tr('All traffic since the counters were last reset');
+
+	var r = periodRange(period);
+
+	if (!r)
+		return String(period.key || '');
+
+	if (r.month)
+		return fmt('%s (%s – %s)', r.month, r.first, r.last);
+
+	if (r.days == 1)
+		return fmt(tr('%s (1 day)'), r.first);
+
+	return fmt(tr('%s – %s (%d days)'), r.first, r.last, r.days);
+}
+
+/*
+ * The period selector's entries: the current period (value 'current',
+ * so that the selection follows it into the next period), the older
+ * ones of periods (newest first, as usage lists them; each by its
+ * first day) and everything since the last reset ('all').
+ */
+function periodOptions(periods) {
+	var list = Array.isArray(periods) ? periods : [],
+	    opts = [ {
+			value: 'current',
+			label: list.length ? fmt(tr('Current period (since %s)'), list[0]) : tr('Current period')
+		} ];
+
+	for (var i = 1; i < list.length; i++)
+		if (typeof(list[i]) == 'string' && list[i] != list[0])
+			opts.push({ value: list[i], label: fmt(tr('Period from %s'), list[i]) });
+
+	opts.push({ value: 'all', label: tr('All since the last reset') });
+
+	return opts;
+}
+
+/* --- export --- */
+
+var CSV_HEADER = [ 'period', 'mac', 'hostname', 'ips', 'download_bytes', 'upload_bytes',
+	'download_packets', 'upload_packets', 'first_seen', 'last_seen' ];
+
+/* A hostname starting with = + - @ would be a formula in a spreadsheet: prefix a quote. */
+function csvSafe(s) {
+	s = (s == null) ? '' : String(s);
+	return (s !== '' && '=+-@'.indexOf(s.charAt(0)) >= 0) ? "'" + s : s;
+}
+
+/* One CSV field, quoted when Go's encoding/csv would quote it (so the file equals `transferometer export`). */
+function csvField(v) {
+	var s = (v == null) ? '' : String(v);
+
+	if (s === '')
+		return s;
+
+	if (s == '\\.' || /[",\r\n]/.test(s) || /^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]/.test(s))
+		return '"' + s.replace(/"/g, '""') + '"';
+
+	return s;
+}
+
+function wholeNumber(n) {
+	n = +n;
+	return (isFinite(n) && n > 0) ? String(Math.floor(n)) : (isFinite(n) && n < 0 ? String(Math.ceil(n)) : '0');
+}
+
+/*
+ * The CSV of a usage reply, as `transferometer export --period P`
+ * prints it: a header, one row per device in the reply's order, LF line
+ * ends.  Only the hostname gets the formula guard (the other fields are
+ * MACs, addresses and numbers).
+ */
+function usageCSV(usage) {
+	var u = usage || {},
+	    key = (u.period && u.period.key) ? String(u.period.key) : '',
+	    hosts = Array.isArray(u.hosts) ? u.hosts : [],
+	    lines = [ CSV_HEADER.join(',') ];
+
+	for (var i = 0; i < hosts.length; i++) {
+		var h = hosts[i] || {};
+
+		lines.push([
+			key,
+			String(h.mac || ''),
+			csvSafe(h.hostname),
+			(Array.isArray(h.ips) ? h.ips : []).join(' '),
+			wholeNumber(h.download_bytes), wholeNumber(h.upload_bytes),
+			wholeNumber(h.download_packets), wholeNumber(h.upload_packets),
+			wholeNumber(h.first_seen), wholeNumber(h.last_seen)
+		].map(csvField).join(','));
+	}
+
+	return lines.join('\n') + '\n';
+}
+
+/* The JSON export: the usage reply itself (what `transferometer export --format json` prints). */
+function usageJSON(usage) {
+	return JSON.stringify(usage || {}, null, 2) + '\n';
+}
+
+/* transferometer-2026-11-01.csv, transferometer-all.json */
+function exportFilename(usage, ext) {
+	var key = (usage && usage.period && usage.period.key) ? String(usage.period.key) : 'current';
+	return 'transferometer-' + key.replace(/[^A-Za-z0-9_.-]/g, '_') + '.' + ext;
+}
+
+/* --- live feed --- */
+
+/* Reconnect delays in seconds: 5, 10, 20, 40, then every 60. */
+var LIVE_BACKOFF = [ 5, 10, 20, 40, 60 ];
+
+/* Seconds to wait before reconnect attempt number attempt (0 = the first retry). */
+function backoffDelay(attempt) {
+	var n = Math.floor(+attempt);
+	if (!isFinite(n) || n < 0)
+		n = 0;
+	return LIVE_BACKOFF[Math.min(n, LIVE_BACKOFF.length - 1)];
+}
+
+/* rpcd session ids are 32 lowercase hex digits; all zeros is LuCI's "no session". */
+function isSessionID(s) {
+	return typeof(s) == 'string' && /^[0-9a-f]{32}$/.test(s) && !/^0+$/.test(s);
+}
+
+function isPort(n) {
+	return typeof(n) == 'number' && n % 1 === 0 && n > 0 && n < 65536;
+}
+
+/*
+ * The feed's URL for a page at loc (window.location) given usage's
+ * live ports: the page's host (the router), ws:// on live.port for an
+ * http page, wss:// on live.tls_port for an https one (a secure page may
+ * not open ws://).  null when that port is off (0), or there is no
+ * session to present.
+ */
+function liveURL(loc, live, session) {
+	if (!loc || !live || typeof(live) != 'object' || !isSessionID(session))
+		return null;
+
+	var https = (loc.protocol == 'https:'),
+	    port = https ? live.tls_port : live.port,
+	    host = String(loc.hostname || '');
+
+	if (!isPort(port) || host === '')
+		return null;
+
+	/* URL.hostname keeps IPv6 literals in brackets; add them if something did not */
+	if (host.indexOf(':') >= 0 && host.charAt(0) != '[')
+		host = '[' + host + ']';
+
+	return (https ? 'wss://' : 'ws://') + host + ':' + port + '/live?session=' + encodeURIComponent(session);
+}
+
+/*
+ * For an https page: the feed's TLS port as a page (https://host:tls_port/),
+ * which the user opens once to accept a self-signed certificate (a
+ * browser never asks about one on a websocket).  null otherwise.
+ */
+function liveCertURL(loc, live) {
+	if (!loc || loc.protocol != 'https:' || !live || !isPort(live.tls_port) || !loc.hostname)
+		return null;
+
+	var host = String(loc.hostname);
+
+	if (host.indexOf(':') >= 0 && host.charAt(0) != '[')
+		host = '[' + host + ']';
+
+	return 'https://' + host + ':' + live.tls_port + '/';
+}
+
+/*
+ * A feed message ({"type":"rates","at":ms,"rates":[{mac,down,up}]}) ->
+ * { at, rates: { mac: { down, up } } } with MACs in lower case; null for
+ * anything else (other types are for future use and are ignored).
+ */
+function parseLiveMessage(data) {
+	var m;
+
+	try {
+		m = JSON.parse(String(data));
+	}
+	catch (e) {
+		return null;
+	}
+
+	if (!m || typeof(m) != 'object' || m.type != 'rates' || !Array.isArray(m.rates))
+		return null;
+
+	var rates = {};
+
+	for (var i = 0; i < m.rates.length; i++) {
+		var r = m.rates[i];
+
+		if (r && typeof(r.mac) == 'string')
+			rates[r.mac.toLowerCase()] = {
+				down: isCount(r.down) ? r.down : null,
+				up: isCount(r.up) ? r.up : null
+			};
+	}
+
+	return { at: (typeof(m.at) == 'number' && isFinite(m.at)) ? m.at : null, rates: rates };
+}
+
+/* --- settings validators: the backend's rules (internal/config); true or a message --- */
+
+var DURATION_UNITS = { '': 1, 's': 1, 'm': 60, 'h': 3600, 'd': 86400 };
+
+/* "30" / "30s" / "5m" / "24h" / "1d" -> seconds; null otherwise. */
+function parseDuration(v) {
+	var m = /^(\d{1,9})([smhd]?)$/.exec(String(v == null ? '' : v));
+	return m ? (+m[1]) * DURATION_UNITS[m[2]] : null;
+}
+
+/* Seconds with the largest unit that divides them, as the backend prints them. */
+function formatDuration(secs) {
+	if (secs >= 172800 && secs % 86400 == 0)
+		return (secs / 86400) + 'd';
+	if (secs % 3600 == 0)
+		return (secs / 3600) + 'h';
+	if (secs % 60 == 0)
+		return (secs / 60) + 'm';
+	return secs + 's';
+}
+
+function checkDuration(v, lo, hi) {
+	if (v == null || v === '')
+		return true;
+
+	var d = parseDuration(v);
+
+	if (d == null || d < lo || d > hi)
+		return fmt(tr('Expecting a duration from %s to %s: seconds, or a number with s, m, h or d (e.g. 30s, 24h)'),
+			formatDuration(lo), formatDuration(hi));
+
+	return true;
+}
+
+function checkInteger(v, lo, hi) {
+	if (v == null || v === '')
+		return true;
+
+	var s = String(v);
+
+	if (!/^\d{1,9}$/.test(s) || +s < lo || +s > hi)
+		return fmt(tr('Expecting a whole number from %d to %d'), lo, hi);
+
+	return true;
+}
+
+function checkAbsPath(v) {
+	if (v == null || v === '' || String(v).charAt(0) == '/')
+		return true;
+
+	return tr('Expecting an absolute path (starting with /)');
+}
+
+/*
+ * period_start: a day of the month (1-28) for monthly periods, a date
+ * (YYYY-MM-DD) for periods of period_days days.  The backend takes
+ * either form whatever the period, but ignores the one that does not
+ * fit, so the form refuses that.  period null: either form.
+ */
+function checkPeriodStart(v, period) {
+	if (v == null || v === '')
+		return true;
+
+	var s = String(v),
+	    isDay = /^\d{1,9}$/.test(s) && +s >= 1 && +s <= 28,
+	    isDate = parseDay(s) != null;
+
+	if (period == 'days')
+		return isDate ? true : tr('Periods of a number of days start on a date: YYYY-MM-DD');
+
+	if (period == null || period === '')
+		return (isDay || isDate) ? true : tr('Expecting a day of the month (1-28) or a date (YYYY-MM-DD)');
+
+	return isDay ? true : tr('Monthly periods start on a day of the month from 1 to 28');
+}
+
+/* An IPv4 or IPv6 address without prefix or zone (Go's netip.ParseAddr, zone refused). */
+function checkIPAddress(v) {
+	if (v == null || v === '')
+		return true;
+
+	var s = String(v), m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s), ok;
+
+	if (m)
+		ok = m.slice(1).every(function(o) { return +o <= 255 && (o.length == 1 || o.charAt(0) != '0'); });
+	else
+		ok = s.indexOf(':') >= 0 && !/[\s%\/]/.test(s) && addrKey(s) != null;
+
+	return ok ? true : tr('Expecting an IP address (IPv4 or IPv6, without prefix length)');
+}
+
 return baseclass.extend({
 	__name__: 'Transferometer.Helpers',
 
@@ -336,11 +714,40 @@ return baseclass.extend({
 	groupDigits: groupDigits,
 	hostLabel: hostLabel,
 	hostTotal: hostTotal,
+	todayTotal: todayTotal,
+	todayTitle: todayTitle,
 	addrKey: addrKey,
 	sortValue: sortValue,
 	sortHosts: sortHosts,
 	computeRates: computeRates,
 	rateTotal: rateTotal,
 	sumRates: sumRates,
-	sumHosts: sumHosts
+	sumHosts: sumHosts,
+
+	parseDay: parseDay,
+	periodRange: periodRange,
+	periodLabel: periodLabel,
+	periodOptions: periodOptions,
+
+	CSV_HEADER: CSV_HEADER,
+	csvSafe: csvSafe,
+	csvField: csvField,
+	usageCSV: usageCSV,
+	usageJSON: usageJSON,
+	exportFilename: exportFilename,
+
+	LIVE_BACKOFF: LIVE_BACKOFF,
+	backoffDelay: backoffDelay,
+	isSessionID: isSessionID,
+	liveURL: liveURL,
+	liveCertURL: liveCertURL,
+	parseLiveMessage: parseLiveMessage,
+
+	parseDuration: parseDuration,
+	formatDuration: formatDuration,
+	checkDuration: checkDuration,
+	checkInteger: checkInteger,
+	checkAbsPath: checkAbsPath,
+	checkPeriodStart: checkPeriodStart,
+	checkIPAddress: checkIPAddress
 });

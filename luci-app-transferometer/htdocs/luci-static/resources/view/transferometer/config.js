@@ -1,11 +1,16 @@
 'use strict';
 'require view';
 'require form';
+'require transferometer.helpers as helpers';
 
 /*
  * Status / Transferometer / Settings: the options of /etc/config/transferometer
  * (section transferometer main) that users change.  Saved through rpcd uci;
  * the service reloads on the config change (procd reload trigger).
+ *
+ * An empty field means the built-in default (shown as the placeholder);
+ * the validators are the backend's rules (helpers.js), so that what the
+ * form accepts the service accepts too.
  */
 
 return view.extend({
@@ -19,7 +24,11 @@ return view.extend({
 		s.addremove = false;
 
 		s.tab('general', _('General Settings'));
+		s.tab('history', _('History'));
+		s.tab('live', _('Live Rates'));
 		s.tab('advanced', _('Advanced Settings'));
+
+		/* --- general --- */
 
 		o = s.taboption('general', form.Flag, 'enabled', _('Enable accounting'),
 			_('Count the traffic of every device on the LAN. When off, no counting rules are installed and the figures stay as they are.'));
@@ -42,21 +51,117 @@ return view.extend({
 		o.default = o.enabled;
 		o.rmempty = false;
 
-		o = s.taboption('advanced', form.Value, 'db_dir', _('Database directory'),
-			_('Where the per-device totals are stored. A directory on flash survives reboots but wears the flash; /tmp is lost on reboot. Empty: the built-in default.'));
+		o = s.taboption('general', form.Value, 'refresh_interval', _('Refresh interval'),
+			_('How often the service reads the counters into the database: seconds, or a number with s, m, h or d (1s to 1h). Empty: 30s.'));
+		o.placeholder = '30s';
 		o.validate = function(section_id, value) {
-			if (value === '' || /^\/[^\0]*$/.test(value))
-				return true;
-			return _('Expecting: %s').format(_('an absolute path'));
+			return helpers.checkDuration(value, 1, 3600);
+		};
+
+		/* --- history --- */
+
+		o = s.taboption('history', form.ListValue, 'period', _('Accounting period'),
+			_('How the history is cut into periods: calendar months starting on a day of your choice, or a fixed number of days.'));
+		o.value('monthly', _('Monthly'));
+		o.value('days', _('Every N days'));
+		o.default = 'monthly';
+
+		o = s.taboption('history', form.Value, 'period_start', _('Period start'),
+			_('Monthly: the day of the month a period starts on (1 to 28). Every N days: the date the first period started, as YYYY-MM-DD. Empty: 1.'));
+		o.placeholder = '1';
+		o.validate = function(section_id, value) {
+			return helpers.checkPeriodStart(value, this.section.formvalue(section_id, 'period'));
+		};
+
+		o = s.taboption('history', form.Value, 'period_days', _('Period length'),
+			_('Days per period when periods are every N days (1 to 366). Empty: 30.'));
+		o.placeholder = '30';
+		o.validate = function(section_id, value) {
+			return helpers.checkInteger(value, 1, 366);
+		};
+
+		o = s.taboption('history', form.Value, 'generations', _('Periods kept'),
+			_('How many periods of history are kept, the current one included (1 to 120). Empty: 12.'));
+		o.placeholder = '12';
+		o.validate = function(section_id, value) {
+			return helpers.checkInteger(value, 1, 120);
+		};
+
+		o = s.taboption('history', form.Value, 'commit_interval', _('Save to flash every'),
+			_('The figures are kept in RAM and copied to flash this often, when the service stops and on a clean reboot; a power cut loses at most this much. Shorter wears the flash more (1m to 30d). Empty: 24h.'));
+		o.placeholder = '24h';
+		o.validate = function(section_id, value) {
+			return helpers.checkDuration(value, 60, 30 * 86400);
+		};
+
+		o = s.taboption('history', form.Value, 'persist_dir', _('Flash directory'),
+			_('Where the copy on flash is kept. Empty: /etc/transferometer.'));
+		o.placeholder = '/etc/transferometer';
+		o.validate = function(section_id, value) {
+			return helpers.checkAbsPath(value);
+		};
+
+		/* --- live rates --- */
+
+		o = s.taboption('live', form.Value, 'live_port', _('Port'),
+			_('The Usage page gets current rates every second from the service over a websocket on this port (0 turns it off; the page then computes rates from its refreshes). Empty: 8093.'));
+		o.placeholder = '8093';
+		o.validate = function(section_id, value) {
+			return helpers.checkInteger(value, 0, 65535);
+		};
+
+		o = s.taboption('live', form.Value, 'live_tls_port', _('TLS port'),
+			_('The same over TLS, for LuCI opened with https://, using the certificate below (0 turns it off). With a self-signed certificate the browser must accept it once: open https:// with the router\'s address and this port. Empty: 8094.'));
+		o.placeholder = '8094';
+		o.validate = function(section_id, value) {
+			return helpers.checkInteger(value, 0, 65535);
+		};
+
+		o = s.taboption('live', form.Value, 'live_address', _('Listen address'),
+			_('The router address the feed listens on. Empty: the router\'s addresses in the LAN (never the WAN).'));
+		o.validate = function(section_id, value) {
+			return helpers.checkIPAddress(value);
+		};
+
+		o = s.taboption('live', form.Value, 'live_cert', _('TLS certificate'),
+			_('Certificate file (PEM or DER). Empty: /etc/uhttpd.crt, the web interface\'s own.'));
+		o.placeholder = '/etc/uhttpd.crt';
+		o.validate = function(section_id, value) {
+			return helpers.checkAbsPath(value);
+		};
+
+		o = s.taboption('live', form.Value, 'live_key', _('TLS key'),
+			_('Private key file (PEM or DER). Empty: /etc/uhttpd.key.'));
+		o.placeholder = '/etc/uhttpd.key';
+		o.validate = function(section_id, value) {
+			return helpers.checkAbsPath(value);
+		};
+
+		/* --- advanced --- */
+
+		o = s.taboption('advanced', form.Value, 'db_dir', _('Database directory'),
+			_('Where the working copy of the figures is kept, normally in RAM (it is saved to the flash directory of the History tab). Empty: /var/lib/transferometer.'));
+		o.placeholder = '/var/lib/transferometer';
+		o.validate = function(section_id, value) {
+			return helpers.checkAbsPath(value);
 		};
 
 		o = s.taboption('advanced', form.ListValue, 'backend', _('Counting backend'),
-			_('How traffic is counted in the kernel.'));
+			_('How traffic is counted in the kernel. Automatic uses nftables where the firewall is fw4 (OpenWrt 22.03 and later) and iptables otherwise; switching carries the totals over.'));
+		o.value('auto', _('Automatic'));
+		o.value('nftables', _('nftables sets (one lookup per packet)'));
 		o.value('iptables', _('iptables rules'));
-		o.default = 'iptables';
+		o.default = 'auto';
+		/* a value this page does not list (a newer service's) stays selected, rather than being replaced on save */
+		o.load = function(section_id) {
+			var v = form.ListValue.prototype.load.apply(this, [ section_id ]);
+			if (typeof(v) == 'string' && v !== '' && this.keylist.indexOf(v) < 0)
+				this.value(v);
+			return v;
+		};
 
 		o = s.taboption('advanced', form.ListValue, 'iptables_variant', _('iptables variant'),
-			_('Which iptables to run: iptables-nft goes with firewall4 (OpenWrt 22.03 and later), iptables-legacy with firewall3. Automatic detects it.'));
+			_('Which iptables to run. Automatic uses whatever iptables is installed (iptables-nft or iptables-legacy); choose one only to override that.'));
 		o.value('auto', _('Automatic'));
 		o.value('nft', _('iptables-nft'));
 		o.value('legacy', _('iptables-legacy'));

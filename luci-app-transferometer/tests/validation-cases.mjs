@@ -1,0 +1,38 @@
+// Values for the settings page's validators (helpers.js), each with whether the backend takes it.
+// helpers.test.mjs checks the validators against these; backend-validation.test.mjs checks the real
+// binary (`transferometer config --json` on a config holding the value) against the same table.
+export const VALIDATION_CASES = {
+	refresh_interval: [ [ '', true ], [ '1', true ], [ '1s', true ], [ '30s', true ], [ '3600', true ], [ '60m', true ], [ '1h', true ],
+		[ '0', false ], [ '0s', false ], [ '3601', false ], [ '61m', false ], [ '2h', false ], [ '1d', false ], [ 'h', false ],
+		[ '1.5h', false ], [ ' 30s', false ], [ '30S', false ], [ '30 s', false ], [ '1000000000', false ], [ '-5', false ] ],
+	commit_interval: [ [ '1m', true ], [ '60', true ], [ '24h', true ], [ '30d', true ], [ '720h', true ],
+		[ '59s', false ], [ '59', false ], [ '31d', false ], [ '721h', false ], [ 'daily', false ] ],
+	period_days: [ [ '1', true ], [ '366', true ], [ '030', true ], [ '0', false ], [ '367', false ], [ '1.5', false ], [ '1e2', false ] ],
+	generations: [ [ '1', true ], [ '120', true ], [ '0', false ], [ '121', false ], [ 'x', false ] ],
+	live_port: [ [ '0', true ], [ '8093', true ], [ '65535', true ], [ '08093', true ], [ '65536', false ], [ '-1', false ], [ '80 ', false ] ],
+	live_tls_port: [ [ '0', true ], [ '8094', true ], [ '70000', false ] ],
+	live_address: [ [ '192.168.1.1', true ], [ '10.99.0.2', true ], [ 'fd00::1', true ], [ '::1', true ], [ '::ffff:10.0.0.1', true ],
+		[ '10.0.0.256', false ], [ '010.0.0.1', false ], [ 'fe80::1%br-lan', false ], [ '10.0.0.0/24', false ], [ 'router', false ],
+		[ ' 10.0.0.1', false ], [ '1.2.3', false ], [ '1::2::3', false ] ],
+	persist_dir: [ [ '/etc/transferometer', true ], [ '/', true ], [ 'etc/transferometer', false ], [ '~/x', false ] ],
+	live_cert: [ [ '/etc/uhttpd.crt', true ], [ 'uhttpd.crt', false ] ],
+	period_start: [ [ '1', true ], [ '28', true ], [ '01', true ], [ '2026-11-05', true ], [ '2028-02-29', true ],
+		[ '0', false ], [ '29', false ], [ '2026-02-29', false ], [ '2026-11-5', false ], [ 'monday', false ] ]
+};
+
+// The settings page's validator of each option (as config.js wires them), on a loaded helpers.js.
+export function checkers(h) {
+	return {
+		refresh_interval: (v) => h.checkDuration(v, 1, 3600),
+		commit_interval: (v) => h.checkDuration(v, 60, 30 * 86400),
+		period_days: (v) => h.checkInteger(v, 1, 366),
+		generations: (v) => h.checkInteger(v, 1, 120),
+		live_port: (v) => h.checkInteger(v, 0, 65535),
+		live_tls_port: (v) => h.checkInteger(v, 0, 65535),
+		live_address: (v) => h.checkIPAddress(v),
+		persist_dir: (v) => h.checkAbsPath(v),
+		live_cert: (v) => h.checkAbsPath(v),
+		period_start: (v) => h.checkPeriodStart(v, null)
+	};
+}
+
