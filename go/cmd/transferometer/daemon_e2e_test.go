@@ -38,7 +38,7 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 }
 func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
-func (r *rig) startDaemon(t *testing.T, extraEnv ...string) *daemonProc {
+func (r *rig) startDaemon(t testing.TB, extraEnv ...string) *daemonProc {
 	t.Helper()
 	d := &daemonProc{out: &syncBuffer{}, done: make(chan error, 1)}
 	d.cmd = r.lan.Exec(context.Background(), r.lan.Router, r.bin, "daemon")
@@ -59,7 +59,7 @@ func (r *rig) startDaemon(t *testing.T, extraEnv ...string) *daemonProc {
 }
 
 // stop sends SIGTERM, as procd does, and wants a clean exit in time.
-func (d *daemonProc) stop(t *testing.T) {
+func (d *daemonProc) stop(t testing.TB) {
 	t.Helper()
 	if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
