@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/transferometer/transferometer/internal/metrics"
 )
 
 // daemonProc is `transferometer daemon` running in the router namespace.
@@ -247,4 +249,51 @@ func TestHelperWSClient(t *testing.T) {
 		}
 		fmt.Println(string(msg))
 	}
+}
+
+// TestDaemonMetrics: /metrics answers an allowed LAN host with the text
+// format, its numbers those of `usage --period all`; another host gets 403.
+func TestDaemonMetrics(t *testing.T) {
+	r := newRig(t, "nftables", 2)
+	h1, h2 := r.lan.Hosts[0], r.lan.Hosts[1]
+	r.writeConfig(t, fmt.Sprintf("\toption persist_dir '%s'\n\toption live_port '8093'\n\toption live_tls_port '0'\n\toption metrics '1'\n\tlist metrics_allow '%s'\n",
+		filepath.Join(t.TempDir(), "flash"), h1.IP4))
+	r.ok(t, "arp-add", h1.MAC.String(), h1.IP4.String())
+	h1.Ping(t, r.lan.Internet4, 1000, 10)
+	d := r.startDaemon(t)
+	waitFor(t, 10*time.Second, "the listener", func() bool { return strings.Contains(d.out.String(), "live feed on") })
+	url := fmt.Sprintf("http://%s:8093/metrics", r.lan.RouterLAN4)
+	out := r.lan.Run(t, h1.NS, "busybox", "wget", "-q", "-O", "-", url)
+	samples, err := metrics.Parse(out)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	var u struct {
+		Hosts []struct {
+			MAC           string `json:"mac"`
+			DownloadBytes uint64 `json:"download_bytes"`
+		} `json:"hosts"`
+	}
+	if err := json.Unmarshal([]byte(r.ok(t, "usage", "--json", "--period", "all")), &u); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, s := range samples {
+		if s.Name == "transferometer_download_bytes_total" && s.Labels["mac"] == h1.MAC.String() {
+			found = true
+			if s.Value != 10280 || u.Hosts[0].DownloadBytes != 10280 {
+				t.Errorf("metrics %d, usage %d, want 10280", s.Value, u.Hosts[0].DownloadBytes)
+			}
+		}
+	}
+	if !found {
+		t.Fatalf("no download sample for %s:\n%s", h1.MAC, out)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	res, err := r.lan.Exec(ctx, h2.NS, "busybox", "wget", "-q", "-S", "-O", "-", url).CombinedOutput()
+	if err == nil || !strings.Contains(string(res), "403") {
+		t.Fatalf("a host not in metrics_allow: %v %s", err, res)
+	}
+	d.stop(t)
 }

@@ -70,6 +70,16 @@ var ErrNoPeriod = errors.New("no such period")
 // period: "" or "current", "all" (since the last reset), or a period's
 // first day as listed in Periods.
 func (c *Core) Usage(ctx context.Context, only *macaddr.MAC, sel string) (Report, error) {
+	return c.report(ctx, only, sel, true)
+}
+
+// Saved reports the last saved numbers without collecting: no lock, no
+// write, no process launch (for scrapers polling a busy router).
+func (c *Core) Saved(ctx context.Context, sel string) (Report, error) {
+	return c.report(ctx, nil, sel, false)
+}
+
+func (c *Core) report(ctx context.Context, only *macaddr.MAC, sel string, collect bool) (Report, error) {
 	now := c.now()
 	r := Report{Enabled: c.settings.Enabled, CollectedAt: now.Unix(), Warnings: []Warning{},
 		Live: LiveInfo{Port: c.settings.LivePort, TLSPort: c.settings.LiveTLSPort}}
@@ -86,7 +96,7 @@ func (c *Core) Usage(ctx context.Context, only *macaddr.MAC, sel string) (Report
 	}
 	var hosts *ledger.Hosts
 	var transfer *ledger.Transfer
-	if c.settings.Enabled {
+	if c.settings.Enabled && collect {
 		tx, err := c.transact(ctx, nil)
 		switch {
 		case err == nil:
@@ -97,7 +107,7 @@ func (c *Core) Usage(ctx context.Context, only *macaddr.MAC, sel string) (Report
 		default:
 			return Report{}, err
 		}
-	} else {
+	} else if !c.settings.Enabled {
 		r.Warnings = append(r.Warnings, Warning{Code: "disabled", Message: ErrDisabled.Error() + "; nothing is being counted"})
 	}
 	if hosts == nil {

@@ -82,6 +82,10 @@ type Settings struct {
 	LiveAddress string // live_address
 	LiveCert    string // live_cert
 	LiveKey     string // live_key
+	// Metrics serves Prometheus text on the live listener at /metrics, to
+	// the MetricsAllow addresses only (off by default).
+	Metrics      bool           // metrics
+	MetricsAllow []netip.Prefix // list metrics_allow: addresses or subnets
 }
 
 // Option is one setting as UCI would hold it: Value is a string, or a
@@ -345,6 +349,22 @@ func specs() []spec {
 			parse:  func(s *Settings, v string) (err error) { s.LiveKey, err = absPath(v); return },
 			format: func(s Settings) any { return s.LiveKey },
 		},
+		{
+			name:   "metrics",
+			parse:  func(s *Settings, v string) (err error) { s.Metrics, err = parseBool(v); return },
+			format: func(s Settings) any { return formatBool(s.Metrics) },
+		},
+		{
+			name: "metrics_allow",
+			list: parseMetricsAllow,
+			format: func(s Settings) any {
+				out := make([]string, 0, len(s.MetricsAllow))
+				for _, p := range s.MetricsAllow {
+					out = append(out, p.String())
+				}
+				return out
+			},
+		},
 	}
 }
 
@@ -550,5 +570,23 @@ func parseLiveAddress(s *Settings, v string) error {
 		return errors.New("is not an IP address")
 	}
 	s.LiveAddress = a.String()
+	return nil
+}
+
+// parseMetricsAllow takes addresses (one host) or subnets allowed to scrape.
+func parseMetricsAllow(s *Settings, vs []string) error {
+	out := make([]netip.Prefix, 0, len(vs))
+	for _, v := range vs {
+		p, err := netip.ParsePrefix(v)
+		if err != nil {
+			a, aerr := netip.ParseAddr(v)
+			if aerr != nil || a.Zone() != "" {
+				return fmt.Errorf("%q is not an address or a subnet", v)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	s.MetricsAllow = out
 	return nil
 }

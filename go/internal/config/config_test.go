@@ -250,6 +250,8 @@ func TestLoadBadValues(t *testing.T) {
 		{"option generations '121'", `option generations: "121" is not a whole number from 1 to 120`},
 		{"option live_port '65536'", `option live_port: "65536" is not a whole number from 0 to 65535`},
 		{"option live_address 'lan'", `option live_address: "lan" is not an IP address`},
+		{"option metrics 'sometimes'", `option metrics: "sometimes" is not a boolean (1/0, on/off, true/false, yes/no, enabled/disabled)`},
+		{"list metrics_allow 'prometheus'", `list metrics_allow: "prometheus" is not an address or a subnet`},
 	}
 	for _, tt := range tests {
 		dir := writeConfig(t, mainSection(tt.line))
@@ -382,6 +384,8 @@ func TestOptions(t *testing.T) {
 		{"live_address", ""},
 		{"live_cert", "/etc/uhttpd.crt"},
 		{"live_key", "/etc/uhttpd.key"},
+		{"metrics", "0"},
+		{"metrics_allow", []string{}},
 	}
 	if got := Defaults().Options(); !reflect.DeepEqual(got, want) {
 		t.Errorf("Defaults().Options()\n got  %#v\n want %#v", got, want)

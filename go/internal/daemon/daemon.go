@@ -22,6 +22,7 @@ import (
 	"github.com/transferometer/transferometer/internal/account"
 	"github.com/transferometer/transferometer/internal/config"
 	"github.com/transferometer/transferometer/internal/live"
+	"github.com/transferometer/transferometer/internal/metrics"
 	"github.com/transferometer/transferometer/internal/neigh"
 )
 
@@ -90,6 +91,9 @@ func Run(ctx context.Context, o Options) error {
 		warn(logf, out.Warnings)
 	}
 
+	if s.Metrics && s.LivePort == 0 && s.LiveTLSPort == 0 {
+		logf("metrics: on, but live_port and live_tls_port are 0: nothing listens")
+	}
 	var hub *live.Hub
 	var wg sync.WaitGroup
 	if s.LivePort != 0 || s.LiveTLSPort != 0 {
@@ -107,6 +111,13 @@ func Run(ctx context.Context, o Options) error {
 				defer wg.Done()
 				mux := http.NewServeMux()
 				mux.Handle("/live", hub)
+				if s.Metrics {
+					// The saved numbers: a scrape takes no lock and
+					// launches nothing; the daemon collects anyway.
+					mux.Handle("/metrics", metrics.Handler(s.MetricsAllow, func(ctx context.Context) (account.Report, error) {
+						return o.Core.Saved(ctx, "all")
+					}))
+				}
 				if err := live.Serve(ctx, ln, mux); err != nil && !errors.Is(err, http.ErrServerClosed) {
 					logf("live feed: %v", err)
 				}
