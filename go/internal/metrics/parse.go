@@ -18,14 +18,13 @@ type Sample struct {
 	Value  uint64
 }
 
-var (
-	sampleRE = regexp.MustCompile(`^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? ([0-9]+)$`)
-	labelRE  = regexp.MustCompile(`^([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"(,|$)`)
-)
 
 // Parse reads the text format strictly: every sample's family must have
 // HELP and TYPE lines before it; label values are unescaped.
 func Parse(text string) ([]Sample, error) {
+	// Compiled here, not at package init: every hook run would pay for it.
+	sampleRE := regexp.MustCompile(`^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? ([0-9]+)$`)
+	labelRE := regexp.MustCompile(`^([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"(,|$)`)
 	typed := map[string]bool{}
 	var out []Sample
 	sc := bufio.NewScanner(strings.NewReader(text))
