@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/transferometer/transferometer/internal/ledger"
+	"github.com/transferometer/transferometer/internal/lock"
 )
 
 // The working ledger lives in db_dir (tmpfs on OpenWrt: no flash wear, but
@@ -22,6 +23,23 @@ func (c *Core) Commit(ctx context.Context) error {
 		return nil
 	})
 	return err
+}
+
+// Persist copies the saved ledger to persist_dir without reading or
+// changing the kernel (for a daemon stopping after accounting was
+// switched off and its rules removed).
+func (c *Core) Persist(ctx context.Context) error {
+	l, err := lock.Acquire(ctx, c.lockOptions())
+	if err != nil {
+		return err
+	}
+	defer l.Release()
+	now := c.now()
+	hosts, transfer, _, err := c.store.Load(now)
+	if err != nil {
+		return err
+	}
+	return c.commit(&txn{hosts: hosts, transfer: transfer, now: now.Unix(), at: now})
 }
 
 // LastCommit returns when the committed copy was written (0: never).

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -83,6 +84,11 @@ func (c *Core) report(ctx context.Context, only *macaddr.MAC, sel string, collec
 	now := c.now()
 	r := Report{Enabled: c.settings.Enabled, CollectedAt: now.Unix(), Warnings: []Warning{},
 		Live: LiveInfo{Port: c.settings.LivePort, TLSPort: c.settings.LiveTLSPort}}
+	// The daemon opens the TLS port only with uhttpd's certificate and key;
+	// do not send the page to a port nobody listens on.
+	if !fileExists(c.settings.LiveCert) || !fileExists(c.settings.LiveKey) {
+		r.Live.TLSPort = 0
+	}
 	cur := c.periods().Containing(now)
 	if sel != "" && sel != "current" && sel != "all" && sel != cur.Key() {
 		// An unknown period is bad input: refuse it before collecting.
@@ -362,4 +368,9 @@ func isTrue(s *uci.Section, name string) bool {
 		return true
 	}
 	return false
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }

@@ -147,6 +147,19 @@ func Run(ctx context.Context, o Options) error {
 			}
 			return nil
 		case <-collectC:
+			// procd restarts us when the config changes; without procd (or
+			// before it acts) a switch to enabled '0' must still stop the
+			// counting.
+			if cur, err := config.Load(o.ConfigDir); err == nil && !cur.Enabled {
+				if err := o.Core.Teardown(ctx); err != nil {
+					logf("teardown: %v", err)
+				}
+				logf("disabled (option enabled '0'); idle")
+				<-ctx.Done()
+				end, cancel := context.WithTimeout(context.Background(), s.LockTimeout+10*time.Second)
+				defer cancel()
+				return o.Core.Persist(end) // the last counts, without touching the kernel
+			}
 			out, err := o.Core.Handle(ctx, account.Event{Kind: account.Collect})
 			if err != nil {
 				logf("collect: %v", err)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/transferometer/transferometer/internal/account"
 	"github.com/transferometer/transferometer/internal/config"
+	"github.com/transferometer/transferometer/internal/ledger"
 	"github.com/transferometer/transferometer/internal/macaddr"
 	"github.com/transferometer/transferometer/internal/neigh"
 	"github.com/transferometer/transferometer/internal/netfilter"
@@ -147,5 +148,55 @@ func watch(t *testing.T, dir string) func() []string {
 				off += syscall.SizeofInotifyEvent + int(ev.Len)
 			}
 		}
+	}
+}
+
+// TestDisabledWhileRunning: switching enabled to '0' in the file stops the
+// counting at the next tick even if nothing restarts the daemon, and the
+// last counts still reach flash at stop.
+func TestDisabledWhileRunning(t *testing.T) {
+	dir := t.TempDir()
+	s := config.Defaults()
+	s.LockDir, s.PIDFile = filepath.Join(dir, "lock"), filepath.Join(dir, "pid")
+	s.DBDir, s.PersistDir = filepath.Join(dir, "ram"), filepath.Join(dir, "flash")
+	s.LivePort, s.LiveTLSPort = 0, 0
+	s.Subnets = []netip.Prefix{netip.MustParsePrefix("10.77.0.0/24")}
+	f := netfilter.NewFake()
+	core := account.New(s, dir, f, nil)
+	mac, _ := macaddr.Parse("02:77:00:00:00:01")
+	ip := netip.MustParseAddr("10.77.0.11")
+	ticks, never := make(chan time.Time), make(chan time.Time)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, Options{Core: core, ConfigDir: dir, Log: testWriter{t},
+			Neighbours: func() ([]neigh.Entry, error) { return []neigh.Entry{{MAC: mac, Addr: ip}}, nil },
+			Tick: func(d time.Duration) (<-chan time.Time, func()) {
+				if d == s.RefreshInterval {
+					return ticks, func() {}
+				}
+				return never, func() {}
+			}})
+	}()
+	ticks <- time.Now()
+	if !f.Traffic(netfilter.HostKey(netfilter.Download, ip), 1, 500) {
+		t.Fatal("not seeded")
+	}
+	if err := os.WriteFile(filepath.Join(dir, "transferometer"), []byte("config transferometer 'main'\n\toption enabled '0'\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ticks <- time.Now()
+	for deadline := time.Now().Add(5 * time.Second); f.Has(netfilter.HostKey(netfilter.Download, ip)); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("rules still there after enabled '0'")
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	_, tr, err := (ledger.Store{Dir: s.PersistDir}).Peek()
+	if err != nil || tr.Totals[mac].DownloadBytes != 500 {
+		t.Fatalf("flash copy: %+v %v", tr.Totals, err)
 	}
 }

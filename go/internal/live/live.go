@@ -327,6 +327,11 @@ func (h *Hub) removeLocked(c *client, code int, text string) {
 		return
 	}
 	delete(h.clients, c)
+	if len(h.clients) == 0 {
+		// Nobody watches: the daemon stops sampling, so the last message
+		// and sample go stale. A new client starts from fresh ones.
+		h.last, h.havePrev = nil, false
+	}
 	c.closeCode, c.closeText = code, text
 	c.cancel()
 	if code == 0 {

@@ -12,9 +12,10 @@ import (
 	"time"
 )
 
-// ubusStatusNotFound is ubus's exit status when rpcd has no such session
-// (UBUS_STATUS_NOT_FOUND): expired or never existed, a plain "no".
-const ubusStatusNotFound = 4
+// notFound says whether ubus's exit status is UBUS_STATUS_NOT_FOUND (4):
+// the session expired or never existed, a plain "no". OpenWrt 22.03's ubus
+// (2022-06-01) exits with -4, which the shell sees as 252.
+func notFound(code int) bool { return code == 4 || code == 252 }
 
 // maxCached bounds the positive-answer cache: a router has a handful of
 // LuCI sessions, and a flood of ids must not grow memory.
@@ -142,7 +143,7 @@ func (u *UbusSessionChecker) ask(ctx context.Context, session string) (bool, err
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err = cmd.Run()
 	var exit *exec.ExitError
-	if errors.As(err, &exit) && exit.ExitCode() == ubusStatusNotFound {
+	if errors.As(err, &exit) && notFound(exit.ExitCode()) {
 		return false, nil
 	}
 	if err != nil {

@@ -16,13 +16,15 @@ import (
 
 const (
 	goneSession   = "deaddeaddeaddeaddeaddeaddeaddead"
+	gone22Session = "deadbeefdeadbeefdeadbeefdeadbeef"
 	brokenSession = "11111111111111111111111111111111"
 )
 
 // fakeUbus writes an executable `ubus` into dir that logs its argv (one
 // argument a line, calls separated by "--") and answers like rpcd's
-// session.access: true for goodSession, exit 4 "Not found" for an unknown
-// session, false otherwise. It never evaluates its arguments.
+// session.access: true for goodSession, "Not found" for an unknown session
+// (exit 4 as current ubus does, 252 as OpenWrt 22.03's does), false
+// otherwise. It never evaluates its arguments.
 func fakeUbus(t *testing.T, dir string) (logFile string) {
 	t.Helper()
 	logFile = filepath.Join(dir, "argv.log")
@@ -32,10 +34,11 @@ echo -- >> '%s'
 case "$4" in
 *'"ubus_rpc_session":"%s"'*) printf '{\n\t"access": true\n}\n' ;;
 *'"ubus_rpc_session":"%s"'*) echo 'Command failed: Not found' >&2; exit 4 ;;
+*'"ubus_rpc_session":"%s"'*) echo 'Command failed: ubus call session access {} (Not found)' >&2; exit 252 ;;
 *'"ubus_rpc_session":"%s"'*) echo 'Failed to connect to ubus' >&2; exit 255 ;;
 *) printf '{\n\t"access": false\n}\n' ;;
 esac
-`, logFile, logFile, goodSession, goneSession, brokenSession)
+`, logFile, logFile, goodSession, goneSession, gone22Session, brokenSession)
 	if err := os.WriteFile(filepath.Join(dir, "ubus"), []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -106,13 +109,14 @@ func TestUbusSessionChecker(t *testing.T) {
 	}
 
 	// No is not cached, and "not found" (expired session) is a no, not an error.
-	for _, s := range []string{badSession, badSession, goneSession} {
+	// OpenWrt 22.03's ubus exits 252 (-4 as a byte) for "not found".
+	for _, s := range []string{badSession, badSession, goneSession, gone22Session} {
 		if ok, err := u.Allowed(ctx, s); err != nil || ok {
 			t.Fatalf("session %s: %v, %v; want false, nil", s, ok, err)
 		}
 	}
-	if n := len(calls(t, logFile)); n != 5 {
-		t.Fatalf("%d ubus calls, want 5 (denials are asked every time)", n)
+	if n := len(calls(t, logFile)); n != 6 {
+		t.Fatalf("%d ubus calls, want 6 (denials are asked every time)", n)
 	}
 
 	// ubus itself failing is an error, not a verdict.

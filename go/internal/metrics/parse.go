@@ -18,7 +18,6 @@ type Sample struct {
 	Value  uint64
 }
 
-
 // Parse reads the text format strictly: every sample's family must have
 // HELP and TYPE lines before it; label values are unescaped.
 func Parse(text string) ([]Sample, error) {
