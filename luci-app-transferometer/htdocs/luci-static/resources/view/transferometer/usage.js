@@ -134,6 +134,8 @@ return view.extend({
 		this.periodNode = E('select', {
 			'class': 'cbi-input-select',
 			'id': 'transferometer-period',
+			/* themes give selects a fixed width that cuts the label off */
+			'style': 'width:auto',
 			'aria-label': _('Period'),
 			'change': L.bind(this.handlePeriod, this)
 		});
