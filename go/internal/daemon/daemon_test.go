@@ -37,13 +37,19 @@ func (c *clock) add(d time.Duration) {
 	c.mu.Unlock()
 }
 
-func TestSimulatedDayFlashWrites(t *testing.T) {
+// testSettings keeps everything in a temp dir, with no listeners.
+func testSettings(t *testing.T) (string, config.Settings) {
 	dir := t.TempDir()
 	s := config.Defaults()
 	s.LockDir, s.PIDFile = filepath.Join(dir, "lock"), filepath.Join(dir, "pid")
 	s.DBDir, s.PersistDir = filepath.Join(dir, "ram"), filepath.Join(dir, "flash")
 	s.LivePort, s.LiveTLSPort = 0, 0
 	s.Subnets = []netip.Prefix{netip.MustParsePrefix("10.77.0.0/24")}
+	return dir, s
+}
+
+func TestSimulatedDayFlashWrites(t *testing.T) {
+	dir, s := testSettings(t)
 	if err := os.MkdirAll(s.PersistDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -155,12 +161,7 @@ func watch(t *testing.T, dir string) func() []string {
 // counting at the next tick even if nothing restarts the daemon, and the
 // last counts still reach flash at stop.
 func TestDisabledWhileRunning(t *testing.T) {
-	dir := t.TempDir()
-	s := config.Defaults()
-	s.LockDir, s.PIDFile = filepath.Join(dir, "lock"), filepath.Join(dir, "pid")
-	s.DBDir, s.PersistDir = filepath.Join(dir, "ram"), filepath.Join(dir, "flash")
-	s.LivePort, s.LiveTLSPort = 0, 0
-	s.Subnets = []netip.Prefix{netip.MustParsePrefix("10.77.0.0/24")}
+	dir, s := testSettings(t)
 	f := netfilter.NewFake()
 	core := account.New(s, dir, f, nil)
 	mac, _ := macaddr.Parse("02:77:00:00:00:01")
