@@ -153,6 +153,7 @@ func (c *Core) report(ctx context.Context, only *macaddr.MAC, sel string, collec
 	if transfer.Day.Key == period.DayKey(now) {
 		today = transfer.Day.Usage
 	}
+	addrs := hosts.AddrsByMAC()
 	for _, mac := range devices(hosts, transfer) {
 		if only != nil && mac != *only {
 			continue
@@ -161,7 +162,7 @@ func (c *Core) report(ctx context.Context, only *macaddr.MAC, sel string, collec
 		if d := hosts.Devices[mac]; d != nil {
 			h.Hostname, h.FirstSeen, h.LastSeen = d.Hostname, d.FirstSeen, d.LastSeen
 		}
-		for _, a := range hosts.AddrsOf(mac) {
+		for _, a := range addrs[mac] {
 			h.IPs = append(h.IPs, a.String())
 		}
 		h.Active = len(h.IPs) > 0
@@ -260,12 +261,13 @@ func (c *Core) Hosts(ctx context.Context) ([]HostInfo, []Warning, error) {
 		warnings = append(warnings, Warning{Code: "disabled", Message: ErrDisabled.Error()})
 	}
 	out := []HostInfo{}
+	addrs := hosts.AddrsByMAC()
 	for _, mac := range devices(hosts, ledger.NewTransfer()) {
 		h := HostInfo{MAC: mac.String(), IPs: []string{}, Rules: true}
 		if d := hosts.Devices[mac]; d != nil {
 			h.Hostname, h.FirstSeen, h.LastSeen = d.Hostname, d.FirstSeen, d.LastSeen
 		}
-		for _, a := range hosts.AddrsOf(mac) {
+		for _, a := range addrs[mac] {
 			h.IPs = append(h.IPs, a.String())
 			h.Rules = h.Rules && inPlace[a]
 		}

@@ -337,15 +337,16 @@ func (h *Hosts) Owner(a netip.Addr) (macaddr.MAC, bool) {
 	return e.MAC, ok
 }
 
-// AddrsOf lists a device's addresses in order.
-func (h *Hosts) AddrsOf(mac macaddr.MAC) []netip.Addr {
-	var out []netip.Addr
+// AddrsByMAC lists every device's addresses in order, in one pass (a
+// report of thousands of devices must not scan all addresses per device).
+func (h *Hosts) AddrsByMAC() map[macaddr.MAC][]netip.Addr {
+	out := map[macaddr.MAC][]netip.Addr{}
 	for a, e := range h.IPs {
-		if e.MAC == mac {
-			out = append(out, a)
-		}
+		out[e.MAC] = append(out[e.MAC], a)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Less(out[j]) })
+	for _, as := range out {
+		sort.Slice(as, func(i, j int) bool { return as[i].Less(as[j]) })
+	}
 	return out
 }
 
