@@ -10,6 +10,7 @@
 #                    fuzz, LuCI in headless Chromium
 #   make bench       benchmarks (tables printed; numbers go to docs/benchmarks.md)
 #   make cross       stripped static binaries for router architectures
+#   make ipk         OpenWrt .ipk packages (router arches + LuCI) into dist/
 #   make test-cross  unit tests as a MIPS and an ARM64 router run them
 ifneq ($(TOPDIR),)
 
@@ -86,7 +87,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 BIN := $(CURDIR)/build/transferometer
 FUZZTIME ?= 15s
 
-.PHONY: all build deps test test-go test-cross test-luci fuzz lint demo bench cross clean
+.PHONY: all build deps test test-go test-cross test-luci test-ipk fuzz lint demo bench cross ipk clean
 
 all: build
 
@@ -100,10 +101,18 @@ lint:
 	@cd go && test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt: files above need formatting"; exit 1; }
 	cd go && $(GO) vet ./...
 
-test: deps build lint test-go test-cross fuzz test-luci
+test: deps build lint test-go test-cross test-ipk fuzz test-luci
 
+# TestIPK* build every package (five arches, twice): they run in test-ipk only.
 test-go:
-	cd go && TRANSFEROMETER_BIN=$(BIN) $(GO) test -count=1 -p 1 ./...
+	cd go && TRANSFEROMETER_BIN=$(BIN) $(GO) test -count=1 -p 1 -skip '^TestIPK' ./...
+
+# The .ipk files built into a temporary directory and taken apart: members,
+# control fields, data tree = files.manifest, ELF machine per arch, each
+# binary run (--version) natively or under qemu-user, byte-identical when
+# built twice.
+test-ipk: deps
+	cd go && $(GO) test -count=1 -timeout 20m -run '^TestIPK' ./cmd/transferometer
 
 fuzz:
 	cd go && $(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=$(FUZZTIME) ./internal/uci
@@ -158,6 +167,15 @@ cross:
 	done | awk '{ line = sprintf("%-38s %9d B %5.2f MiB", $$1, $$2, $$2 / 1048576); \
 		if ($$3 != "") line = line sprintf("   xz -9: %8d B %5.2f MiB", $$3, $$3 / 1048576); \
 		print line }'
+
+# OpenWrt packages without the SDK, into dist/ (scripts/mkipk.sh; README:
+# "Install on a router"): transferometer_VERSION_ARCH.ipk for each router
+# architecture and luci-app-transferometer_VERSION_all.ipk, VERSION being the
+# package Makefile's PKG_VERSION-PKG_RELEASE. IPK_ARCHES picks others.
+IPK_ARCHES ?= x86_64 mipsel_24kc mips_24kc arm_cortex-a7_neon-vfpv4 aarch64_cortex-a53
+
+ipk:
+	GO=$(GO) scripts/mkipk.sh -o $(CURDIR)/dist -b $(CURDIR)/build/ipk $(IPK_ARCHES)
 
 clean:
 	rm -rf build dist

@@ -1,0 +1,272 @@
+#!/bin/sh
+# mkipk.sh: OpenWrt .ipk packages from this repository alone, no SDK (make ipk).
+#
+#   scripts/mkipk.sh [-o OUTDIR] [-b BUILDDIR] [ARCH...]
+#
+# Builds transferometer_VERSION_ARCH.ipk for each ARCH (OpenWrt's names; by
+# default every one in the table below) and luci-app-transferometer_VERSION_all.ipk
+# into OUTDIR (default dist/). The binaries are built into BUILDDIR (default
+# build/ipk/) with GO (default go). Needs POSIX sh, GNU tar (--sort), gzip; no
+# network beyond what `go build` needs for a cold module cache.
+#
+# One source for everything: the version, licence, maintainer, description and
+# dependencies are read from the OpenWrt package Makefiles, the data tree of
+# transferometer from files.manifest (the list Package/transferometer/install
+# reads), that of luci-app-transferometer from its htdocs/ (-> /www) and root/
+# (-> /), as luci.mk installs them.
+#
+# The package is laid out as OpenWrt's ipkg-build (scripts/ipkg-build) and
+# include/package-ipkg.mk make it: control fields in the same order,
+# Installed-Size the byte size of the uncompressed data tar (opkg reads bytes),
+# the generic postinst/prerm that source /lib/functions.sh and call
+# default_postinst/default_prerm, which run the package's own postinst-pkg /
+# prerm-pkg. Differences: the outer tar holds debian-binary, control.tar.gz,
+# data.tar.gz in Debian's order (ipkg-build puts data first; opkg takes either)
+# and the owner is always 0:0.
+#
+# Reproducible: every mtime is SOURCE_DATE_EPOCH, or else the time of the last
+# commit (git log -1 --format=%ct), or else the Makefile's mtime; members are
+# sorted, owners numeric 0:0, gzip -n (no name, no time); Go builds with
+# -trimpath -buildvcs=false. The same commit and Go version give the same bytes.
+set -euf
+umask 022
+export LC_ALL=C
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+out=$root/dist
+build=$root/build/ipk
+GO=${GO:-go}
+while getopts o:b: opt; do
+	case $opt in
+	o) out=$OPTARG ;;
+	b) build=$OPTARG ;;
+	*) echo "usage: $0 [-o OUTDIR] [-b BUILDDIR] [ARCH...]" >&2; exit 2 ;;
+	esac
+done
+shift $((OPTIND - 1))
+[ $# -gt 0 ] || set -- x86_64 mipsel_24kc mips_24kc arm_cortex-a7_neon-vfpv4 aarch64_cortex-a53
+
+die() { echo "mkipk: $*" >&2; exit 1; }
+
+# mkvar NAME FILE: the value of NAME:=VALUE in an OpenWrt Makefile.
+mkvar() {
+	v=$(sed -n "s/^[[:space:]]*$1[[:space:]]*:=[[:space:]]*//p" "$2" | head -n 1)
+	[ -n "$v" ] || die "$2: no $1:="
+	printf '%s\n' "$v"
+}
+
+# mkdefine NAME FILE: the body of `define NAME` ... `endef`.
+mkdefine() {
+	awk -v name="$1" '$0 == "define " name { on = 1; next } on && /^endef/ { exit } on { print }' "$2"
+}
+
+mk=$root/Makefile
+luci_mk=$root/luci-app-transferometer/Makefile
+version=$(mkvar PKG_VERSION "$mk")-$(mkvar PKG_RELEASE "$mk")
+license=$(mkvar PKG_LICENSE "$mk")
+maintainer=$(mkvar PKG_MAINTAINER "$mk")
+
+# Depends as package-ipkg.mk writes it: libc first (PKG_DEFAULT_DEPENDS), then
+# the Makefile's DEPENDS with @conditions and $(variables) dropped (they
+# select, they do not depend), the + removed and CONFIG: prefixes taken as
+# set (IPV6:ip6tables -> ip6tables; IPv6 is on in every default build).
+# mkdeps DEPENDS-VALUE
+mkdeps() {
+	deps=libc
+	for d in $1; do
+		case $d in
+		'$('* | @* | +@*) continue ;;
+		esac
+		d=${d#+}
+		d=${d##*:}
+		[ "$d" = libc ] || deps="$deps, $d"
+	done
+	printf '%s\n' "$deps"
+}
+deps=$(mkdeps "$(mkdefine Package/transferometer "$mk" | sed -n 's/^[[:space:]]*DEPENDS[[:space:]]*:=//p')")
+section=$(mkdefine Package/transferometer "$mk" | sed -n 's/^[[:space:]]*SECTION[[:space:]]*:=//p')
+luci_deps=$(mkdeps "$(mkvar LUCI_DEPENDS "$luci_mk")")
+luci_title=$(mkvar LUCI_TITLE "$luci_mk")
+luci_license=$(mkvar PKG_LICENSE "$luci_mk")
+
+if [ -n "${SOURCE_DATE_EPOCH:-}" ]; then
+	epoch=$SOURCE_DATE_EPOCH
+elif epoch=$(git -C "$root" log -1 --format=%ct 2>/dev/null) && [ -n "$epoch" ]; then
+	:
+else
+	epoch=$(stat -c %Y "$mk")
+fi
+
+TAR="tar --format=gnu --sort=name --owner=0 --group=0 --numeric-owner --mtime=@$epoch"
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT INT TERM
+mkdir -p "$out" "$build"
+
+# control FILE PACKAGE ARCH DEPENDS SECTION SOURCE DESCRIPTION: the control
+# file, fields in package-ipkg.mk's order; Installed-Size is filled in later.
+control() {
+	{
+		printf 'Package: %s\nVersion: %s\n' "$2" "$version"
+		printf 'Depends: %s\n' "$4"
+		printf 'Source: %s\nSourceName: %s\n' "$6" "$2"
+		printf 'License: %s\nSection: %s\n' "$7" "$5"
+		printf 'SourceDateEpoch: %s\n' "$epoch"
+		printf 'Maintainer: %s\nArchitecture: %s\nInstalled-Size: 0\n' "$maintainer" "$3"
+		# package-ipkg.mk: printf "Description: "; echo "$DESCRIPTION" | sed 's,^[[:space:]]*, ,g'
+		printf 'Description: '
+		printf '%s\n' "$8" | sed -e 's,^[[:space:]]*, ,g'
+	} > "$1"
+}
+
+# The generic maintainer scripts of package-ipkg.mk (identical in every
+# OpenWrt package); default_postinst / default_prerm source the package's
+# postinst-pkg / prerm-pkg from /usr/lib/opkg/info.
+generic_scripts() {
+	cat > "$1/postinst" <<'EOF'
+#!/bin/sh
+[ "${IPKG_NO_SCRIPT}" = "1" ] && exit 0
+[ -s ${IPKG_INSTROOT}/lib/functions.sh ] || exit 0
+. ${IPKG_INSTROOT}/lib/functions.sh
+default_postinst $0 $@
+EOF
+	cat > "$1/prerm" <<'EOF'
+#!/bin/sh
+[ -s ${IPKG_INSTROOT}/lib/functions.sh ] || exit 0
+. ${IPKG_INSTROOT}/lib/functions.sh
+default_prerm $0 $@
+EOF
+	chmod 0755 "$1/postinst" "$1/prerm"
+}
+
+# pack PKGDIR PACKAGE ARCH: PKGDIR/data and PKGDIR/control into
+# OUTDIR/PACKAGE_VERSION_ARCH.ipk.
+pack() {
+	d=$1
+	find "$d/data" "$d/control" -type d -exec chmod 0755 {} +
+	(cd "$d/data" && $TAR -cf - .) | gzip -n > "$d/data.tar.gz"
+	size=$(gzip -dc "$d/data.tar.gz" | wc -c | tr -d ' ')
+	sed -i -e "s/^Installed-Size: .*/Installed-Size: $size/" "$d/control/control"
+	(cd "$d/control" && $TAR -cf - .) | gzip -n > "$d/control.tar.gz"
+	echo 2.0 > "$d/debian-binary"
+	chmod 0644 "$d/debian-binary" "$d/control.tar.gz" "$d/data.tar.gz"
+	f=$out/$2_${version}_$3.ipk
+	(cd "$d" && $TAR -cf - ./debian-binary ./control.tar.gz ./data.tar.gz) | gzip -n > "$f.tmp"
+	mv "$f.tmp" "$f"
+	echo "$f"
+}
+
+# goenv ARCH: GOARCH and friends for an OpenWrt architecture, as
+# golang-package.mk maps them.
+goenv() {
+	case $1 in
+	x86_64) echo GOARCH=amd64 ;;
+	i386_pentium4) echo GOARCH=386 GO386=sse2 ;;
+	i386_pentium-mmx) echo GOARCH=386 GO386=softfloat ;;
+	mipsel_24kc | mipsel_74kc | mipsel_mips32) echo GOARCH=mipsle GOMIPS=softfloat ;;
+	mips_24kc | mips_4kec | mips_mips32) echo GOARCH=mips GOMIPS=softfloat ;;
+	mips64_octeonplus) echo GOARCH=mips64 GOMIPS64=hardfloat ;;
+	# ARM: GOARM=7 (VFP) only with an FPU in the name; without one, Go's
+	# software floating point (GOARM=5), as the kernel emulates no VFP.
+	arm_arm1176jzf-s_vfp) echo GOARCH=arm GOARM=6 ;;
+	arm_cortex-a*_vfp* | arm_cortex-a*_neon*) echo GOARCH=arm GOARM=7 ;;
+	arm_*) echo GOARCH=arm GOARM=5 ;;
+	aarch64_*) echo GOARCH=arm64 ;;
+	*) die "unknown architecture $1 (OpenWrt's names, e.g. mipsel_24kc; see opkg print-architecture)" ;;
+	esac
+}
+
+# The transferometer package, per architecture.
+description=$(mkdefine Package/transferometer/description "$mk")
+for arch in "$@"; do
+	genv=$(goenv "$arch")
+	bin=$build/$arch/transferometer
+	# shellcheck disable=SC2086 # genv is words
+	(cd "$root/go" && env CGO_ENABLED=0 GOOS=linux $genv "$GO" build -trimpath -buildvcs=false \
+		-ldflags "-s -w -X main.version=$version" -o "$bin" ./cmd/transferometer)
+
+	d=$tmp/transferometer-$arch
+	mkdir -p "$d/data" "$d/control"
+	while read -r mode src dest; do
+		case $mode in '' | '#'*) continue ;; esac
+		case $src in
+		@transferometer) src=$bin ;;
+		*) src=$root/$src ;;
+		esac
+		mkdir -p "$d/data${dest%/*}"
+		cp "$src" "$d/data$dest"
+		chmod "$mode" "$d/data$dest"
+	done < "$root/files.manifest"
+
+	control "$d/control/control" transferometer "$arch" "$deps" "$section" \
+		package/transferometer "$license" "$description"
+	# As package-ipkg.mk: the conffiles that exist in the data tree.
+	: > "$d/control/conffiles"
+	for cf in $(mkdefine Package/transferometer/conffiles "$mk"); do
+		[ -f "$d/data$cf" ] && echo "$cf" >> "$d/control/conffiles"
+	done
+	generic_scripts "$d/control"
+	# default_postinst has run uci-defaults by now, and after this enables
+	# (on a first install) and starts /etc/init.d/transferometer.
+	cat > "$d/control/postinst-pkg" <<'EOF'
+[ -n "${IPKG_INSTROOT}" ] || {
+	# An upgrade: a daemon still running the old binary (opkg before
+	# 2021 runs no prerm on upgrades) stops here, committing its ledger,
+	# so that the start below runs the new one; procd would keep an
+	# unchanged instance running. A first install: nothing to stop.
+	/etc/init.d/transferometer stop 2>/dev/null
+	# rpcd scans /usr/libexec/rpcd only at start and on SIGHUP: the
+	# transferometer ubus object appears now.
+	/etc/init.d/rpcd reload 2>/dev/null
+	# dnsmasq hands neighbour and DHCP events to /etc/hotplug.d only when a
+	# handler existed at its start: restart it once, on the first install.
+	[ "${PKG_UPGRADE}" = "1" ] || [ ! -x /etc/init.d/dnsmasq ] ||
+		/etc/init.d/dnsmasq restart
+	exit 0
+}
+EOF
+	# default_prerm then stops (and on removal disables) the init script.
+	cat > "$d/control/prerm-pkg" <<'EOF'
+[ -n "${IPKG_INSTROOT}" ] || {
+	# Stop the daemon first: it commits the ledger on SIGTERM. Then remove
+	# our rules and chains, which would otherwise go on counting. On an
+	# upgrade they stay for the new version to take over.
+	/etc/init.d/transferometer stop 2>/dev/null
+	[ "${PKG_UPGRADE}" = "1" ] || /usr/sbin/transferometer teardown
+	exit 0
+}
+EOF
+	chmod 0755 "$d/control/postinst-pkg" "$d/control/prerm-pkg"
+	pack "$d" transferometer "$arch"
+done
+
+# luci-app-transferometer: htdocs/ -> /www, root/ -> /, as luci.mk installs
+# them; modes normalised to 0644, or 0755 for a file executable in the
+# repository.
+l=$root/luci-app-transferometer
+d=$tmp/luci-app-transferometer
+mkdir -p "$d/data/www" "$d/control"
+cp -R "$l/htdocs/." "$d/data/www/"
+cp -R "$l/root/." "$d/data/"
+find "$d/data" -type f -exec chmod 0644 {} +
+(cd "$l" && find htdocs root -type f -perm -u+x) | while read -r f; do
+	case $f in
+	htdocs/*) chmod 0755 "$d/data/www/${f#htdocs/}" ;;
+	root/*) chmod 0755 "$d/data/${f#root/}" ;;
+	esac
+done
+control "$d/control/control" luci-app-transferometer all "$luci_deps" luci \
+	package/transferometer/luci-app-transferometer "$luci_license" "$luci_title"
+generic_scripts "$d/control"
+# luci.mk's Package/luci-app-*/postinst: LuCI's caches go, rpcd rereads its
+# ACLs (and the menu).
+cat > "$d/control/postinst-pkg" <<'EOF'
+[ -n "${IPKG_INSTROOT}" ] || {
+	rm -f /tmp/luci-indexcache /tmp/luci-indexcache.*
+	rm -rf /tmp/luci-modulecache/
+	killall -HUP rpcd 2>/dev/null
+	exit 0
+}
+EOF
+chmod 0755 "$d/control/postinst-pkg"
+pack "$d" luci-app-transferometer all
