@@ -32,6 +32,9 @@ PKG_BUILD_FLAGS:=no-mips16
 GO_PKG:=github.com/transferometer/transferometer
 GO_PKG_BUILD_PKG:=$(GO_PKG)/cmd/transferometer
 GO_PKG_LDFLAGS_X:=main.version=$(PKG_VERSION)-$(PKG_RELEASE)
+# We serve no HTTP/2 (the live feed is a WebSocket over HTTP/1.1): leaving
+# net/http's bundled HTTP/2 out saves about 0.45 MB on a router.
+GO_PKG_TAGS:=nethttpomithttp2
 
 include $(INCLUDE_DIR)/package.mk
 include $(TOPDIR)/feeds/packages/lang/golang/golang-package.mk
@@ -95,7 +98,7 @@ deps:
 	@scripts/install-deps.sh
 
 build:
-	cd go && CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o $(BIN) ./cmd/transferometer
+	cd go && CGO_ENABLED=0 $(GO) build -trimpath -tags nethttpomithttp2 -ldflags "-s -w -X main.version=$(VERSION)" -o $(BIN) ./cmd/transferometer
 
 lint:
 	@cd go && test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt: files above need formatting"; exit 1; }
@@ -151,7 +154,7 @@ bench: deps build
 # Stripped static binaries for router architectures, into build/cross/, with
 # their sizes (and xz -9 sizes when xz is installed).
 CROSS_DIR := $(CURDIR)/build/cross
-CROSS_BUILD = CGO_ENABLED=0 GOOS=linux $(GO) build -trimpath -buildvcs=false \
+CROSS_BUILD = CGO_ENABLED=0 GOOS=linux $(GO) build -trimpath -buildvcs=false -tags nethttpomithttp2 \
 	-ldflags "-s -w -X main.version=$(VERSION)" -o $(CROSS_DIR)/transferometer-$(1) ./cmd/transferometer
 
 cross:

@@ -182,7 +182,7 @@ for arch in "$@"; do
 	genv=$(goenv "$arch")
 	bin=$build/$arch/transferometer
 	# shellcheck disable=SC2086 # genv is words
-	(cd "$root/go" && env CGO_ENABLED=0 GOOS=linux $genv "$GO" build -trimpath -buildvcs=false \
+	(cd "$root/go" && env CGO_ENABLED=0 GOOS=linux $genv "$GO" build -trimpath -buildvcs=false -tags nethttpomithttp2 \
 		-ldflags "-s -w -X main.version=$version" -o "$bin" ./cmd/transferometer)
 
 	d=$tmp/transferometer-$arch
