@@ -206,8 +206,8 @@ for arch in "$@"; do
 		[ -f "$d/data$cf" ] && echo "$cf" >> "$d/control/conffiles"
 	done
 	generic_scripts "$d/control"
-	# default_postinst has run uci-defaults by now, and after this enables
-	# (on a first install) and starts /etc/init.d/transferometer.
+	# default_postinst runs this first, then the uci-defaults script, then
+	# enables (on a first install) and starts /etc/init.d/transferometer.
 	cat > "$d/control/postinst-pkg" <<'EOF'
 [ -n "${IPKG_INSTROOT}" ] || {
 	# An upgrade: a daemon still running the old binary (opkg before
@@ -232,7 +232,14 @@ EOF
 	# our rules and chains, which would otherwise go on counting. On an
 	# upgrade they stay for the new version to take over.
 	/etc/init.d/transferometer stop 2>/dev/null
-	[ "${PKG_UPGRADE}" = "1" ] || /usr/sbin/transferometer teardown
+	if [ "${PKG_UPGRADE}" != "1" ]; then
+		/usr/sbin/transferometer teardown
+		# The fw3 include would point at a script that is about to go.
+		if [ "$(uci -q get firewall.transferometer.path)" = /usr/share/transferometer/firewall.include ]; then
+			uci -q delete firewall.transferometer
+			uci -q commit firewall
+		fi
+	fi
 	exit 0
 }
 EOF

@@ -494,7 +494,8 @@ esac
 
 // TestFirewallUCIDefaults: the uci-defaults script, run as /etc/init.d/boot
 // (and default_postinst) run it, adds the firewall include on fw3 once, and
-// on fw4 adds nothing and removes an include left by fw3.
+// on fw4 (which ships a /sbin/fw3 link too) adds nothing and removes an
+// include left by fw3.
 func TestFirewallUCIDefaults(t *testing.T) {
 	if _, err := os.Stat("/sbin/fw3"); err == nil {
 		t.Skip("this machine has /sbin/fw3")
@@ -517,6 +518,8 @@ func TestFirewallUCIDefaults(t *testing.T) {
 		{dest: "/etc/config/firewall", mode: 0o644, src: filepath.Join(dir, "firewall")},
 	}
 	fw3 := sysFile{dest: "/sbin/fw3", mode: 0o755, src: filepath.Join(dir, "fw3")}
+	// firewall4 also installs /sbin/fw3 (a link to fw4): fw4 must win.
+	fw4 := sysFile{dest: "/sbin/fw4", mode: 0o755, src: filepath.Join(dir, "fw3")}
 	run := func(extra ...sysFile) {
 		t.Helper()
 		argv := append([]string{"PATH=" + procdPath, "FAKE_UCI=" + state}, routerShell()...)
@@ -550,7 +553,7 @@ cd /etc/uci-defaults || exit 1
 		t.Fatalf("fw3, second run changed something: %q", read("uci-state.log"))
 	}
 
-	run() // fw4: the include left from fw3 goes
+	run(fw3, fw4) // fw4 (with its fw3 link): the include left from fw3 goes
 	if got := read("uci-state"); got != "" {
 		t.Fatalf("fw4: uci state %q, want the include removed", got)
 	}
@@ -564,7 +567,7 @@ cd /etc/uci-defaults || exit 1
 		t.Fatal(err)
 	}
 	log = read("uci-state.log")
-	run()
+	run(fw3, fw4)
 	if read("uci-state") != own || read("uci-state.log") != log {
 		t.Fatalf("fw4 changed a foreign include: %q", read("uci-state.log"))
 	}
