@@ -60,6 +60,48 @@ define Package/transferometer/conffiles
 /etc/config/transferometer
 endef
 
+# Maintainer scripts (postinst-pkg / prerm-pkg, which OpenWrt's generic
+# postinst and prerm run through default_postinst / default_prerm). `make ipk`
+# (scripts/mkipk.sh) reads these same blocks, so SDK and ipk builds agree.
+# default_postinst runs this first, then uci-defaults, then enables (on a
+# first install) and starts /etc/init.d/transferometer.
+define Package/transferometer/postinst
+[ -n "$${IPKG_INSTROOT}" ] || {
+	# An upgrade: a daemon still running the old binary (opkg before
+	# 2021 runs no prerm on upgrades) stops here, committing its ledger,
+	# so that the start below runs the new one; procd would keep an
+	# unchanged instance running. A first install: nothing to stop.
+	/etc/init.d/transferometer stop 2>/dev/null
+	# rpcd scans /usr/libexec/rpcd only at start and on SIGHUP: the
+	# transferometer ubus object appears now.
+	/etc/init.d/rpcd reload 2>/dev/null
+	# dnsmasq hands neighbour and DHCP events to /etc/hotplug.d only when a
+	# handler existed at its start: restart it once, on the first install.
+	[ "$${PKG_UPGRADE}" = "1" ] || [ ! -x /etc/init.d/dnsmasq ] ||
+		/etc/init.d/dnsmasq restart
+	exit 0
+}
+endef
+
+# default_prerm then stops (and on removal disables) the init script.
+define Package/transferometer/prerm
+[ -n "$${IPKG_INSTROOT}" ] || {
+	# Stop the daemon first: it commits the ledger on SIGTERM. Then remove
+	# our rules and chains, which would otherwise go on counting. On an
+	# upgrade they stay for the new version to take over.
+	/etc/init.d/transferometer stop 2>/dev/null
+	if [ "$${PKG_UPGRADE}" != "1" ]; then
+		/usr/sbin/transferometer teardown
+		# The fw3 include would point at a script that is about to go.
+		if [ "$$(uci -q get firewall.transferometer.path)" = /usr/share/transferometer/firewall.include ]; then
+			uci -q delete firewall.transferometer
+			uci -q commit firewall
+		fi
+	fi
+	exit 0
+}
+endef
+
 # golang-package.mk builds the module found at PKG_BUILD_DIR: go.mod must be
 # at its root, so the sources are go/'s contents.
 define Build/Prepare

@@ -206,43 +206,10 @@ for arch in "$@"; do
 		[ -f "$d/data$cf" ] && echo "$cf" >> "$d/control/conffiles"
 	done
 	generic_scripts "$d/control"
-	# default_postinst runs this first, then the uci-defaults script, then
-	# enables (on a first install) and starts /etc/init.d/transferometer.
-	cat > "$d/control/postinst-pkg" <<'EOF'
-[ -n "${IPKG_INSTROOT}" ] || {
-	# An upgrade: a daemon still running the old binary (opkg before
-	# 2021 runs no prerm on upgrades) stops here, committing its ledger,
-	# so that the start below runs the new one; procd would keep an
-	# unchanged instance running. A first install: nothing to stop.
-	/etc/init.d/transferometer stop 2>/dev/null
-	# rpcd scans /usr/libexec/rpcd only at start and on SIGHUP: the
-	# transferometer ubus object appears now.
-	/etc/init.d/rpcd reload 2>/dev/null
-	# dnsmasq hands neighbour and DHCP events to /etc/hotplug.d only when a
-	# handler existed at its start: restart it once, on the first install.
-	[ "${PKG_UPGRADE}" = "1" ] || [ ! -x /etc/init.d/dnsmasq ] ||
-		/etc/init.d/dnsmasq restart
-	exit 0
-}
-EOF
-	# default_prerm then stops (and on removal disables) the init script.
-	cat > "$d/control/prerm-pkg" <<'EOF'
-[ -n "${IPKG_INSTROOT}" ] || {
-	# Stop the daemon first: it commits the ledger on SIGTERM. Then remove
-	# our rules and chains, which would otherwise go on counting. On an
-	# upgrade they stay for the new version to take over.
-	/etc/init.d/transferometer stop 2>/dev/null
-	if [ "${PKG_UPGRADE}" != "1" ]; then
-		/usr/sbin/transferometer teardown
-		# The fw3 include would point at a script that is about to go.
-		if [ "$(uci -q get firewall.transferometer.path)" = /usr/share/transferometer/firewall.include ]; then
-			uci -q delete firewall.transferometer
-			uci -q commit firewall
-		fi
-	fi
-	exit 0
-}
-EOF
+	# The package Makefile's own maintainer-script blocks ($$ is make's $).
+	mkdefine Package/transferometer/postinst "$mk" | sed 's/\$\$/$/g' > "$d/control/postinst-pkg"
+	mkdefine Package/transferometer/prerm "$mk" | sed 's/\$\$/$/g' > "$d/control/prerm-pkg"
+	[ -s "$d/control/postinst-pkg" ] && [ -s "$d/control/prerm-pkg" ] || die "$mk: no postinst/prerm blocks"
 	chmod 0755 "$d/control/postinst-pkg" "$d/control/prerm-pkg"
 	pack "$d" transferometer "$arch"
 done
