@@ -31,7 +31,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/netip"
 	"os"
@@ -749,35 +748,10 @@ func startIperfServer(b testing.TB, ns, addr string) (stop func()) {
 	}
 }
 
-// iperfRun is one iperf3 client run from ns; it returns Gbit/s received.
+// iperfRun is one single-stream iperf3 client run from ns; Gbit/s received.
 func iperfRun(b testing.TB, br *benchRig, ns string) float64 {
 	b.Helper()
-	var lastErr string
-	for attempt := 0; attempt < 5; attempt++ {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		cmd := br.lan.Exec(ctx, ns, "iperf3", "-c", br.lan.Internet4.String(), "-p", "5201",
-			"-t", "4", "-O", "1", "-J")
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		out, err := cmd.Output()
-		cancel()
-		var rep struct {
-			End struct {
-				SumReceived struct {
-					BitsPerSecond float64 `json:"bits_per_second"`
-				} `json:"sum_received"`
-			} `json:"end"`
-			Error string `json:"error"`
-		}
-		if jerr := json.Unmarshal(out, &rep); err == nil && jerr == nil && rep.Error == "" && rep.End.SumReceived.BitsPerSecond > 0 {
-			return rep.End.SumReceived.BitsPerSecond / 1e9
-		}
-		// "the server is busy" right after the previous test: try again.
-		lastErr = fmt.Sprintf("%v: %s %s", err, out, stderr.Bytes())
-		time.Sleep(500 * time.Millisecond)
-	}
-	b.Fatalf("iperf3 failed 5 times: %s", lastErr)
-	return 0
+	return iperfStreams(b, br, ns, 1)
 }
 
 // ---------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -346,6 +347,19 @@ func (r *rig) ruleLines(t testing.TB) []string {
 		}
 	}
 	return out
+}
+
+// plantLock makes the lock look held by pid: the lock dir and the PID file
+// the rig's config names, as a holder leaves them.
+func (r *rig) plantLock(t testing.TB, pid int) {
+	t.Helper()
+	if err := os.MkdirAll(r.lockDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	pidFile := filepath.Join(filepath.Dir(r.lockDir), "transferometer.pid")
+	if err := os.WriteFile(pidFile, []byte(strconv.Itoa(pid)+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // dbState is the ledger directory's contents, to prove nothing changed.

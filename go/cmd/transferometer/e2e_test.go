@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -296,13 +295,7 @@ func testStaleLockReclaimed(t *testing.T, v string) {
 	if err := dead.Run(); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.MkdirAll(r.lockDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	pidFile := filepath.Join(filepath.Dir(r.lockDir), "transferometer.pid")
-	if err := os.WriteFile(pidFile, []byte(strconv.Itoa(dead.Process.Pid)+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	r.plantLock(t, dead.Process.Pid)
 	start := time.Now()
 	h := r.lan.Hosts[0]
 	r.ok(t, "arp-add", h.MAC.String(), h.IP4.String())

@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -241,13 +240,7 @@ func TestRPCDLockHeld(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { holder.Process.Kill(); holder.Wait() })
-	if err := os.MkdirAll(r.lockDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	pidFile := filepath.Join(filepath.Dir(r.lockDir), "transferometer.pid")
-	if err := os.WriteFile(pidFile, []byte(strconv.Itoa(holder.Process.Pid)+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	r.plantLock(t, holder.Process.Pid)
 	db := r.dbState(t)
 	u := r.rpcdRun(t, []byte("{}"), "call", "usage")
 	if got := num(t, hostObj(t, u, h.MAC.String()), "download_bytes"); got != 10280 {
