@@ -126,7 +126,7 @@ func openCore() (*account.Core, error) {
 	if err != nil {
 		return nil, badUsage("%v", err)
 	}
-	b, err := account.NewBackend(s)
+	b, err := account.NewBackend(s, dir)
 	if err != nil {
 		return nil, err
 	}

@@ -44,16 +44,23 @@ type rig struct {
 	cfgDir  string
 	dbDir   string
 	lockDir string
-	// variant is the iptables variant ("legacy", "nft"), or "nftables"
-	// for the native backend (the LAN's NAT then uses iptables-nft).
+	// variant is the iptables variant ("legacy", "nft"), "nftables" for
+	// the native backend (the LAN's NAT then uses iptables-nft), or
+	// "netdev" for the native backend counting hosts on br-lan's ports.
 	variant string
 }
 
 // nft reports whether the rig runs the nftables backend.
-func (r *rig) nft() bool { return r.variant == "nftables" }
+func (r *rig) nft() bool { return r.variant == "nftables" || r.variant == "netdev" }
+
+// netdev reports whether the rig counts hosts on the netdev hooks.
+func (r *rig) netdev() bool { return r.variant == "netdev" }
 
 // backendName is what usage reports as the backend.
 func (r *rig) backendName() string {
+	if r.netdev() {
+		return "nftables-netdev"
+	}
 	if r.nft() {
 		return "nftables"
 	}
@@ -64,7 +71,7 @@ func newRig(t testing.TB, variant string, hosts int) *rig {
 	t.Helper()
 	testlan.Require(t)
 	natVariant := variant
-	if variant == "nftables" {
+	if variant == "nftables" || variant == "netdev" {
 		natVariant = "nft"
 	}
 	lan := testlan.New(t, testlan.Options{NumHosts: hosts, Variant: natVariant})
@@ -93,10 +100,17 @@ func (r *rig) writeConfig(t testing.TB, extra string) {
 	option backend '%s'
 	option iptables_variant '%s'
 %s`, r.lockDir, filepath.Join(filepath.Dir(r.lockDir), "transferometer.pid"), r.dbDir,
-		filepath.Join(filepath.Dir(r.lockDir), "dhcp.leases"), r.lan.LAN4, r.lan.LAN6, r.backendOption(), r.lan.Variant, extra)
+		filepath.Join(filepath.Dir(r.lockDir), "dhcp.leases"), r.lan.LAN4, r.lan.LAN6, r.backendOption(), r.lan.Variant, r.placementOptions()+extra)
 	if err := os.WriteFile(filepath.Join(r.cfgDir, "transferometer"), []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func (r *rig) placementOptions() string {
+	if r.netdev() {
+		return "\toption placement 'netdev'\n\toption lan_device '" + testlan.Bridge + "'\n"
+	}
+	return ""
 }
 
 func (r *rig) backendOption() string {
@@ -231,7 +245,7 @@ func (r *rig) save(t testing.TB) string {
 	}
 	// Our nft tables, stateless (no counter values), every line marked
 	// so that tests looking for "TRANSFEROMETER" find them too.
-	for _, fam := range []string{"ip", "ip6"} {
+	for _, fam := range []string{"ip", "ip6", "netdev"} {
 		for _, l := range strings.Split(r.nftTable(t, fam, "-s"), "\n") {
 			if l != "" {
 				b.WriteString("TRANSFEROMETER nft: " + l + "\n")
@@ -257,8 +271,32 @@ func (r *rig) nftTable(t testing.TB, fam string, flags ...string) string {
 // hold for both backends unchanged.
 func (r *rig) nftLines(t testing.TB, fam string) []string {
 	t.Helper()
+	out := r.nftHostLines(t, fam, fam, map[string]string{"up": "-s", "down": "-d"})
+	if r.netdev() {
+		// Host sets of the netdev table: up4/down4 (ip), up6/down6 (ip6).
+		n := map[string]string{"ip": "4", "ip6": "6"}[fam]
+		out = append(out, r.nftHostLines(t, "netdev", fam, map[string]string{"up" + n: "-s", "down" + n: "-d"})...)
+	}
+	chain := ""
+	for _, l := range strings.Split(r.nftTable(t, fam, "-s"), "\n") {
+		l = strings.TrimSpace(l)
+		switch {
+		case strings.HasPrefix(l, "chain "):
+			chain = strings.TrimSuffix(strings.TrimPrefix(l, "chain "), " {")
+		case l == "}" || strings.HasPrefix(l, "type ") || l == "":
+		case chain != "":
+			out = append(out, "-A TRANSFEROMETER_"+chain+" "+l)
+		}
+	}
+	return out
+}
+
+// nftHostLines renders the elements of the host sets (names mapped to
+// -s/-d) of our table in family table as iptables host rules of family fam.
+func (r *rig) nftHostLines(t testing.TB, table, fam string, sets map[string]string) []string {
+	t.Helper()
 	var out []string
-	js := r.nftTable(t, fam, "-j")
+	js := r.nftTable(t, table, "-j")
 	if js == "" {
 		return nil
 	}
@@ -281,7 +319,10 @@ func (r *rig) nftLines(t testing.TB, fam string) []string {
 		if err := json.Unmarshal(raw, &set); err != nil {
 			t.Fatal(err)
 		}
-		flag := map[string]string{"up": "-s", "down": "-d"}[set.Name]
+		flag, ok := sets[set.Name]
+		if !ok {
+			continue
+		}
 		for _, e := range set.Elem {
 			var el struct {
 				Elem struct {
@@ -297,17 +338,6 @@ func (r *rig) nftLines(t testing.TB, fam string) []string {
 			out = append(out, fmt.Sprintf("-A TRANSFEROMETER_FORWARD %s %s/%d -j RETURN", flag, addr, bits))
 		}
 	}
-	chain := ""
-	for _, l := range strings.Split(r.nftTable(t, fam, "-s"), "\n") {
-		l = strings.TrimSpace(l)
-		switch {
-		case strings.HasPrefix(l, "chain "):
-			chain = strings.TrimSuffix(strings.TrimPrefix(l, "chain "), " {")
-		case l == "}" || strings.HasPrefix(l, "type ") || l == "":
-		case chain != "":
-			out = append(out, "-A TRANSFEROMETER_"+chain+" "+l)
-		}
-	}
 	return out
 }
 
@@ -315,7 +345,7 @@ func (r *rig) nftLines(t testing.TB, fam string) []string {
 func (r *rig) flushRules(t testing.TB) {
 	t.Helper()
 	if r.nft() {
-		for _, fam := range []string{"ip", "ip6"} {
+		for _, fam := range []string{"ip", "ip6", "netdev"} {
 			if r.nftTable(t, fam) != "" {
 				r.lan.Run(t, r.lan.Router, "nft", "delete", "table", fam, "transferometer")
 			}
@@ -375,4 +405,4 @@ func (r *rig) dbState(t testing.TB) map[string]string {
 
 // variants lists the backends every datapath test runs on: iptables-legacy,
 // iptables-nft, and the native nftables backend.
-func variants() []string { return []string{"legacy", "nft", "nftables"} }
+func variants() []string { return []string{"legacy", "nft", "nftables", "netdev"} }

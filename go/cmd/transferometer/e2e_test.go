@@ -87,7 +87,21 @@ func TestSetupIdempotentTeardownExact(t *testing.T) {
 				if r.nft() {
 					// Base chains hook in by themselves: check ours are.
 					out := r.nftTable(t, map[bool]string{false: "ip", true: "ip6"}[fam])
-					for _, hook := range []string{"input", "output", "forward"} {
+					hooks := []string{"input", "output", "forward"}
+					if r.netdev() {
+						// Hosts are counted on br-lan's port instead.
+						hooks = hooks[:2]
+						nd := r.nftTable(t, "netdev")
+						for _, c := range []string{"in_", "out_"} {
+							if strings.Count(nd, "chain "+c+h.RouterPort+" {") != 1 {
+								t.Errorf("no single %s%s chain:\n%s", c, h.RouterPort, nd)
+							}
+						}
+						if strings.Contains(out, "hook forward") {
+							t.Errorf("netdev placement with a forward chain:\n%s", out)
+						}
+					}
+					for _, hook := range hooks {
 						if !strings.Contains(out, "type filter hook "+hook+" priority mangle;") {
 							t.Errorf("ipv6=%v: no %s base chain:\n%s", fam, hook, out)
 						}

@@ -210,19 +210,44 @@ func TestLeaseHostname(t *testing.T) {
 	}
 }
 
-func TestFlowOffloadingWarning(t *testing.T) {
-	c, _ := newCore(t)
-	writeFile(t, filepath.Join(c.configDir, "firewall"), "config defaults\n\toption input 'ACCEPT'\n\toption flow_offloading '1'\n")
-	r, err := c.Usage(context.Background(), nil, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	found := false
-	for _, w := range r.Warnings {
-		found = found || w.Code == "flow_offloading"
-	}
-	if !found {
-		t.Fatalf("warnings = %+v", r.Warnings)
+func TestFlowOffloadingWarnings(t *testing.T) {
+	for _, tc := range []struct {
+		name, backend, kernel, firewall string
+		placement                       string
+		want, absent                    []string
+	}{
+		{"iptables, offloading", "iptables", "6.6.0", "option flow_offloading '1'", "forward", []string{"flow_offloading"}, []string{"placement_netdev"}},
+		{"nftables, offloading, 6.6", "nftables", "6.6.73", "option flow_offloading '1'", "netdev", []string{"placement_netdev"}, []string{"flow_offloading", "flow_offloading_hw"}},
+		{"nftables, offloading, 5.15", "nftables", "5.15.167", "option flow_offloading '1'", "forward", []string{"flow_offloading"}, []string{"placement_netdev"}},
+		{"nftables, hardware", "nftables", "6.6.73", "option flow_offloading '1'\n\toption flow_offloading_hw '1'", "netdev", []string{"flow_offloading_hw", "placement_netdev"}, []string{"flow_offloading"}},
+		{"nftables, no offloading", "nftables", "6.6.73", "option flow_offloading '0'", "forward", nil, []string{"flow_offloading", "flow_offloading_hw", "placement_netdev"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, _ := newCore(t)
+			c.settings.Backend, c.settings.KernelRelease = tc.backend, tc.kernel
+			writeFile(t, filepath.Join(c.configDir, "firewall"), "config defaults\n\toption input 'ACCEPT'\n\t"+tc.firewall+"\n")
+			r, err := c.Usage(context.Background(), nil, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Placement != tc.placement || r.PlacementReason == "" {
+				t.Errorf("placement = %q (%q), want %q", r.Placement, r.PlacementReason, tc.placement)
+			}
+			codes := map[string]bool{}
+			for _, w := range r.Warnings {
+				codes[w.Code] = true
+			}
+			for _, c := range tc.want {
+				if !codes[c] {
+					t.Errorf("no %s warning in %+v", c, r.Warnings)
+				}
+			}
+			for _, c := range tc.absent {
+				if codes[c] {
+					t.Errorf("unexpected %s warning in %+v", c, r.Warnings)
+				}
+			}
+		})
 	}
 }
 

@@ -3,6 +3,7 @@ package account
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"strings"
 
 	"github.com/transferometer/transferometer/internal/config"
@@ -10,18 +11,37 @@ import (
 	"github.com/transferometer/transferometer/internal/netfilter"
 )
 
-// NewBackend builds the backend the settings name, 'auto' resolved by
-// Settings.ResolveBackend (its fw4 check reads Settings.FW4Path).
-func NewBackend(s config.Settings) (netfilter.Backend, error) {
-	return newBackendKind(s, s.ResolveBackend())
+// NewBackend builds the backend and placement the settings choose, 'auto'
+// resolved by Settings.Resolve (fw4's presence, the firewall's flow
+// offloading options in dir, the kernel's hooks).
+func NewBackend(s config.Settings, dir string) (netfilter.Backend, error) {
+	ch, err := s.Resolve(dir)
+	if err != nil {
+		return nil, err
+	}
+	return newBackendKind(s, dir, ch.Kind())
 }
 
-func newBackendKind(s config.Settings, kind string) (netfilter.Backend, error) {
+func newBackendKind(s config.Settings, dir, kind string) (netfilter.Backend, error) {
 	switch kind {
 	case "iptables":
 		return netfilter.NewIPTables(netfilter.IPTablesOptions{ChainPrefix: s.ChainPrefix, Variant: s.IPTablesVariant, IPv6: s.IPv6})
 	case "nftables":
 		return netfilter.NewNFTables(netfilter.NFTablesOptions{ChainPrefix: s.ChainPrefix, IPv6: s.IPv6})
+	case "nftables-netdev":
+		dev, err := s.ResolveLANDevice(dir)
+		if err != nil {
+			return nil, err
+		}
+		prefixes := func() ([]netip.Prefix, error) {
+			l, err := s.LAN(dir)
+			if err != nil {
+				return nil, err
+			}
+			return l.Prefixes(), nil
+		}
+		return netfilter.NewNFTables(netfilter.NFTablesOptions{ChainPrefix: s.ChainPrefix, IPv6: s.IPv6,
+			Netdev: &netfilter.NetdevOptions{LANDevice: dev, Prefixes: prefixes}})
 	}
 	return nil, fmt.Errorf("backend %q is not supported", kind)
 }
@@ -55,7 +75,7 @@ func (c *Core) teardownOthers(ctx context.Context, hosts *ledger.Hosts, t *ledge
 	}
 	saved := t.Baselines
 	for _, o := range others {
-		b, err := newBackendKind(c.settings, o.Backend)
+		b, err := newBackendKind(c.settings, c.configDir, o.Backend)
 		if err != nil {
 			return fmt.Errorf("previous backend: %w", err)
 		}
@@ -129,7 +149,7 @@ func (c *Core) switchBackends(ctx context.Context, tx *txn) error {
 // creditOther reads the backend kind (not the current one) and credits its
 // growth since base, returning the moved baselines.
 func (c *Core) creditOther(ctx context.Context, tx *txn, kind string, base map[netfilter.Key]ledger.Baseline) (map[netfilter.Key]ledger.Baseline, error) {
-	b, err := newBackendKind(c.settings, kind)
+	b, err := newBackendKind(c.settings, c.configDir, kind)
 	if err != nil {
 		return nil, fmt.Errorf("previous backend: %w", err)
 	}
@@ -163,7 +183,7 @@ func (c *Core) retire(ctx context.Context, tx *txn) error {
 	if r == nil {
 		return nil
 	}
-	b, err := newBackendKind(c.settings, r.Backend)
+	b, err := newBackendKind(c.settings, c.configDir, r.Backend)
 	if err != nil {
 		return fmt.Errorf("previous backend: %w", err)
 	}

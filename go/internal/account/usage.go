@@ -6,15 +6,14 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 
+	"github.com/transferometer/transferometer/internal/config"
 	"github.com/transferometer/transferometer/internal/ledger"
 	"github.com/transferometer/transferometer/internal/lock"
 	"github.com/transferometer/transferometer/internal/macaddr"
 	"github.com/transferometer/transferometer/internal/period"
-	"github.com/transferometer/transferometer/internal/uci"
 )
 
 // HostUsage is one device in a usage report.
@@ -47,10 +46,14 @@ type LiveInfo struct {
 
 // Report is what `usage --json` prints and ubus usage returns.
 type Report struct {
-	Enabled     bool       `json:"enabled"`
-	Backend     string     `json:"backend"`
-	CollectedAt int64      `json:"collected_at"`
-	Period      PeriodInfo `json:"period"`
+	Enabled bool   `json:"enabled"`
+	Backend string `json:"backend"`
+	// Placement says where forwarded bytes are counted ("forward" or
+	// "netdev") and PlacementReason why.
+	Placement       string     `json:"placement"`
+	PlacementReason string     `json:"placement_reason"`
+	CollectedAt     int64      `json:"collected_at"`
+	Period          PeriodInfo `json:"period"`
 	// Periods lists the periods with history, newest first.
 	Periods      []string           `json:"periods"`
 	Live         LiveInfo           `json:"live"`
@@ -108,6 +111,9 @@ func (c *Core) report(ctx context.Context, only *macaddr.MAC, sel string, collec
 		case err == nil:
 			hosts, transfer = tx.hosts, tx.transfer
 			r.Warnings = append(r.Warnings, tx.warnings...)
+			for _, n := range tx.changes.Notes {
+				r.Warnings = append(r.Warnings, Warning{Code: "placement_device", Message: n})
+			}
 		case errors.Is(err, lock.ErrTimeout):
 			r.Warnings = append(r.Warnings, Warning{Code: "lock_timeout", Message: err.Error() + "; showing the last saved numbers"})
 		default:
@@ -123,7 +129,7 @@ func (c *Core) report(ctx context.Context, only *macaddr.MAC, sel string, collec
 		}
 	}
 	r.Backend = c.backend.Name()
-	r.Warnings = append(r.Warnings, c.firewallWarnings()...)
+	r.Placement, r.PlacementReason = c.placement(&r.Warnings)
 	r.Periods = periodKeys(transfer, cur.Key())
 	bucket := transfer.Totals
 	switch sel {
@@ -342,34 +348,24 @@ func (c *Core) Teardown(ctx context.Context) error {
 	return c.backend.Teardown(ctx)
 }
 
-// firewallWarnings reads /etc/config/firewall (in the config dir) for flow
-// offloading, which makes established flows skip the forward hook.
-func (c *Core) firewallWarnings() []Warning {
-	f, err := uci.ParseFile(filepath.Join(c.configDir, "firewall"))
+// placement reports where the backend counts and why, and warns where
+// flow offloading makes numbers incomplete: never silently wrong.
+func (c *Core) placement(w *[]Warning) (string, string) {
+	ch, err := c.settings.Resolve(c.configDir)
 	if err != nil {
-		return nil
+		*w = append(*w, Warning{Code: "placement", Message: err.Error()})
+		return "", ""
 	}
-	var out []Warning
-	for _, s := range f.SectionsOfType("defaults") {
-		if isTrue(s, "flow_offloading_hw") {
-			out = append(out, Warning{Code: "flow_offloading_hw", Message: "Hardware flow offloading is on: offloaded flows never reach the CPU, so per-host numbers miss most forwarded traffic. Turn it off in Network → Firewall for exact counts."})
-		} else if isTrue(s, "flow_offloading") {
-			out = append(out, Warning{Code: "flow_offloading", Message: "Software flow offloading is on: established TCP/UDP flows bypass the forward hook, so per-host numbers miss most forwarded traffic. Turn it off in Network → Firewall for exact counts."})
-		}
+	if ch.Offload.Hardware {
+		*w = append(*w, Warning{Code: "flow_offloading_hw", Message: "Hardware flow offloading is on: flows handed to the switch or NIC never reach the CPU, so no kernel hook (forward or netdev) sees their packets and per-host numbers miss them. Turn it off in Network → Firewall for exact counts. (conntrack's flowtable counters — fw4 gives its flowtable a counter — do keep per-flow totals; per-host numbers from them would need a conntrack reader, which Transferometer does not have.)"})
 	}
-	return out
-}
-
-func isTrue(s *uci.Section, name string) bool {
-	o, ok := s.Get(name)
-	if !ok || len(o.Values) == 0 {
-		return false
+	switch {
+	case ch.Placement == config.PlacementNetdev:
+		*w = append(*w, Warning{Code: "placement_netdev", Message: "Counting on the LAN devices' ingress and egress hooks because " + ch.Reason + "."})
+	case ch.Offload.Software:
+		*w = append(*w, Warning{Code: "flow_offloading", Message: "Software flow offloading is on and counting happens in the forward hook (" + ch.Reason + "): established TCP/UDP flows bypass it, so per-host numbers miss most forwarded traffic. Use the nftables backend on Linux 5.16 or later (option placement 'auto' or 'netdev'), or turn offloading off in Network → Firewall."})
 	}
-	switch o.Values[len(o.Values)-1] {
-	case "1", "on", "true", "yes", "enabled":
-		return true
-	}
-	return false
+	return ch.Placement, ch.Reason
 }
 
 func fileExists(p string) bool {

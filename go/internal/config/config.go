@@ -62,6 +62,17 @@ type Settings struct {
 	// point it elsewhere.
 	FW4Path         string
 	IPTablesVariant string // iptables_variant: "auto", "legacy" or "nft"
+	// Placement says where the nftables backend counts forwarded bytes:
+	// "forward" (the forward hook), "netdev" (ingress/egress of the LAN's
+	// lowest devices, which software flow offloading does not bypass) or
+	// "auto" (netdev exactly when it is needed and possible).
+	Placement string // placement
+	// LANDevice is the device whose ports the netdev placement counts on;
+	// "" means the device of interface Network in the network file.
+	LANDevice string // lan_device
+	// KernelRelease replaces /proc/sys/kernel/osrelease for the egress
+	// hook check. Not a UCI option: tests set it.
+	KernelRelease string
 
 	// The resident daemon.
 	RefreshInterval time.Duration // refresh_interval: seconds between collections, 1..3600
@@ -119,6 +130,7 @@ func Defaults() Settings {
 		Backend:         "auto",
 		FW4Path:         "/sbin/fw4",
 		IPTablesVariant: "auto",
+		Placement:       "auto",
 		RefreshInterval: 30 * time.Second,
 		CommitInterval:  24 * time.Hour,
 		PersistDir:      "/etc/transferometer",
@@ -277,6 +289,16 @@ func specs() []spec {
 			name:   "iptables_variant",
 			parse:  parseVariant,
 			format: func(s Settings) any { return s.IPTablesVariant },
+		},
+		{
+			name:   "placement",
+			parse:  parsePlacement,
+			format: func(s Settings) any { return s.Placement },
+		},
+		{
+			name:   "lan_device",
+			parse:  parseDevice,
+			format: func(s Settings) any { return s.LANDevice },
 		},
 		{
 			name: "refresh_interval",

@@ -38,6 +38,7 @@ func TestDefaults(t *testing.T) {
 		Backend:         "auto",
 		FW4Path:         "/sbin/fw4",
 		IPTablesVariant: "auto",
+		Placement:       "auto",
 		RefreshInterval: 30 * time.Second,
 		CommitInterval:  24 * time.Hour,
 		PersistDir:      "/etc/transferometer",
@@ -100,6 +101,8 @@ func TestLoadEveryOption(t *testing.T) {
 		"option leasefile '/var/dhcp.leases'",
 		"option backend 'nftables'",
 		"option iptables_variant 'legacy'",
+		"option placement 'forward'",
+		"option lan_device 'br-guest'",
 		"option refresh_interval '5'",
 		"option commit_interval '6h'",
 		"option persist_dir '/overlay/tm'",
@@ -132,6 +135,8 @@ func TestLoadEveryOption(t *testing.T) {
 		Backend:         "nftables",
 		FW4Path:         "/sbin/fw4",
 		IPTablesVariant: "legacy",
+		Placement:       "forward",
+		LANDevice:       "br-guest",
 		RefreshInterval: 5 * time.Second,
 		CommitInterval:  6 * time.Hour,
 		PersistDir:      "/overlay/tm",
@@ -238,6 +243,7 @@ func TestLoadBadValues(t *testing.T) {
 		{"option backend 'ebtables'", `option backend: "ebtables" is not one of auto, iptables, nftables`},
 		{"option backend 'NFTABLES'", `option backend: "NFTABLES" is not one of auto, iptables, nftables`},
 		{"option iptables_variant 'NFT'", `option iptables_variant: "NFT" is not one of auto, legacy, nft`},
+		{"option placement 'egress'", `option placement: "egress" is not one of auto, forward, netdev`},
 		{"option refresh_interval '0'", `option refresh_interval: "0" is not a duration from 1s to 1h (seconds, or a number with s, m, h or d: '30', '24h')`},
 		{"option refresh_interval '2h'", `option refresh_interval: "2h" is not a duration from 1s to 1h (seconds, or a number with s, m, h or d: '30', '24h')`},
 		{"option commit_interval '10s'", `option commit_interval: "10s" is not a duration from 1m to 30d (seconds, or a number with s, m, h or d: '30', '24h')`},
@@ -372,6 +378,8 @@ func TestOptions(t *testing.T) {
 		{"leasefile", "/tmp/dhcp.leases"},
 		{"backend", "auto"},
 		{"iptables_variant", "auto"},
+		{"placement", "auto"},
+		{"lan_device", ""},
 		{"refresh_interval", "30s"},
 		{"commit_interval", "24h"},
 		{"persist_dir", "/etc/transferometer"},
@@ -434,5 +442,90 @@ func TestResolveBackend(t *testing.T) {
 	s.Backend, s.FW4Path = "nftables", ""
 	if got := s.ResolveBackend(); got != "nftables" {
 		t.Errorf("explicit nftables = %q", got)
+	}
+}
+
+func TestResolvePlacement(t *testing.T) {
+	dir := t.TempDir()
+	fw := func(body string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, "firewall"), []byte("config defaults\n"+body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		name, backend, placement, kernel, firewall string
+		kind                                       string
+		err                                        string
+	}{
+		{"auto off", "nftables", "auto", "6.6.73", "\toption flow_offloading '0'\n", "nftables", ""},
+		{"auto on", "nftables", "auto", "6.6.73", "\toption flow_offloading '1'\n", "nftables-netdev", ""},
+		{"auto on 5.16", "nftables", "auto", "5.16.0-rc1", "\toption flow_offloading 'on'\n", "nftables-netdev", ""},
+		{"auto on 5.15", "nftables", "auto", "5.15.167", "\toption flow_offloading '1'\n", "nftables", ""},
+		{"auto hw only", "nftables", "auto", "6.6.73", "\toption flow_offloading_hw '1'\n", "nftables", ""},
+		{"forced forward", "nftables", "forward", "6.6.73", "\toption flow_offloading '1'\n", "nftables", ""},
+		{"forced netdev", "nftables", "netdev", "6.6.73", "", "nftables-netdev", ""},
+		{"forced netdev old kernel", "nftables", "netdev", "5.10.201", "", "", "5.16"},
+		{"netdev on iptables", "iptables", "netdev", "6.6.73", "", "", "nftables backend"},
+		{"iptables auto on", "iptables", "auto", "6.6.73", "\toption flow_offloading '1'\n", "iptables", ""},
+		{"garbage kernel", "nftables", "auto", "x.y", "\toption flow_offloading '1'\n", "nftables", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fw(tc.firewall)
+			s := Defaults()
+			s.Backend, s.Placement, s.KernelRelease = tc.backend, tc.placement, tc.kernel
+			ch, err := s.Resolve(dir)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("err = %v, want one saying %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ch.Kind() != tc.kind || ch.Reason == "" {
+				t.Fatalf("kind = %q (%q), want %q", ch.Kind(), ch.Reason, tc.kind)
+			}
+		})
+	}
+}
+
+func TestPlacementOptions(t *testing.T) {
+	for _, tc := range []struct{ body, err string }{
+		{"option placement 'netdev'", ""},
+		{"option placement 'ingress'", "placement"},
+		{"option lan_device 'br-lan'", ""},
+		{"option lan_device 'eth0.10'", ""},
+		{"option lan_device '-x'", "lan_device"},
+		{"option lan_device 'a/b'", "lan_device"},
+		{"option lan_device 'sixteen-chars-xx'", "lan_device"},
+	} {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, FileName), []byte("config transferometer 'main'\n\t"+tc.body+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Load(dir)
+		if (err != nil) != (tc.err != "") || err != nil && !strings.Contains(err.Error(), tc.err) {
+			t.Errorf("%s: err = %v, want %q", tc.body, err, tc.err)
+		}
+	}
+}
+
+func TestResolveLANDevice(t *testing.T) {
+	dir := t.TempDir()
+	s := Defaults()
+	if _, err := s.ResolveLANDevice(dir); err == nil {
+		t.Fatal("no network file: want an error")
+	}
+	if err := os.WriteFile(filepath.Join(dir, "network"), []byte("config interface 'lan'\n\toption device 'br-lan'\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if d, err := s.ResolveLANDevice(dir); err != nil || d != "br-lan" {
+		t.Fatalf("derived = %q, %v", d, err)
+	}
+	s.LANDevice = "lan0"
+	if d, err := s.ResolveLANDevice(dir); err != nil || d != "lan0" {
+		t.Fatalf("explicit = %q, %v", d, err)
 	}
 }

@@ -111,6 +111,9 @@ type Changes struct {
 	Added, Removed []netip.Addr
 	Structural     int // chains, jumps and router rules (re)created
 	Batches        int // process launches or netlink transactions issued
+	// Notes are conditions the user should know of (a LAN device that
+	// does not exist, a port that cannot be counted on).
+	Notes []string
 }
 
 // Backend is the kernel side. All methods are called under the core's lock.

@@ -39,6 +39,7 @@ type NFTables struct {
 	table    string
 	families []nftFamily
 	netns    int
+	netdev   *NetdevOptions // nil: the forward placement
 }
 
 type nftFamily struct {
@@ -58,6 +59,9 @@ type NFTablesOptions struct {
 	// NetNS is an open network namespace fd to work in (tests drive a
 	// router namespace from outside); 0 means the process's own.
 	NetNS int
+	// Netdev, when set, counts hosts on the LAN devices' netdev hooks
+	// (see nftables_netdev.go) instead of the forward hook.
+	Netdev *NetdevOptions
 }
 
 // NewNFTables checks the options. It opens no socket: each call does.
@@ -65,9 +69,13 @@ func NewNFTables(o NFTablesOptions) (*NFTables, error) {
 	if o.ChainPrefix == "" {
 		return nil, errors.New("nftables: empty chain prefix")
 	}
+	if o.Netdev != nil && o.Netdev.LANDevice == "" {
+		return nil, errors.New("nftables: the netdev placement needs a LAN device")
+	}
 	return &NFTables{
-		table: strings.ToLower(o.ChainPrefix),
-		netns: o.NetNS,
+		table:  strings.ToLower(o.ChainPrefix),
+		netns:  o.NetNS,
+		netdev: o.Netdev,
 		families: []nftFamily{
 			{fam: nftables.TableFamilyIPv4, active: true},
 			{fam: nftables.TableFamilyIPv6, v6: true, active: o.IPv6},
@@ -89,7 +97,12 @@ func (n *NFTables) conn() (*nftables.Conn, error) {
 }
 
 // Name implements Backend.
-func (n *NFTables) Name() string { return "nftables" }
+func (n *NFTables) Name() string {
+	if n.netdev != nil {
+		return "nftables-netdev"
+	}
+	return "nftables"
+}
 
 // Table returns the name of our table in each family.
 func (n *NFTables) Table() string { return n.table }
@@ -129,7 +142,22 @@ type nftState struct {
 	stray []*nftables.Rule
 }
 
-type nftPlan struct{ fams []*nftState }
+type nftPlan struct {
+	fams []*nftState
+	nd   *ndState // the netdev table (netdev placement only)
+}
+
+// chainSpecs lists the chains each family table must have: in the netdev
+// placement only the router's input and output.
+func (n *NFTables) chainSpecs() []struct {
+	name string
+	hook nftables.ChainHook
+} {
+	if n.netdev != nil {
+		return nftChainSpecs[1:]
+	}
+	return nftChainSpecs[:]
+}
 
 // Read dumps each family's table: its sets' elements with their counters
 // and its chains' rules with theirs, on one netlink socket.
@@ -150,6 +178,13 @@ func (n *NFTables) Read(ctx context.Context) (*Snapshot, error) {
 			return nil, fmt.Errorf("nftables: read %s %s: %w", famName(f), n.table, err)
 		}
 		p.fams = append(p.fams, st)
+	}
+	if n.netdev != nil {
+		nd, err := n.readNetdev(c, snap.Counters)
+		if err != nil {
+			return nil, fmt.Errorf("nftables: read netdev %s: %w", n.table, err)
+		}
+		p.nd = nd
 	}
 	snap.plan = p
 	return snap, nil
@@ -186,7 +221,7 @@ func (n *NFTables) readFamily(c *nftables.Conn, f nftFamily, counters map[Key]Co
 		}
 		st.chains[ch.Name] = true
 		want := false
-		for _, s := range nftChainSpecs {
+		for _, s := range n.chainSpecs() {
 			if s.name == ch.Name {
 				want = true
 				if ch.Hooknum == nil || *ch.Hooknum != s.hook || ch.Priority == nil || *ch.Priority != nftPriority || ch.Type != nftables.ChainTypeFilter {
@@ -207,7 +242,7 @@ func (n *NFTables) readFamily(c *nftables.Conn, f nftFamily, counters map[Key]Co
 		keyType = nftables.TypeIP6Addr
 	}
 	for _, s := range sets {
-		if (s.Name != nftSetUp && s.Name != nftSetDown) || s.KeyType.GetNFTMagic() != keyType.GetNFTMagic() || s.IsMap || s.Interval {
+		if n.netdev != nil || (s.Name != nftSetUp && s.Name != nftSetDown) || s.KeyType.GetNFTMagic() != keyType.GetNFTMagic() || s.IsMap || s.Interval {
 			st.broken = true
 			continue
 		}
@@ -242,7 +277,7 @@ func (n *NFTables) readFamily(c *nftables.Conn, f nftFamily, counters map[Key]Co
 	if f.v6 {
 		unspec = netip.IPv6Unspecified()
 	}
-	for _, s := range nftChainSpecs {
+	for _, s := range n.chainSpecs() {
 		if !st.chains[s.name] {
 			continue
 		}
@@ -327,6 +362,15 @@ func sameExpr(a, b expr.Any) bool {
 	case *expr.Cmp:
 		y, ok := b.(*expr.Cmp)
 		return ok && x.Op == y.Op && x.Register == y.Register && bytes.Equal(x.Data, y.Data)
+	case *expr.Bitwise:
+		y, ok := b.(*expr.Bitwise)
+		return ok && x.SourceRegister == y.SourceRegister && x.DestRegister == y.DestRegister && x.Len == y.Len && bytes.Equal(x.Mask, y.Mask) && bytes.Equal(x.Xor, y.Xor)
+	case *expr.Fib:
+		y, ok := b.(*expr.Fib)
+		return ok && *x == *y
+	case *expr.Verdict:
+		y, ok := b.(*expr.Verdict)
+		return ok && x.Kind == y.Kind && x.Chain == y.Chain
 	}
 	return false
 }
@@ -412,7 +456,40 @@ func (n *NFTables) Sync(ctx context.Context, snap *Snapshot, hosts []netip.Addr)
 		ch.Added = append(ch.Added, adds...)
 		ch.Removed = append(ch.Removed, dels...)
 	}
+	if n.netdev != nil {
+		if err := n.syncNetdevBatch(ctx, c, p.nd, want, &ch); err != nil {
+			return ch, err
+		}
+	}
 	return ch, nil
+}
+
+// syncNetdevBatch brings the netdev table in line in one batch (none when
+// nothing changes).
+func (n *NFTables) syncNetdevBatch(ctx context.Context, c *nftables.Conn, st *ndState, want map[netip.Addr]bool, ch *Changes) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	sc, err := n.netdevScope()
+	if err != nil {
+		return fmt.Errorf("nftables: netdev placement: %w", err)
+	}
+	ch.Notes = append(ch.Notes, sc.notes...)
+	msgs, err := n.syncNetdev(c, st, sc, want, ch)
+	if err != nil {
+		return err
+	}
+	if msgs == 0 {
+		return nil
+	}
+	if err := c.Flush(); err != nil {
+		return fmt.Errorf("nftables: update table netdev %s (devices %s): %w", n.table, strings.Join(sc.devices, ", "), err)
+	}
+	ch.Batches++
+	adds, dels := ndHosts(st, want)
+	ch.Added = append(ch.Added, adds...)
+	ch.Removed = append(ch.Removed, dels...)
+	return nil
 }
 
 // syncFamily queues the changes of one family and returns how many
@@ -436,7 +513,13 @@ func (n *NFTables) syncFamily(c *nftables.Conn, f nftFamily, st *nftState, want 
 		keyType = nftables.TypeIP6Addr
 	}
 	sets := map[string]*nftables.Set{}
-	for _, name := range []string{nftSetUp, nftSetDown} {
+	setNames, purposes := []string{nftSetUp, nftSetDown}, []string{nftSetUp, nftSetDown, nftInput, nftOutput}
+	if n.netdev != nil {
+		// Hosts are counted in the netdev table; this one holds the
+		// router's own counters only.
+		setNames, purposes = nil, purposes[2:]
+	}
+	for _, name := range setNames {
 		if s := st.sets[name]; s != nil && !fresh {
 			s.Table = t
 			sets[name] = s
@@ -450,7 +533,7 @@ func (n *NFTables) syncFamily(c *nftables.Conn, f nftFamily, st *nftState, want 
 		msgs++
 		ch.Structural++
 	}
-	for _, spec := range nftChainSpecs {
+	for _, spec := range n.chainSpecs() {
 		if st.chains[spec.name] && !fresh {
 			continue
 		}
@@ -470,7 +553,7 @@ func (n *NFTables) syncFamily(c *nftables.Conn, f nftFamily, st *nftState, want 
 			ch.Structural++
 		}
 	}
-	for _, purpose := range []string{nftSetUp, nftSetDown, nftInput, nftOutput} {
+	for _, purpose := range purposes {
 		var have []*nftables.Rule
 		if !fresh {
 			have = st.good[purpose]
@@ -504,7 +587,7 @@ func (n *NFTables) syncFamily(c *nftables.Conn, f nftFamily, st *nftState, want 
 			present[k.Addr] = true
 		}
 	}
-	for _, name := range []string{nftSetUp, nftSetDown} {
+	for _, name := range setNames {
 		kind := Upload
 		if name == nftSetDown {
 			kind = Download
@@ -533,6 +616,9 @@ func (n *NFTables) syncFamily(c *nftables.Conn, f nftFamily, st *nftState, want 
 			msgs++
 		}
 	}
+	if n.netdev != nil {
+		return nil, nil, msgs, nil
+	}
 	for _, h := range sortedAddrs(want) {
 		if h.Is6() == f.v6 && (fresh || !st.elems[Key{Kind: Upload, Addr: h}] || !st.elems[Key{Kind: Download, Addr: h}]) {
 			adds = append(adds, h)
@@ -558,10 +644,14 @@ func (n *NFTables) Teardown(ctx context.Context) error {
 		return err
 	}
 	defer c.CloseLasting()
-	for _, st := range snap.plan.(*nftPlan).fams {
+	p := snap.plan.(*nftPlan)
+	for _, st := range p.fams {
 		if st.table != nil {
 			c.DelTable(st.table)
 		}
+	}
+	if p.nd != nil && p.nd.table != nil {
+		c.DelTable(p.nd.table)
 	}
 	if err := c.Flush(); err != nil {
 		return fmt.Errorf("nftables: delete tables %s: %w", n.table, err)

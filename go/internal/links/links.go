@@ -1,0 +1,129 @@
+// Package links reads the kernel's network devices over rtnetlink (no
+// process launch) and works out the LAN's lowest devices: the ports of
+// the LAN bridge, or the LAN device itself when it is not a bridge. The
+// nftables backend counts there when flow offloading would hide forwarded
+// packets from the forward hook.
+package links
+
+import (
+	"encoding/binary"
+	"fmt"
+	"sort"
+
+	"github.com/mdlayher/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// Link is one network device.
+type Link struct {
+	Index  int
+	Name   string
+	Master int    // index of the bridge (or bond) it is enslaved to; 0: none
+	Kind   string // IFLA_INFO_KIND: "bridge", "veth", "vlan", ... ("" for plain NICs)
+	Type   uint16 // ARPHRD_*: 1 is Ethernet
+}
+
+// Ethernet reports whether frames on the device carry a 14-byte Ethernet
+// header (ARPHRD_ETHER: NICs, veth, VLAN devices, Wi-Fi interfaces).
+func (l Link) Ethernet() bool { return l.Type == unix.ARPHRD_ETHER }
+
+// List dumps every device of the network namespace netns (an open fd; 0
+// means the caller's own).
+func List(netns int) ([]Link, error) {
+	c, err := netlink.Dial(unix.NETLINK_ROUTE, &netlink.Config{NetNS: netns})
+	if err != nil {
+		return nil, fmt.Errorf("links: open rtnetlink: %w", err)
+	}
+	defer c.Close()
+	req := netlink.Message{
+		Header: netlink.Header{Type: unix.RTM_GETLINK, Flags: netlink.Request | netlink.Dump},
+		Data:   make([]byte, unix.SizeofIfInfomsg),
+	}
+	msgs, err := c.Execute(req)
+	if err != nil {
+		return nil, fmt.Errorf("links: dump: %w", err)
+	}
+	out := make([]Link, 0, len(msgs))
+	for _, m := range msgs {
+		if m.Header.Type != unix.RTM_NEWLINK {
+			continue
+		}
+		l, err := parse(m.Data)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, l)
+	}
+	return out, nil
+}
+
+// parse reads one ifinfomsg and the attributes we use.
+func parse(b []byte) (Link, error) {
+	var l Link
+	if len(b) < unix.SizeofIfInfomsg {
+		return l, fmt.Errorf("links: short ifinfomsg (%d bytes)", len(b))
+	}
+	l.Type = binary.NativeEndian.Uint16(b[2:4])
+	l.Index = int(int32(binary.NativeEndian.Uint32(b[4:8])))
+	ad, err := netlink.NewAttributeDecoder(b[unix.SizeofIfInfomsg:])
+	if err != nil {
+		return l, fmt.Errorf("links: attributes: %w", err)
+	}
+	for ad.Next() {
+		switch ad.Type() {
+		case unix.IFLA_IFNAME:
+			l.Name = ad.String()
+		case unix.IFLA_MASTER:
+			l.Master = int(ad.Uint32())
+		case unix.IFLA_LINKINFO:
+			ad.Nested(func(nad *netlink.AttributeDecoder) error {
+				for nad.Next() {
+					if nad.Type() == unix.IFLA_INFO_KIND {
+						l.Kind = nad.String()
+					}
+				}
+				return nil
+			})
+		}
+	}
+	if err := ad.Err(); err != nil {
+		return l, fmt.Errorf("links: attributes of %q: %w", l.Name, err)
+	}
+	return l, nil
+}
+
+// Ports returns the devices to count on for the LAN device dev, sorted:
+// its Ethernet ports when it is a bridge, else dev itself when it is an
+// Ethernet device. A VLAN device that is a port counts as itself, never as
+// its parent, which may carry other networks (WAN on the same switch). The
+// second result lists devices that were left out and why; found is false
+// when dev does not exist.
+func Ports(all []Link, dev string) (ports []string, skipped []string, found bool) {
+	var lan *Link
+	for i := range all {
+		if all[i].Name == dev {
+			lan = &all[i]
+		}
+	}
+	if lan == nil {
+		return nil, nil, false
+	}
+	consider := []Link{*lan}
+	if lan.Kind == "bridge" {
+		consider = consider[:0]
+		for _, l := range all {
+			if l.Master == lan.Index && l.Index != lan.Index {
+				consider = append(consider, l)
+			}
+		}
+	}
+	for _, l := range consider {
+		if l.Ethernet() {
+			ports = append(ports, l.Name)
+		} else {
+			skipped = append(skipped, fmt.Sprintf("%s (link type %d is not Ethernet)", l.Name, l.Type))
+		}
+	}
+	sort.Strings(ports)
+	return ports, skipped, true
+}

@@ -1,0 +1,160 @@
+package netfilter_test
+
+import (
+	"context"
+	"net/netip"
+	"reflect"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/transferometer/transferometer/internal/netfilter"
+	"github.com/transferometer/transferometer/internal/testlan"
+)
+
+// netdevLAN builds a LAN and a netdev-placement backend in its router.
+func netdevLAN(t *testing.T, hosts int) (*testlan.LAN, *netfilter.NFTables, *[]netip.Prefix) {
+	t.Helper()
+	lan := testlan.New(t, testlan.Options{NumHosts: hosts})
+	f, err := os.Open(filepath.Join("/run/netns", lan.Router))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	lanPrefixes := []netip.Prefix{lan.LAN4, lan.LAN6}
+	prefixes := func() ([]netip.Prefix, error) { return lanPrefixes, nil }
+	b, err := netfilter.NewNFTables(netfilter.NFTablesOptions{ChainPrefix: "TRANSFEROMETER", IPv6: true, NetNS: int(f.Fd()),
+		Netdev: &netfilter.NetdevOptions{LANDevice: testlan.Bridge, Prefixes: prefixes}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lan, b, &lanPrefixes
+}
+
+// TestNetdevExactCounts: per-host counts on the bridge ports' ingress and
+// egress are the IP-level bytes the forward placement sees, and traffic
+// that does not cross the router (to the router itself, to another LAN
+// host) is not counted.
+func TestNetdevExactCounts(t *testing.T) {
+	lan, b, prefixes := netdevLAN(t, 2)
+	if b.Name() != "nftables-netdev" {
+		t.Fatalf("name %q", b.Name())
+	}
+	h1, h2 := lan.Hosts[0], lan.Hosts[1]
+	ch, _ := nftSync(t, b, h1.IP4, h1.IP6, h2.IP4)
+	if ch.Batches == 0 || len(ch.Added) != 3 || len(ch.Notes) != 0 {
+		t.Fatalf("first sync: %+v", ch)
+	}
+	if ch, _ := nftSync(t, b, h1.IP4, h1.IP6, h2.IP4); ch.Batches != 0 || ch.Structural != 0 {
+		t.Fatalf("idle sync: %+v", ch)
+	}
+	out := lan.Run(t, lan.Router, "nft", "list", "table", "netdev", "transferometer")
+	for _, dev := range []string{h1.RouterPort, h2.RouterPort} {
+		for _, want := range []string{"chain in_" + dev, "chain out_" + dev, `devices = { "` + dev} {
+			if !strings.Contains(out, want) && !strings.Contains(out, strings.Replace(want, `devices = { "`+dev, `device "`+dev, 1)) {
+				t.Errorf("no %q in\n%s", want, out)
+			}
+		}
+	}
+	h1.Ping(t, lan.Internet4, 1000, 10)
+	h1.Ping(t, lan.Internet6, 1000, 10)
+	h2.Ping(t, lan.Internet4, 500, 7)
+	// Not crossing the router: to the router's LAN and WAN addresses,
+	// to another host, to the other host's link-local address.
+	h1.Ping(t, lan.RouterLAN4, 800, 3)
+	h1.Ping(t, lan.RouterWAN4, 800, 3)
+	h1.Ping(t, lan.RouterWAN6, 800, 3)
+	h1.Ping(t, h2.IP4, 800, 3)
+	h1.Ping(t, h2.IP6, 800, 3)
+	c := nftRead(t, b)
+	want := map[netfilter.Key]netfilter.Counter{
+		netfilter.HostKey(netfilter.Upload, h1.IP4):   {Packets: 10, Bytes: 10280},
+		netfilter.HostKey(netfilter.Download, h1.IP4): {Packets: 10, Bytes: 10280},
+		netfilter.HostKey(netfilter.Upload, h1.IP6):   {Packets: 10, Bytes: 10480},
+		netfilter.HostKey(netfilter.Download, h1.IP6): {Packets: 10, Bytes: 10480},
+		netfilter.HostKey(netfilter.Upload, h2.IP4):   {Packets: 7, Bytes: 3696},
+		netfilter.HostKey(netfilter.Download, h2.IP4): {Packets: 7, Bytes: 3696},
+	}
+	for k, w := range want {
+		if c[k] != w {
+			t.Errorf("%v = %+v, want %+v", k, c[k], w)
+		}
+	}
+	// The router's own counters stay in the ip/ip6 tables.
+	if r := c[netfilter.RouterKey(netfilter.RouterIn, netip.IPv4Unspecified())]; r.Packets < 6 {
+		t.Errorf("router input = %+v, want the pings to the router", r)
+	}
+
+	// A port that goes away takes its chains with it; a new one is
+	// attached at the next Sync; a port leaving the bridge is detached.
+	h3 := lan.AddHost(t)
+	ch, _ = nftSync(t, b, h1.IP4, h1.IP6, h2.IP4, h3.IP4)
+	if !strings.Contains(lan.Run(t, lan.Router, "nft", "list", "table", "netdev", "transferometer"), "chain in_"+h3.RouterPort) {
+		t.Fatalf("new port %s not attached: %+v", h3.RouterPort, ch)
+	}
+	h3.Ping(t, lan.Internet4, 1000, 2)
+	lan.Run(t, lan.Router, "ip", "link", "set", h2.RouterPort, "nomaster")
+	nftSync(t, b, h1.IP4, h1.IP6, h2.IP4, h3.IP4)
+	out = lan.Run(t, lan.Router, "nft", "list", "table", "netdev", "transferometer")
+	if strings.Contains(out, "in_"+h2.RouterPort) || strings.Contains(out, "out_"+h2.RouterPort) {
+		t.Fatalf("former port %s still attached:\n%s", h2.RouterPort, out)
+	}
+	lan.Run(t, lan.Router, "ip", "link", "del", h3.RouterPort)
+	c = nftRead(t, b)
+	if got := c[netfilter.HostKey(netfilter.Upload, h3.IP4)]; got != (netfilter.Counter{Packets: 2, Bytes: 2056}) {
+		t.Fatalf("h3 upload after its port vanished = %+v (the set keeps the count)", got)
+	}
+	// Kernels before 6.? delete a vanished device's single-device chains
+	// themselves; newer ones keep them without a device: Sync removes
+	// what is left either way.
+	nftSync(t, b, h1.IP4, h1.IP6, h2.IP4, h3.IP4)
+	if out := lan.Run(t, lan.Router, "nft", "list", "table", "netdev", "transferometer"); strings.Contains(out, "_"+h3.RouterPort+" ") {
+		t.Fatalf("vanished port's chains left:\n%s", out)
+	}
+	if ch, _ := nftSync(t, b, h1.IP4, h1.IP6, h2.IP4, h3.IP4); ch.Structural != 0 || ch.Batches != 0 {
+		t.Fatalf("idle sync after a port vanished: %+v", ch)
+	}
+
+	// A LAN prefix change rewrites the filter chains without touching
+	// the counters.
+	before := nftRead(t, b)
+	*prefixes = append(*prefixes, netip.MustParsePrefix("10.99.0.0/16"))
+	if ch, _ := nftSync(t, b, h1.IP4, h1.IP6, h2.IP4, h3.IP4); ch.Structural == 0 || ch.Batches != 1 {
+		t.Fatalf("prefix change: %+v", ch)
+	}
+	if out := lan.Run(t, lan.Router, "nft", "list", "chain", "netdev", "transferometer", "upload4"); !strings.Contains(out, "ip daddr 10.99.0.0/16 return") {
+		t.Fatalf("new prefix not excluded:\n%s", out)
+	}
+	if after := nftRead(t, b); !reflect.DeepEqual(before, after) {
+		t.Fatalf("counters changed with the filter rules:\n%v\n%v", before, after)
+	}
+	if err := b.Teardown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, fam := range []string{"netdev", "ip", "ip6"} {
+		if out := lan.Run(t, lan.Router, "nft", "list", "tables", fam); strings.Contains(out, "transferometer") {
+			t.Errorf("teardown left %s table: %s", fam, out)
+		}
+	}
+}
+
+// TestNetdevMissingDevice: a LAN device that does not exist is a note, not
+// an error, and nothing else changes.
+func TestNetdevMissingDevice(t *testing.T) {
+	lan := testlan.New(t, testlan.Options{NumHosts: 1})
+	f, err := os.Open(filepath.Join("/run/netns", lan.Router))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	b, err := netfilter.NewNFTables(netfilter.NFTablesOptions{ChainPrefix: "TRANSFEROMETER", NetNS: int(f.Fd()),
+		Netdev: &netfilter.NetdevOptions{LANDevice: "br-nope"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, _ := nftSync(t, b, lan.Hosts[0].IP4)
+	if len(ch.Notes) != 1 || !strings.Contains(ch.Notes[0], "br-nope does not exist") {
+		t.Fatalf("notes = %q", ch.Notes)
+	}
+}
