@@ -3,9 +3,9 @@ package netfilter_test
 import (
 	"context"
 	"net/netip"
-	"reflect"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
