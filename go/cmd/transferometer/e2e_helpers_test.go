@@ -174,6 +174,7 @@ type hostUsage struct {
 type usageReport struct {
 	CollectedAt int64       `json:"collected_at"`
 	Backend     string      `json:"backend"`
+	Placement   string      `json:"placement"`
 	Hosts       []hostUsage `json:"hosts"`
 	Totals      struct {
 		DownloadBytes uint64 `json:"download_bytes"`

@@ -1,8 +1,12 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/transferometer/transferometer/internal/testlan"
 )
 
 // TestBackendSwitchCarriesTotals: iptables → nftables → iptables by
@@ -54,4 +58,54 @@ func TestBackendSwitchCarriesTotals(t *testing.T) {
 	h.Ping(t, r.lan.Internet4, 1000, 1)
 	want += 1028
 	check("counting on iptables again", "iptables-nft")
+}
+
+// TestPlacementFollowsFlowOffloading: with placement 'auto', turning fw4's
+// software flow offloading on in /etc/config/firewall moves counting to
+// the LAN ports' netdev hooks at the next run (this kernel has the egress
+// hook), and turning it off moves it back; totals carry over exactly and
+// the other placement's table is gone each time.
+func TestPlacementFollowsFlowOffloading(t *testing.T) {
+	r := newRig(t, "nftables", 1)
+	h := r.lan.Hosts[0]
+	firewall := func(on string) {
+		t.Helper()
+		body := "config defaults\n\toption input 'ACCEPT'\n\toption flow_offloading '" + on + "'\n"
+		if err := os.WriteFile(filepath.Join(r.cfgDir, "firewall"), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var want uint64
+	check := func(stage, backend, placement string) {
+		t.Helper()
+		u := r.usage(t)
+		if got := u.host(h.MAC.String()); got.DownloadBytes != want || got.UploadBytes != want {
+			t.Fatalf("%s: %+v, want %d each way", stage, got, want)
+		}
+		if u.Backend != backend || u.Placement != placement {
+			t.Errorf("%s: backend %q placement %q, want %q %q", stage, u.Backend, u.Placement, backend, placement)
+		}
+	}
+	r.writeConfig(t, "\toption lan_device '"+testlan.Bridge+"'\n")
+	firewall("0")
+	r.ok(t, "arp-add", h.MAC.String(), h.IP4.String())
+	h.Ping(t, r.lan.Internet4, 1000, 10) // counted in the forward hook
+	want += 10280
+	firewall("1")
+	r.ok(t, "collect")
+	check("offloading on", "nftables-netdev", "netdev")
+	if r.nftTable(t, "netdev") == "" || strings.Contains(r.nftTable(t, "ip"), "hook forward") {
+		t.Fatalf("not on the netdev hooks:\n%s\n%s", r.nftTable(t, "ip"), r.nftTable(t, "netdev"))
+	}
+	h.Ping(t, r.lan.Internet4, 500, 7) // counted on lan1's hooks
+	want += 3696
+	check("counting on netdev hooks", "nftables-netdev", "netdev")
+	h.Ping(t, r.lan.Internet4, 1000, 1) // read at the switch back
+	want += 1028
+	firewall("0")
+	r.ok(t, "collect")
+	check("offloading off", "nftables", "forward")
+	if r.nftTable(t, "netdev") != "" {
+		t.Fatal("netdev table left after switching back")
+	}
 }
