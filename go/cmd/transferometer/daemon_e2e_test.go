@@ -297,3 +297,35 @@ func TestDaemonMetrics(t *testing.T) {
 	}
 	d.stop(t)
 }
+
+// TestDaemonFollowsLANPorts: in the netdev placement the daemon attaches
+// to a port the moment it joins br-lan (a Wi-Fi interface when hostapd
+// starts), not a refresh_interval later, and detaches from one that goes;
+// the new host's traffic is counted exactly.
+func TestDaemonFollowsLANPorts(t *testing.T) {
+	r := newRig(t, "netdev", 1)
+	r.writeConfig(t, fmt.Sprintf("\toption refresh_interval '3600'\n\toption persist_dir '%s'\n\toption live_port '0'\n\toption live_tls_port '0'\n", filepath.Join(t.TempDir(), "flash")))
+	d := r.startDaemon(t)
+	h1 := r.lan.Hosts[0]
+	waitFor(t, 20*time.Second, "chains on the first port", func() bool {
+		return strings.Contains(r.nftTable(t, "netdev"), "chain in_"+h1.RouterPort+" {")
+	})
+	h2 := r.lan.AddHost(t)
+	waitFor(t, 5*time.Second, "the daemon to attach to the new port", func() bool {
+		nd := r.nftTable(t, "netdev")
+		return strings.Contains(nd, "chain in_"+h2.RouterPort+" {") && strings.Contains(nd, "chain out_"+h2.RouterPort+" {")
+	})
+	r.ok(t, "arp-add", h2.MAC.String(), h2.IP4.String())
+	h2.Ping(t, r.lan.Internet4, 1000, 10)
+	if got := r.usage(t).host(h2.MAC.String()); got.UploadBytes != 10280 || got.DownloadBytes != 10280 {
+		t.Fatalf("new port's host: %+v, want 10280 each way", got)
+	}
+	r.lan.Run(t, r.lan.Router, "ip", "link", "set", h2.RouterPort, "nomaster")
+	waitFor(t, 5*time.Second, "the daemon to detach from the former port", func() bool {
+		return !strings.Contains(r.nftTable(t, "netdev"), "_"+h2.RouterPort+" {")
+	})
+	d.stop(t)
+	if strings.Contains(d.out.String(), "collect after a device change:") {
+		t.Errorf("daemon log:\n%s", d.out.String())
+	}
+}

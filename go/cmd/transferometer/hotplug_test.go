@@ -605,7 +605,7 @@ start() { echo "start $*"; }
 		"procd_set_param stdout 1\n" +
 		"procd_set_param stderr 1\n" +
 		"procd_close_instance\n"
-	tail := "procd_add_reload_trigger transferometer\nrestart \nstart boot-arg\nSTART=95 STOP=10 USE_PROCD=1\n"
+	tail := "procd_add_reload_trigger transferometer firewall\nrestart \nstart boot-arg\nSTART=95 STOP=10 USE_PROCD=1\n"
 	shells := [][]string{{"/bin/sh"}}
 	if _, err := exec.LookPath("busybox"); err == nil {
 		shells = append(shells, []string{"busybox", "sh"})

@@ -12,6 +12,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/transferometer/transferometer/internal/config"
@@ -25,10 +26,14 @@ import (
 type Core struct {
 	settings  config.Settings
 	configDir string
-	backend   netfilter.Backend
-	store     ledger.Store
-	now       func() time.Time
-	bootID    func() string
+	// backend is replaced when the placement should change (FollowPlacement):
+	// mu guards it, since the daemon's /metrics handler reads its name.
+	mu      sync.Mutex
+	backend netfilter.Backend
+	follow  bool
+	store   ledger.Store
+	now     func() time.Time
+	bootID  func() string
 
 	// lan is derived at most every lanTTL: a hook run asks twice, the
 	// daemon for months (an ISP-delegated prefix can change).
@@ -45,6 +50,47 @@ func New(s config.Settings, configDir string, b netfilter.Backend, now func() ti
 		now = time.Now
 	}
 	return &Core{settings: s, configDir: configDir, backend: b, store: ledger.Store{Dir: s.DBDir}, now: now, bootID: kernelBootID}
+}
+
+// FollowPlacement makes every locked cycle re-resolve backend and
+// placement from the firewall's flow offloading options, for the resident
+// daemon: a one-shot process resolves them at start anyway, and a daemon
+// that kept the old choice would switch back and forth with the hooks.
+func (c *Core) FollowPlacement() { c.follow = true }
+
+// Placement names where the current backend counts forwarded bytes.
+func (c *Core) Placement() string {
+	if backendKind(c.be()) == "nftables-netdev" {
+		return config.PlacementNetdev
+	}
+	return config.PlacementForward
+}
+
+// be returns the current backend.
+func (c *Core) be() netfilter.Backend {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.backend
+}
+
+// refollow replaces the backend when the settings now resolve to another
+// one; the switch itself (credit the old, tear it down) is switchBackends'.
+func (c *Core) refollow() error {
+	ch, err := c.settings.Resolve(c.configDir)
+	if err != nil {
+		return err
+	}
+	if ch.Kind() == backendKind(c.be()) {
+		return nil
+	}
+	b, err := newBackendKind(c.settings, c.configDir, ch.Kind())
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.backend = b
+	c.mu.Unlock()
+	return nil
 }
 
 // SetBootID replaces how the current kernel boot is named (tests simulate
@@ -164,10 +210,15 @@ func (c *Core) transact(ctx context.Context, fn func(tx *txn) error) (*txn, erro
 	if !transfer.Restored {
 		c.restore(tx)
 	}
+	if c.follow {
+		if err := c.refollow(); err != nil {
+			tx.warnings = append(tx.warnings, Warning{Code: "placement", Message: err.Error() + "; counting stays where it was"})
+		}
+	}
 	if err := c.switchBackends(ctx, tx); err != nil {
 		return nil, err
 	}
-	tx.snap, err = c.backend.Read(ctx)
+	tx.snap, err = c.be().Read(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -209,7 +260,7 @@ func (c *Core) transact(ctx context.Context, fn func(tx *txn) error) (*txn, erro
 			return nil, err
 		}
 	}
-	tx.changes, err = c.backend.Sync(ctx, tx.snap, wanted)
+	tx.changes, err = c.be().Sync(ctx, tx.snap, wanted)
 	if err != nil {
 		return nil, err
 	}

@@ -43,7 +43,7 @@ func (c *Core) Sample(ctx context.Context) (map[macaddr.MAC][2]uint64, error) {
 	if err != nil {
 		return nil, err
 	}
-	snap, err := c.backend.Read(ctx)
+	snap, err := c.be().Read(ctx)
 	if err != nil {
 		return nil, err
 	}

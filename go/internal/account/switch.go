@@ -60,7 +60,7 @@ func backendKind(b netfilter.Backend) string {
 // one that the ledger still names (a switch and a disable in one reload).
 // Like Teardown it credits into the current buckets.
 func (c *Core) teardownOthers(ctx context.Context, hosts *ledger.Hosts, t *ledger.Transfer) error {
-	cur := backendKind(c.backend)
+	cur := backendKind(c.be())
 	stamp := ledger.Stamp{Day: t.Day.Key, Period: t.Period.Key}
 	var others []ledger.Retired
 	if t.Retired != nil {
@@ -115,7 +115,7 @@ func (c *Core) teardownOthers(ctx context.Context, hosts *ledger.Hosts, t *ledge
 // or counted twice.
 func (c *Core) switchBackends(ctx context.Context, tx *txn) error {
 	t := tx.transfer
-	cur := backendKind(c.backend)
+	cur := backendKind(c.be())
 	if t.Backend == "" && len(t.Baselines) > 0 && cur == "nftables" {
 		// Ledgers from before the choice existed hold iptables baselines.
 		t.Backend = "iptables"

@@ -128,7 +128,7 @@ func (c *Core) report(ctx context.Context, only *macaddr.MAC, sel string, collec
 			return Report{}, err
 		}
 	}
-	r.Backend = c.backend.Name()
+	r.Backend = c.be().Name()
 	r.Placement, r.PlacementReason = c.placement(&r.Warnings)
 	r.Periods = periodKeys(transfer, cur.Key())
 	bucket := transfer.Totals
@@ -332,7 +332,7 @@ func (c *Core) Teardown(ctx context.Context) error {
 	if err := c.teardownOthers(ctx, hosts, transfer); err != nil {
 		return err
 	}
-	snap, err := c.backend.Read(ctx)
+	snap, err := c.be().Read(ctx)
 	if err != nil {
 		return err
 	}
@@ -345,7 +345,7 @@ func (c *Core) Teardown(ctx context.Context) error {
 		return err
 	}
 	// Rules vanish here; their baselines are dropped by the next Apply.
-	return c.backend.Teardown(ctx)
+	return c.be().Teardown(ctx)
 }
 
 // placement reports where the backend counts and why, and warns where

@@ -21,6 +21,7 @@ import (
 
 	"github.com/transferometer/transferometer/internal/account"
 	"github.com/transferometer/transferometer/internal/config"
+	"github.com/transferometer/transferometer/internal/links"
 	"github.com/transferometer/transferometer/internal/live"
 	"github.com/transferometer/transferometer/internal/metrics"
 	"github.com/transferometer/transferometer/internal/neigh"
@@ -68,6 +69,7 @@ func Run(ctx context.Context, o Options) error {
 		debug.SetGCPercent(20)
 	}
 	s := o.Core.Settings()
+	o.Core.FollowPlacement()
 	logf := func(format string, a ...any) { fmt.Fprintf(o.Log, "transferometer: "+format+"\n", a...) }
 
 	if !s.Enabled {
@@ -134,6 +136,14 @@ func Run(ctx context.Context, o Options) error {
 	defer stopCollect()
 	secondC, stopSecond := o.Tick(time.Second)
 	defer stopSecond()
+	// Devices coming and going (Wi-Fi interfaces appear when hostapd
+	// starts) matter to the netdev placement: a new LAN port must be
+	// counted on before its hosts' traffic flows, not a refresh later.
+	linkC, err := links.Watch(ctx)
+	if err != nil {
+		logf("device watch: %v (devices are followed every refresh_interval)", err)
+	}
+	var settle <-chan time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -173,6 +183,19 @@ func Run(ctx context.Context, o Options) error {
 				}
 				nextCommit = o.Now().Add(s.CommitInterval)
 			}
+		case <-linkC:
+			if o.Core.Placement() == config.PlacementNetdev && settle == nil {
+				// A bridge port is enslaved a moment after it appears.
+				settle = time.After(linkSettle)
+			}
+		case <-settle:
+			settle = nil
+			out, err := o.Core.Handle(ctx, account.Event{Kind: account.Collect})
+			if err != nil {
+				logf("collect after a device change: %v", err)
+				continue
+			}
+			warn(logf, out.Warnings)
 		case <-secondC:
 			if hub == nil || hub.Clients() == 0 {
 				continue
@@ -190,6 +213,10 @@ func Run(ctx context.Context, o Options) error {
 		}
 	}
 }
+
+// linkSettle is how long a burst of device changes may last before the
+// devices are re-attached once.
+const linkSettle = 200 * time.Millisecond
 
 func warn(logf func(string, ...any), ws []account.Warning) {
 	for _, w := range ws {

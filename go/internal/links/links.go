@@ -6,7 +6,9 @@
 package links
 
 import (
+	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"sort"
 
@@ -126,4 +128,40 @@ func Ports(all []Link, dev string) (ports []string, skipped []string, found bool
 	}
 	sort.Strings(ports)
 	return ports, skipped, true
+}
+
+// Watch reports changes of the device list (a device added, removed,
+// renamed, enslaved to or released from a bridge) of the caller's network
+// namespace: one value on the returned channel per burst of rtnetlink
+// link messages, coalesced, never blocking the reader. It stops when ctx
+// ends.
+func Watch(ctx context.Context) (<-chan struct{}, error) {
+	c, err := netlink.Dial(unix.NETLINK_ROUTE, &netlink.Config{Groups: unix.RTMGRP_LINK})
+	if err != nil {
+		return nil, fmt.Errorf("links: subscribe: %w", err)
+	}
+	out := make(chan struct{}, 1)
+	go func() {
+		<-ctx.Done()
+		c.Close() // unblocks Receive
+	}()
+	go func() {
+		for {
+			msgs, err := c.Receive()
+			if err != nil && !errors.Is(err, unix.ENOBUFS) {
+				// Closed (ctx ended) or broken: the daemon's periodic
+				// collection still follows the devices, only later.
+				return
+			}
+			// ENOBUFS: messages were dropped, so the list may have
+			// changed: report it like a message.
+			if len(msgs) > 0 || err != nil {
+				select {
+				case out <- struct{}{}:
+				default: // one pending notice covers this burst
+				}
+			}
+		}
+	}()
+	return out, nil
 }
