@@ -21,6 +21,7 @@ type Link struct {
 	Index  int
 	Name   string
 	Master int    // index of the bridge (or bond) it is enslaved to; 0: none
+	Parent int    // IFLA_LINK: for a VLAN device, the device it tags on
 	Kind   string // IFLA_INFO_KIND: "bridge", "veth", "vlan", ... ("" for plain NICs)
 	Type   uint16 // ARPHRD_*: 1 is Ethernet
 }
@@ -77,6 +78,8 @@ func parse(b []byte) (Link, error) {
 			l.Name = ad.String()
 		case unix.IFLA_MASTER:
 			l.Master = int(ad.Uint32())
+		case unix.IFLA_LINK:
+			l.Parent = int(ad.Uint32())
 		case unix.IFLA_LINKINFO:
 			ad.Nested(func(nad *netlink.AttributeDecoder) error {
 				for nad.Next() {
@@ -95,37 +98,48 @@ func parse(b []byte) (Link, error) {
 }
 
 // Ports returns the devices to count on for the LAN device dev, sorted:
-// its Ethernet ports when it is a bridge, else dev itself when it is an
-// Ethernet device. A VLAN device that is a port counts as itself, never as
-// its parent, which may carry other networks (WAN on the same switch). The
-// second result lists devices that were left out and why; found is false
-// when dev does not exist.
+// its lowest devices, found the way fw4 finds the devices of its flowtable
+// (resolve_lower_devices): a bridge stands for its ports, a VLAN device for
+// the device it tags on, recursively; anything else for itself. Counting
+// where the flowtable sits matters: an offloaded packet enters and leaves
+// through those devices only, never through the bridge or VLAN devices
+// above them (DSA's br-lan.1 on br-lan on lan1..lan4, say). The physical
+// device under a VLAN may carry other networks too; the address sets and
+// LAN filters keep their traffic out of the counts. The second result
+// lists devices left out and why (only Ethernet devices are counted on:
+// every bridge port is one); found is false when dev does not exist.
 func Ports(all []Link, dev string) (ports []string, skipped []string, found bool) {
-	var lan *Link
+	byName, byIndex := map[string]*Link{}, map[int]*Link{}
 	for i := range all {
-		if all[i].Name == dev {
-			lan = &all[i]
-		}
+		byName[all[i].Name], byIndex[all[i].Index] = &all[i], &all[i]
 	}
+	lan := byName[dev]
 	if lan == nil {
 		return nil, nil, false
 	}
-	consider := []Link{*lan}
-	if lan.Kind == "bridge" {
-		consider = consider[:0]
-		for _, l := range all {
-			if l.Master == lan.Index && l.Index != lan.Index {
-				consider = append(consider, l)
-			}
+	seen := map[int]bool{}
+	var walk func(l *Link)
+	walk = func(l *Link) {
+		if seen[l.Index] {
+			return
 		}
-	}
-	for _, l := range consider {
-		if l.Ethernet() {
+		seen[l.Index] = true
+		switch {
+		case l.Kind == "bridge":
+			for i := range all {
+				if all[i].Master == l.Index && all[i].Index != l.Index {
+					walk(&all[i])
+				}
+			}
+		case l.Kind == "vlan" && byIndex[l.Parent] != nil:
+			walk(byIndex[l.Parent])
+		case l.Ethernet():
 			ports = append(ports, l.Name)
-		} else {
+		default:
 			skipped = append(skipped, fmt.Sprintf("%s (link type %d is not Ethernet)", l.Name, l.Type))
 		}
 	}
+	walk(lan)
 	sort.Strings(ports)
 	return ports, skipped, true
 }

@@ -158,3 +158,48 @@ func TestNetdevMissingDevice(t *testing.T) {
 		t.Fatalf("notes = %q", ch.Notes)
 	}
 }
+
+// TestNetdevTopologies: a plain LAN device (no bridge) is counted on
+// itself; VLAN ports of br-lan on the device they tag on (where fw4
+// puts its flowtable), with the same IP-level bytes.
+func TestNetdevTopologies(t *testing.T) {
+	for _, tc := range []struct{ topo, lanDev string }{{testlan.TopoPlain, "lan1"}, {testlan.TopoVLAN, testlan.Bridge}} {
+		t.Run(tc.topo, func(t *testing.T) {
+			lan := testlan.New(t, testlan.Options{NumHosts: 1, Topology: tc.topo})
+			f, err := os.Open(filepath.Join("/run/netns", lan.Router))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			prefixes := func() ([]netip.Prefix, error) { return []netip.Prefix{lan.LAN4, lan.LAN6}, nil }
+			b, err := netfilter.NewNFTables(netfilter.NFTablesOptions{ChainPrefix: "TRANSFEROMETER", IPv6: true, NetNS: int(f.Fd()),
+				Netdev: &netfilter.NetdevOptions{LANDevice: tc.lanDev, Prefixes: prefixes}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			h := lan.Hosts[0]
+			if ch, _ := nftSync(t, b, h.IP4, h.IP6); len(ch.Notes) != 0 {
+				t.Fatalf("notes: %q", ch.Notes)
+			}
+			out := lan.Run(t, lan.Router, "nft", "list", "table", "netdev", "transferometer")
+			if !strings.Contains(out, "chain in_lan1 {") || strings.Contains(out, "in_lan1.") {
+				t.Fatalf("want chains on lan1 only:\n%s", out)
+			}
+			h.Ping(t, lan.Internet4, 1000, 10)
+			h.Ping(t, lan.Internet6, 1000, 10)
+			h.Ping(t, lan.RouterLAN4, 1000, 3)
+			c := nftRead(t, b)
+			want := map[netfilter.Key]netfilter.Counter{
+				netfilter.HostKey(netfilter.Upload, h.IP4):   {Packets: 10, Bytes: 10280},
+				netfilter.HostKey(netfilter.Download, h.IP4): {Packets: 10, Bytes: 10280},
+				netfilter.HostKey(netfilter.Upload, h.IP6):   {Packets: 10, Bytes: 10480},
+				netfilter.HostKey(netfilter.Download, h.IP6): {Packets: 10, Bytes: 10480},
+			}
+			for k, w := range want {
+				if c[k] != w {
+					t.Errorf("%v = %+v, want %+v", k, c[k], w)
+				}
+			}
+		})
+	}
+}

@@ -113,7 +113,21 @@ type Options struct {
 	// KeepOffloads leaves TSO/GSO/GRO on. By default they are turned off on
 	// every veth end so counters see one entry per wire packet.
 	KeepOffloads bool
+	// Topology is how hosts attach: "" (TopoBridge) as ports of br-lan;
+	// TopoPlain, one host whose veth lan1 is the router's LAN device
+	// itself (no bridge); TopoVLAN, hosts tagging VLAN 10 on their veth,
+	// the router's lanN.10 being the ports of br-lan.
+	Topology string
 }
+
+// Topologies (Options.Topology).
+const (
+	TopoBridge = ""
+	TopoPlain  = "plain"
+	TopoVLAN   = "vlan"
+	// VLANID is the tag of TopoVLAN.
+	VLANID = 10
+)
 
 // LAN is a running test network. Its exported fields are read-only.
 type LAN struct {
@@ -135,6 +149,7 @@ type LAN struct {
 
 	base         string
 	keepOffloads bool
+	topology     string
 
 	mu    sync.Mutex
 	names []string // every namespace created, for cleanup
@@ -224,6 +239,15 @@ func New(t testing.TB, o Options) *LAN {
 	if o.NumHosts < 1 || o.NumHosts > 20 {
 		t.Fatalf("testlan: NumHosts %d out of range 1..20", o.NumHosts)
 	}
+	switch o.Topology {
+	case TopoBridge, TopoVLAN:
+	case TopoPlain:
+		if o.NumHosts != 1 {
+			t.Fatalf("testlan: topology %q takes exactly one host", o.Topology)
+		}
+	default:
+		t.Fatalf("testlan: unknown topology %q", o.Topology)
+	}
 	switch o.Variant {
 	case "":
 	case "legacy", "nft":
@@ -251,6 +275,7 @@ func New(t testing.TB, o Options) *LAN {
 		Variant:      o.Variant,
 		base:         base,
 		keepOffloads: o.KeepOffloads,
+		topology:     o.Topology,
 		next:         1,
 	}
 	// Registered before anything exists so a half-built LAN is torn down too.
@@ -266,6 +291,12 @@ func New(t testing.TB, o Options) *LAN {
 		if errors.As(err, new(netnsAddError)) {
 			unavailable(t, "%v", err)
 		}
+		if o.Topology == TopoVLAN && strings.Contains(err.Error(), "Unknown device type") && os.Getenv("TRANSFEROMETER_GUEST") == "" {
+			// A kernel capability, not a broken setup: this machine's
+			// kernel has no 8021q and loads no modules. The guest-kernel
+			// run (make test-offload), which has it, fails instead.
+			t.Skip("testlan: this kernel has no VLAN (8021q) support; the guest-kernel tests cover VLANs")
+		}
 		t.Fatalf("testlan: building LAN %s: %v", base, err)
 	}
 	l.Hosts = append(l.Hosts, hosts...)
@@ -279,6 +310,9 @@ func (l *LAN) AddHost(t testing.TB) *Host {
 	h := l.newHost()
 	if h == nil {
 		t.Fatalf("testlan: at most %d hosts", MaxHost)
+	}
+	if l.topology == TopoPlain {
+		t.Fatal("testlan: a plain LAN device has room for one host")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
 	defer cancel()
@@ -369,8 +403,10 @@ func (l *LAN) build(ctx context.Context, core bool, hosts []*Host) error {
 	// namespace and no name ever exists in the caller's namespace.
 	var r []string
 	if core {
+		r = append(r, "link set lo up")
+	}
+	if core && l.topology != TopoPlain {
 		r = append(r,
-			"link set lo up",
 			// A fixed MAC, as on a real router: otherwise the bridge takes
 			// its lowest port's MAC, so a port added later (AddHost) can
 			// change it, and hosts' cached ARP/ND entries for the router
@@ -379,6 +415,10 @@ func (l *LAN) build(ctx context.Context, core bool, hosts []*Host) error {
 			"addr add 10.77.0.1/24 dev "+Bridge,
 			"addr add fd77::1/64 dev "+Bridge+" nodad",
 			"link set "+Bridge+" up",
+		)
+	}
+	if core {
+		r = append(r,
 			"link add "+WANIf+" address 02:78:00:00:00:01 type veth peer name "+HostIf+" address "+l.WANPeerMAC.String()+" netns "+l.WAN,
 			"addr add 10.78.0.1/24 dev "+WANIf,
 			"addr add fd78::1/64 dev "+WANIf+" nodad",
@@ -390,14 +430,45 @@ func (l *LAN) build(ctx context.Context, core bool, hosts []*Host) error {
 		)
 	}
 	for _, h := range hosts {
-		r = append(r,
-			fmt.Sprintf("link add %s type veth peer name %s address %s netns %s", h.RouterPort, HostIf, h.MAC, h.NS),
-			fmt.Sprintf("link set %s master %s", h.RouterPort, Bridge),
-			fmt.Sprintf("link set %s up", h.RouterPort),
-		)
+		switch l.topology {
+		case TopoPlain:
+			r = append(r,
+				fmt.Sprintf("link add %s address %s type veth peer name %s address %s netns %s", h.RouterPort, l.RouterMAC, HostIf, h.MAC, h.NS),
+				"addr add 10.77.0.1/24 dev "+h.RouterPort,
+				"addr add fd77::1/64 dev "+h.RouterPort+" nodad",
+				fmt.Sprintf("link set %s up", h.RouterPort),
+			)
+		case TopoVLAN:
+			r = append(r,
+				fmt.Sprintf("link add %s type veth peer name %s address %s netns %s", h.RouterPort, HostIf, h.MAC, h.NS),
+				fmt.Sprintf("link add link %s name %s.%d type vlan id %d", h.RouterPort, h.RouterPort, VLANID, VLANID),
+				fmt.Sprintf("link set %s.%d master %s", h.RouterPort, VLANID, Bridge),
+				fmt.Sprintf("link set %s up", h.RouterPort),
+				fmt.Sprintf("link set %s.%d up", h.RouterPort, VLANID),
+			)
+		default:
+			r = append(r,
+				fmt.Sprintf("link add %s type veth peer name %s address %s netns %s", h.RouterPort, HostIf, h.MAC, h.NS),
+				fmt.Sprintf("link set %s master %s", h.RouterPort, Bridge),
+				fmt.Sprintf("link set %s up", h.RouterPort),
+			)
+		}
 	}
 	if err := ipBatch(ctx, l.Router, r); err != nil {
 		return fmt.Errorf("router links: %w", err)
+	}
+
+	if l.topology == TopoVLAN {
+		steps = steps[:0]
+		for _, h := range hosts {
+			h := h
+			steps = append(steps, func() error {
+				return ipBatch(ctx, h.NS, []string{fmt.Sprintf("link add link %s name %s type vlan id %d", HostIf, l.hostDev(), VLANID)})
+			})
+		}
+		if err := parallel(steps...); err != nil {
+			return fmt.Errorf("host VLANs: %w", err)
+		}
 	}
 
 	// Every veth end exists now (the router made both ends).
@@ -411,7 +482,12 @@ func (l *LAN) build(ctx context.Context, core bool, hosts []*Host) error {
 		for _, h := range hosts {
 			h := h
 			routerDevs = append(routerDevs, h.RouterPort)
-			steps = append(steps, func() error { return offloadsOff(ctx, h.NS, HostIf) })
+			devs := []string{HostIf}
+			if l.topology == TopoVLAN {
+				routerDevs = append(routerDevs, fmt.Sprintf("%s.%d", h.RouterPort, VLANID))
+				devs = append(devs, l.hostDev())
+			}
+			steps = append(steps, func() error { return offloadsOff(ctx, h.NS, devs...) })
 		}
 		steps = append(steps, func() error { return offloadsOff(ctx, l.Router, routerDevs...) })
 		if err := parallel(steps...); err != nil {
@@ -442,20 +518,31 @@ func (l *LAN) build(ctx context.Context, core bool, hosts []*Host) error {
 	for _, h := range hosts {
 		h := h
 		steps = append(steps, func() error {
-			return ipBatch(ctx, h.NS, []string{
-				"link set lo up",
-				"link set " + HostIf + " up",
-				fmt.Sprintf("addr add %s/24 dev %s", h.IP4, HostIf),
-				fmt.Sprintf("addr add %s/64 dev %s nodad", h.IP6, HostIf),
-				"route add default via 10.77.0.1 dev " + HostIf + " onlink",
-				"route add default via fd77::1 dev " + HostIf + " onlink",
-			})
+			dev := l.hostDev()
+			cmds := []string{"link set lo up", "link set " + HostIf + " up"}
+			if dev != HostIf {
+				cmds = append(cmds, "link set "+dev+" up")
+			}
+			return ipBatch(ctx, h.NS, append(cmds,
+				fmt.Sprintf("addr add %s/24 dev %s", h.IP4, dev),
+				fmt.Sprintf("addr add %s/64 dev %s nodad", h.IP6, dev),
+				"route add default via 10.77.0.1 dev "+dev+" onlink",
+				"route add default via fd77::1 dev "+dev+" onlink",
+			))
 		})
 	}
 	if err := parallel(steps...); err != nil {
 		return fmt.Errorf("configuring namespaces: %w", err)
 	}
 	return nil
+}
+
+// hostDev is the device carrying a host's addresses: eth0, or its VLAN.
+func (l *LAN) hostDev() string {
+	if l.topology == TopoVLAN {
+		return fmt.Sprintf("%s.%d", HostIf, VLANID)
+	}
+	return HostIf
 }
 
 // offloadsOff disables offloads in-process, falling back to the ethtool
