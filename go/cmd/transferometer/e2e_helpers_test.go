@@ -69,12 +69,19 @@ func (r *rig) backendName() string {
 
 func newRig(t testing.TB, variant string, hosts int) *rig {
 	t.Helper()
+	return newRigWith(t, variant, testlan.Options{NumHosts: hosts})
+}
+
+// newRigWith is newRig on a LAN built with o (its Variant is set from
+// variant).
+func newRigWith(t testing.TB, variant string, o testlan.Options) *rig {
+	t.Helper()
 	testlan.Require(t)
-	natVariant := variant
+	o.Variant = variant
 	if variant == "nftables" || variant == "netdev" {
-		natVariant = "nft"
+		o.Variant = "nft"
 	}
-	lan := testlan.New(t, testlan.Options{NumHosts: hosts, Variant: natVariant})
+	lan := testlan.New(t, o)
 	dir := t.TempDir()
 	r := &rig{lan: lan, bin: binary(t), cfgDir: filepath.Join(dir, "config"), dbDir: filepath.Join(dir, "db"), lockDir: filepath.Join(dir, "lock"), variant: variant}
 	if err := os.MkdirAll(r.cfgDir, 0o755); err != nil {
