@@ -24,6 +24,11 @@ want npm npm
 want qemu-mipsel-static qemu-user-static
 want qemu-aarch64-static qemu-user-static
 want git git
+# scripts/guest (tests on Debian's own 6.1 kernel under qemu): qemu, kmod
+# (depmod there, and the guest's modprobe), cpio for its initramfs.
+want qemu-system-x86_64 qemu-system-x86
+want depmod kmod
+want cpio cpio
 
 # Go: this project builds with Go >= 1.21 (go.mod says 1.21, OpenWrt 23.05's SDK).
 PATH="$PATH:/usr/local/go/bin"

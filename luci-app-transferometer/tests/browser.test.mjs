@@ -17,7 +17,9 @@
 // downloads with `TRANSFEROMETER_BIN export`; so the data must not change while those run (no
 // traffic in flight). The test writes and then restores <config dir>/firewall (to provoke the
 // flow_offloading warning) and <config dir>/transferometer (Save & Apply on the settings page, the
-// live feed's port), and it zeroes counters (the reset flow). The live-feed test, last, runs the
+// live feed's port), and it zeroes counters (the reset flow). With the namespace fixture, the
+// netdev-placement test counts a copy of the config (own database and nftables tables) on the
+// fixture router's br-lan and tears that down again. The live-feed test, last, runs the
 // real daemon with a fake `ubus` on its PATH that vouches for the shim's session only, and makes
 // traffic.
 import { describe, it, before, after } from 'node:test';
@@ -419,6 +421,79 @@ describe('LuCI views in Chromium against the real binary', { skip: missing || fa
 		});
 	});
 
+	// fw4 with software flow offloading and the nftables backend: 'auto' counts on the LAN devices'
+	// netdev hooks, which usage reports as a notice (placement_netdev), not a warning. On a copy of
+	// the config with its own database, chain prefix (so its own nftables tables) and firewall file,
+	// counting on the fixture router's br-lan; torn down at the end.
+	it('shows the netdev placement as a notice, and where counting happens', { skip: FIXTURE ? false : 'needs tests/fixture-netns.sh (it counts on the fixture router\'s br-lan)' }, async (t) => {
+		const dir = mkdtempSync(path.join(os.tmpdir(), 'transferometer-luci-netdev.'));
+		const cfg = path.join(dir, 'config');
+		mkdirSync(cfg);
+		const teardown = () => spawnSync(BIN, [ 'teardown' ], { env: { ...process.env, TRANSFEROMETER_CONFIG_DIR: cfg }, encoding: 'utf8', timeout: 30000 });
+		restore.push(() => rmSync(dir, { recursive: true, force: true }));
+		restore.push(() => teardown());
+		const sections = uci.parse(readFileSync(path.join(CFG, 'transferometer'), 'utf8'));
+		const main = sections.find(s => s.name === 'main');
+		main.options.set('backend', 'nftables');
+		main.options.delete('placement');
+		main.options.set('lan_device', 'br-lan');
+		main.options.set('chain_prefix', 'TMLUCINETDEV');
+		main.options.set('db_dir', path.join(dir, 'db'));
+		main.options.set('persist_dir', path.join(dir, 'persist'));
+		main.options.set('lock_dir', path.join(dir, 'lock'));
+		main.options.set('pid_file', path.join(dir, 'transferometer.pid'));
+		writeFileSync(path.join(cfg, 'transferometer'), uci.serialize(sections));
+		writeFileSync(path.join(cfg, 'firewall'), [
+			'', "config defaults", "\toption input 'REJECT'", "\toption output 'ACCEPT'", "\toption forward 'REJECT'",
+			"\toption flow_offloading '1'", ''
+		].join('\n'));
+
+		const srv2 = await startServer({ bin: BIN, configDir: cfg, port: 0 });
+		const page2 = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+		const errors = [];
+		page2.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+		page2.on('pageerror', (e) => errors.push(e.message));
+		try {
+			const u = usageJson(cfg);
+			if (u.placement !== 'netdev' && /egress hook/.test(u.placement_reason || '')) {
+				t.skip(`this kernel cannot count on netdev hooks: ${u.placement_reason}`);
+				return;
+			}
+			assert.match(u.backend, /^nftables/);
+			assert.equal(u.placement, 'netdev', `usage --json counts on the LAN devices: ${JSON.stringify(u.warnings)}`);
+			assert.ok(u.warnings.some(w => w.code === 'placement_netdev'), `usage --json says so: ${JSON.stringify(u.warnings)}`);
+			assert.ok(!u.warnings.some(w => /^(flow_offloading|placement|placement_device)$/.test(w.code)),
+				`and warns about nothing it cannot count: ${JSON.stringify(u.warnings)}`);
+
+			await page2.goto(srv2.url + USAGE_PATH);
+			await page2.waitForSelector('#transferometer-hosts tr.table-titles');
+			const banners = await page2.$$eval('#transferometer-warnings .alert-message', ds => ds.map(d => ({
+				code: d.getAttribute('data-code'), cls: d.className, label: d.querySelector('strong').textContent, text: d.textContent
+			})));
+			const want = usageJson(cfg).warnings;
+			assert.deepEqual(banners.map(b => b.code), want.map(w => w.code), 'a banner per warning of usage');
+			for (const [ i, b ] of banners.entries()) {
+				assert.ok(b.text.endsWith(want[i].message), `${b.code}: ${b.text}`);
+				if (b.code === 'placement_netdev')
+					assert.deepEqual([ b.cls, b.label ], [ 'alert-message notice', 'Note:' ], 'placement_netdev is a notice');
+				else
+					assert.deepEqual([ b.cls, b.label ], [ 'alert-message warning', 'Warning:' ], `${b.code} is a warning`);
+			}
+			assert.equal(await page2.$('#transferometer-warnings .warning[data-code="placement_netdev"]'), null, 'not a warning');
+			assert.ok((await page2.textContent('#transferometer-summary')).includes(`backend: ${u.backend} · counted on the LAN devices`),
+				'the summary says where counting happens');
+			assert.equal(await page2.getAttribute('#transferometer-placement', 'title'), u.placement_reason);
+			await page2.screenshot({ path: path.join(ARTIFACTS, 'usage-netdev.png'), fullPage: true });
+			assert.deepEqual(errors, []);
+		}
+		finally {
+			await page2.close();
+			await srv2.close();
+			const r = teardown();
+			assert.equal(r.status, 0, `teardown: ${r.stderr}`);
+		}
+	});
+
 	it('resets one device only after the confirmation', async () => {
 		await selectPeriod(page, 'current', usageJson().period.key);
 		const before = usageJson();
@@ -545,11 +620,13 @@ describe('LuCI views in Chromium against the real binary', { skip: missing || fa
 			general: [ 'enabled', 'network', 'subnet', 'ipv6', 'refresh_interval' ],
 			history: [ 'period', 'period_start', 'period_days', 'generations', 'commit_interval', 'persist_dir' ],
 			live: [ 'live_port', 'live_tls_port', 'live_address', 'live_cert', 'live_key' ],
-			advanced: [ 'db_dir', 'backend', 'iptables_variant', 'lock_timeout' ]
+			advanced: [ 'db_dir', 'backend', 'placement', 'lan_device', 'iptables_variant', 'lock_timeout' ]
 		};
 		for (const [ t, opts ] of Object.entries(OPTIONS))
 			for (const o of opts)
 				assert.ok(await page.$(`.cbi-tabcontainer[data-tab="${t}"] #cbi-transferometer-main-${o}`), `option ${o} is on the ${t} tab`);
+		assert.deepEqual(await page.$$eval('.cbi-tabcontainer[data-tab="advanced"] .cbi-value', vs => vs.map(v => v.getAttribute('data-name'))),
+			OPTIONS.advanced, 'the advanced tab in order: placement and lan_device right after backend');
 
 		assert.equal(await page.isChecked(id('enabled')), (opt('enabled') ?? '1') === '1');
 		assert.equal(await page.isChecked(id('ipv6')), (opt('ipv6') ?? '1') === '1');
@@ -625,6 +702,20 @@ describe('LuCI views in Chromium against the real binary', { skip: missing || fa
 		assert.equal(await page.inputValue(id('iptables_variant')), opt('iptables_variant') ?? 'auto');
 		assert.equal(await page.inputValue(id('backend')), opt('backend') ?? 'auto');
 		assert.deepEqual(await page.$$eval(`${id('backend')} option`, os => os.map(o => o.value)), [ 'auto', 'nftables', 'iptables' ]);
+		// placement: the values the service takes (validation-cases.mjs holds the binary to the same list)
+		assert.deepEqual(await page.$$eval(`${id('placement')} option`, os => os.map(o => o.value)), h.PLACEMENTS);
+		assert.equal(await page.inputValue(id('placement')), opt('placement') ?? 'auto');
+		assert.match(await page.textContent('#cbi-transferometer-main-placement .cbi-value-description'),
+			/Automatic counts on the LAN devices when software flow offloading is on and the kernel is 5\.16 or later.*Hardware flow offloading/s);
+		await page.selectOption(id('placement'), 'forward');
+		// lan_device: a device name as the service takes it; empty derives it from the LAN network
+		assert.equal(await page.inputValue(id('lan_device')), opt('lan_device') ?? '');
+		assert.equal(await page.getAttribute(id('lan_device'), 'placeholder'), 'br-lan');
+		for (const [ v, bad ] of [ [ 'br lan', true ], [ 'abcdefghijklmnop', true ], [ 'eth0:1', true ], [ '-x', true ], [ '..', true ],
+			[ 'eth0.10', false ], [ '', false ], [ 'br-lan', false ] ]) {
+			await page.fill(id('lan_device'), v);
+			assert.equal(await invalid('lan_device'), bad, `lan_device ${JSON.stringify(v)}`);
+		}
 		await page.selectOption(id('iptables_variant'), 'legacy');
 		await page.fill(id('lock_timeout'), '301');
 		assert.ok(await invalid('lock_timeout'), 'lock_timeout 301 is refused');
@@ -642,7 +733,7 @@ describe('LuCI views in Chromium against the real binary', { skip: missing || fa
 		const changed = {
 			subnet: [].concat(opt('subnet') ?? [], 'fd99::/64', '10.99.0.0/24'), iptables_variant: 'legacy', lock_timeout: '42',
 			refresh_interval: '10s', period: 'days', period_start: '2026-01-05', generations: '24', commit_interval: '6h',
-			live_port: '8095', live_address: '10.99.0.2'
+			live_port: '8095', live_address: '10.99.0.2', placement: 'forward', lan_device: 'br-lan'
 		};
 		for (const [ k, v ] of Object.entries(changed))
 			assert.deepEqual(saved.get(k), v, `${k} saved`);
@@ -660,11 +751,12 @@ describe('LuCI views in Chromium against the real binary', { skip: missing || fa
 		put();
 	});
 
-	it('keeps a backend value it does not list (a newer service\'s) instead of replacing it on save', async () => {
+	it('keeps a backend or placement value it does not list (a newer service\'s) instead of replacing it on save', async () => {
 		const file = path.join(CFG, 'transferometer');
 		const put = keep(file);
 		const sections = uci.parse(readFileSync(file, 'utf8'));
 		sections.find(x => x.name === 'main').options.set('backend', 'ebpf');
+		sections.find(x => x.name === 'main').options.set('placement', 'tc');
 		writeFileSync(file, uci.serialize(sections));
 		try {
 			await page.goto(srv.url + SETTINGS_PATH);
@@ -672,10 +764,13 @@ describe('LuCI views in Chromium against the real binary', { skip: missing || fa
 			const id = '[id="widget.cbid.transferometer.main.backend"]';
 			assert.equal(await page.inputValue(id), 'ebpf');
 			assert.deepEqual(await page.$$eval(`${id} option`, os => os.map(o => o.value)), [ 'auto', 'nftables', 'iptables', 'ebpf' ]);
+			const pid = '[id="widget.cbid.transferometer.main.placement"]';
+			assert.equal(await page.inputValue(pid), 'tc');
+			assert.deepEqual(await page.$$eval(`${pid} option`, os => os.map(o => o.value)), h.PLACEMENTS.concat('tc'));
 			await page.click('.cbi-page-actions .cbi-button-save');
 			await page.waitForSelector('.cbi-page-actions .cbi-button-save:not([disabled])');
 			const staged = srv.shim.staged.get('transferometer') || [];
-			assert.deepEqual(staged.filter(c => c[2] === 'backend'), [], 'saving the untouched form leaves backend alone');
+			assert.deepEqual(staged.filter(c => c[2] === 'backend' || c[2] === 'placement'), [], 'saving the untouched form leaves backend and placement alone');
 		}
 		finally {
 			srv.shim.staged.delete('transferometer');

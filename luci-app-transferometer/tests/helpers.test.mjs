@@ -383,6 +383,10 @@ test('settings validators: the backend\'s rules', () => {
 	assert.match(h.checkDuration('31d', 60, 30 * 86400), /from 1m to 30d/);
 	assert.match(h.checkInteger('0', 1, 366), /from 1 to 366/);
 	assert.deepEqual([ 1, 59, 60, 3600, 86400, 172800, 2592000, 90 ].map(h.formatDuration), [ '1s', '59s', '1m', '1h', '24h', '2d', '30d', '90s' ]);
+	assert.match(h.checkDeviceName('abcdefghijklmnop'), /1 to 15 characters/);
+	assert.match(h.checkDeviceName('br lan'), /without spaces, \/ or :/);
+	assert.equal(h.checkDeviceName(null), true, 'no value: derived from the LAN network');
+	assert.deepEqual(Array.from(h.PLACEMENTS), [ 'auto', 'forward', 'netdev' ]);
 	assert.equal(h.parseDuration('1d'), 86400);
 	assert.equal(h.parseDuration('x'), null);
 });

@@ -17,7 +17,16 @@ export const VALIDATION_CASES = {
 	persist_dir: [ [ '/etc/transferometer', true ], [ '/', true ], [ 'etc/transferometer', false ], [ '~/x', false ] ],
 	live_cert: [ [ '/etc/uhttpd.crt', true ], [ 'uhttpd.crt', false ] ],
 	period_start: [ [ '1', true ], [ '28', true ], [ '01', true ], [ '2026-11-05', true ], [ '2028-02-29', true ],
-		[ '0', false ], [ '29', false ], [ '2026-02-29', false ], [ '2026-11-5', false ], [ 'monday', false ] ]
+		[ '0', false ], [ '29', false ], [ '2026-02-29', false ], [ '2026-11-5', false ], [ 'monday', false ] ],
+	// empty: UCI drops the option, the service derives the device from the LAN network
+	lan_device: [ [ '', true ], [ 'br-lan', true ], [ 'eth0', true ], [ 'eth0.10', true ], [ 'wlan0-1', true ], [ 'lan1@eth0', true ],
+		[ 'abcdefghijklmno', true ], [ '...', true ], [ 'a', true ], [ 'br_lan', true ],
+		[ 'abcdefghijklmnop', false ], [ '.', false ], [ '..', false ], [ '-eth0', false ], [ 'br lan', false ], [ ' br-lan', false ],
+		[ 'br-lan ', false ], [ 'br\tlan', false ], [ 'br/lan', false ], [ 'eth0:1', false ], [ 'br\u00fclan', false ], [ 'eth\u007f', false ],
+		[ 'eth\u00010', false ] ],
+	// a ListValue: the form takes the values it lists (helpers.PLACEMENTS)
+	placement: [ [ '', true ], [ 'auto', true ], [ 'forward', true ], [ 'netdev', true ],
+		[ 'Auto', false ], [ 'netdev ', false ], [ 'ingress', false ], [ 'nftables', false ] ]
 };
 
 // The settings page's validator of each option (as config.js wires them), on a loaded helpers.js.
@@ -32,7 +41,9 @@ export function checkers(h) {
 		live_address: (v) => h.checkIPAddress(v),
 		persist_dir: (v) => h.checkAbsPath(v),
 		live_cert: (v) => h.checkAbsPath(v),
-		period_start: (v) => h.checkPeriodStart(v, null)
+		period_start: (v) => h.checkPeriodStart(v, null),
+		lan_device: (v) => h.checkDeviceName(v),
+		placement: (v) => (v === '' || h.PLACEMENTS.indexOf(v) >= 0) ? true : `not one of ${h.PLACEMENTS.join(', ')}`
 	};
 }
 

@@ -13,8 +13,8 @@ out=${1:-$here/../../build/guest}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 
-if [ -f "$out/stamp" ] && [ "$out/stamp" -nt "$here/build.sh" ] &&
-	[ "$out/stamp" -nt "$here/init" ]; then
+if [ -f "$out/stamp" ] &&
+	[ -n "$(find "$out/stamp" -newer "$here/build.sh" -newer "$here/init")" ]; then
 	exit 0
 fi
 
@@ -52,13 +52,18 @@ if ! (cd "$tmp" && apt-get download -qq "$pkg" busybox-static); then
 	update
 	(cd "$tmp" && apt-get download -qq "$pkg" busybox-static)
 fi
-echo "guest/build: unpacking $(cd "$tmp" && ls ./*.deb | tr '\n' ' ')" >&2
+echo "guest/build: unpacking $pkg and busybox-static" >&2
 dpkg-deb -x "$tmp"/linux-image-*.deb "$tmp/k"
 dpkg-deb -x "$tmp"/busybox-static_*.deb "$tmp/bb"
 
-mdir=$(ls -d "$tmp"/k/lib/modules/* "$tmp"/k/usr/lib/modules/* 2>/dev/null | head -n 1)
+for mdir in "$tmp"/k/lib/modules/* "$tmp"/k/usr/lib/modules/*; do
+	[ -d "$mdir" ] && break
+done
 kver=${mdir##*/}
-[ -n "$kver" ] && [ -f "$tmp/k/boot/vmlinuz-$kver" ] || { echo "guest/build: no kernel in $pkg" >&2; exit 1; }
+if [ ! -d "$mdir" ] || [ ! -f "$tmp/k/boot/vmlinuz-$kver" ]; then
+	echo "guest/build: no kernel in $pkg" >&2
+	exit 1
+fi
 
 # The whole module tree, for the guest's /lib/modules/KVER.
 rm -rf "$out/modules" "$out/stamp"

@@ -55,7 +55,7 @@ for _ in $(seq 50); do
 	[ -n "$out" ] && [ -n "$err" ] && break
 	sleep 0.1
 done
-[ -n "$out" ] && [ -n "$err" ] || { echo "stage2: no virtio ports for stdout/stderr"; exit 1; }
+if [ -z "$out" ] || [ -z "$err" ]; then echo "stage2: no virtio ports for stdout/stderr"; exit 1; fi
 
 mapfile -d '' -t A <"$w/args"
 mapfile -d '' -t E <"$w/env"
@@ -63,6 +63,7 @@ mapfile -d '' -t C <"$w/cwd"
 (
 	cd "${C[0]}" || { echo "guest: cannot cd to ${C[0]} (its host directory is not in the guest)" >&2; exit 126; }
 	for v in $(compgen -e); do unset "$v"; done
+	# shellcheck disable=SC2163 # each kv is NAME=VALUE
 	for kv in "${E[@]}"; do export "$kv"; done
 	exec -a "${A[0]}" "$w/bin/${A[0]##*/}" "${A[@]:1}"
 ) </dev/null >"$out" 2>"$err"

@@ -702,6 +702,30 @@ function checkIPAddress(v) {
 	return ok ? true : tr('Expecting an IP address (IPv4 or IPv6, without prefix length)');
 }
 
+/* The values of option placement the service takes, as the settings page lists them. */
+var PLACEMENTS = [ 'auto', 'forward', 'netdev' ];
+
+/*
+ * lan_device: a Linux network device name as the backend takes it (the
+ * kernel's rule, a little stricter): 1 to 15 characters, printable ASCII
+ * without space, '/' or ':', not "." or "..", not starting with '-'.
+ * Empty: the device of the LAN network.
+ */
+function checkDeviceName(v) {
+	if (v == null || v === '')
+		return true;
+
+	var s = String(v);
+
+	if (s.length > 15 || s == '.' || s == '..' || s.charAt(0) == '-')
+		return tr('Expecting a network device name: 1 to 15 characters, not starting with - (e.g. br-lan)');
+
+	if (!/^[\x21-\x7e]+$/.test(s) || /[\/:]/.test(s))
+		return tr('Expecting a network device name without spaces, / or : (e.g. br-lan)');
+
+	return true;
+}
+
 return baseclass.extend({
 	__name__: 'Transferometer.Helpers',
 
@@ -749,5 +773,7 @@ return baseclass.extend({
 	checkInteger: checkInteger,
 	checkAbsPath: checkAbsPath,
 	checkPeriodStart: checkPeriodStart,
-	checkIPAddress: checkIPAddress
+	checkIPAddress: checkIPAddress,
+	checkDeviceName: checkDeviceName,
+	PLACEMENTS: PLACEMENTS
 });

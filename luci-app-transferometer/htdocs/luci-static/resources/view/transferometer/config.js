@@ -160,6 +160,27 @@ return view.extend({
 			return v;
 		};
 
+		o = s.taboption('advanced', form.ListValue, 'placement', _('Counting placement'),
+			_('Where the nftables backend counts forwarded traffic: in the firewall\'s forward hook, or on the LAN devices (the ingress and egress hooks of the bridge ports and VLAN parents of the LAN device, Linux 5.16 and later). Software flow offloading makes established connections skip the forward hook but not the LAN devices, so Automatic counts on the LAN devices when software flow offloading is on and the kernel is 5.16 or later, and in the forward hook otherwise. Hardware flow offloading hands connections to the switch or network card, where no hook sees their packets: turn it off for exact figures. The iptables backend always counts in the forward hook.'));
+		o.value('auto', _('Automatic'));
+		o.value('forward', _('Forward hook'));
+		o.value('netdev', _('LAN devices (netdev hooks)'));
+		o.default = 'auto';
+		/* a value this page does not list (a newer service's) stays selected, rather than being replaced on save */
+		o.load = function(section_id) {
+			var v = form.ListValue.prototype.load.apply(this, [ section_id ]);
+			if (typeof(v) == 'string' && v !== '' && this.keylist.indexOf(v) < 0)
+				this.value(v);
+			return v;
+		};
+
+		o = s.taboption('advanced', form.Value, 'lan_device', _('LAN device'),
+			_('The device whose lowest devices (bridge ports, VLAN parents) are counted on when counting on the LAN devices, e.g. br-lan. Empty: the device of the LAN network chosen on the General Settings tab.'));
+		o.placeholder = 'br-lan';
+		o.validate = function(section_id, value) {
+			return helpers.checkDeviceName(value);
+		};
+
 		o = s.taboption('advanced', form.ListValue, 'iptables_variant', _('iptables variant'),
 			_('Which iptables to run. Automatic uses whatever iptables is installed (iptables-nft or iptables-legacy); choose one only to override that.'));
 		o.value('auto', _('Automatic'));

@@ -24,6 +24,13 @@ var POLL_INTERVAL = 5;
 /* A live rate older than this (ms) no longer counts as live. */
 var LIVE_STALE_MS = 5000;
 
+/*
+ * Codes of usage's warnings that inform rather than warn: placement_netdev
+ * says the nftables backend counts on the LAN devices (because software
+ * flow offloading is on), which gives complete figures.
+ */
+var NOTICE_CODES = [ 'placement_netdev' ];
+
 var callUsage = rpc.declare({
 	object: 'transferometer',
 	method: 'usage',
@@ -390,13 +397,17 @@ return view.extend({
 		window.setTimeout(function() { URL.revokeObjectURL(url); }, 10000);
 	},
 
+	/* Warnings as banners; the ones that only inform (NOTICE_CODES) as notices. */
 	renderWarnings: function(warnings) {
 		dom.content(this.warningsNode, warnings.map(function(w) {
+			var code = String(w.code || ''),
+			    notice = NOTICE_CODES.indexOf(code) >= 0;
+
 			return E('div', {
-				'class': 'alert-message warning',
-				'data-code': String(w.code || '')
+				'class': notice ? 'alert-message notice' : 'alert-message warning',
+				'data-code': code
 			}, [
-				E('strong', [ _('Warning:') ]), ' ',
+				E('strong', [ notice ? _('Note:') : _('Warning:') ]), ' ',
 				String(w.message || w.code || '')
 			]);
 		}));
@@ -426,6 +437,13 @@ return view.extend({
 		dom.content(this.summaryNode, isFinite(at) && at > 0 ? [
 			_('Collected at %s').format(new Date(at * 1000).toLocaleString()),
 			usage.backend ? ' · ' + _('backend: %s').format(usage.backend) : '',
+			/* where the forwarded bytes are counted, when it is not the usual forward hook */
+			usage.placement == 'netdev' ? ' · ' : '',
+			usage.placement == 'netdev' ? E('span', {
+				'id': 'transferometer-placement',
+				'data-placement': 'netdev',
+				'title': String(usage.placement_reason || '')
+			}, [ _('counted on the LAN devices') ]) : '',
 			this.isCurrent(usage) ? E('span', { 'id': 'transferometer-rate-source' }) : ''
 		] : []);
 
