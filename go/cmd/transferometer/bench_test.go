@@ -280,9 +280,20 @@ func (br *benchRig) populate(b testing.TB, n int) {
 	b.Logf("populated %d hosts (%d rules) in one collect: %v", n, 2*n, took.Round(time.Millisecond))
 }
 
-// forwardRules lists the lines of our FORWARD chain in one family's save.
+// forwardRules lists the lines of our FORWARD chain in one family's save
+// (for nftables: the host set elements, rendered as such lines, without
+// counters).
 func (br *benchRig) forwardRules(b testing.TB, v6, counters bool) []string {
 	b.Helper()
+	if br.nft() {
+		var rules []string
+		for _, l := range br.nftLines(b, map[bool]string{false: "ip", true: "ip6"}[v6]) {
+			if strings.HasPrefix(l, "-A TRANSFEROMETER_FORWARD ") {
+				rules = append(rules, l)
+			}
+		}
+		return rules
+	}
 	args := []string{"-t", "mangle"}
 	if counters {
 		args = append(args, "-c")
@@ -331,7 +342,7 @@ func reportLatency(b *testing.B, durs []time.Duration) {
 // has sub-benchmarks of its own, so it runs once: its rig is shared by them.
 func perVariant(b *testing.B, fn func(b *testing.B, v string)) {
 	for _, v := range variants() {
-		if v == "nftables" {
+		if v == "nftables" || v == "netdev" {
 			continue // these read iptables rules; bench_nft_test.go covers nftables
 		}
 		v := v
