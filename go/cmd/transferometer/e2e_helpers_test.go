@@ -192,7 +192,8 @@ type usageReport struct {
 		OutputBytes uint64 `json:"output_bytes"`
 	} `json:"router"`
 	Warnings []struct {
-		Code string `json:"code"`
+		Code    string `json:"code"`
+		Message string `json:"message"`
 	} `json:"warnings"`
 }
 

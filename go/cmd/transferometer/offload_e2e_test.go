@@ -222,3 +222,56 @@ func ctx(t testing.TB) context.Context {
 	t.Cleanup(cancel)
 	return c
 }
+
+// TestOffloadWhatEachBackendSees: with fw4's flowtable on, the same 20 MB
+// TCP upload as counted by every backend and placement. Counting in the
+// forward hook (iptables-legacy, iptables-nft, nftables 'forward') sees
+// only the packets before the flow is offloaded, and says so in a
+// flow_offloading warning; the netdev placement sees every byte and says
+// where it counts instead.
+func TestOffloadWhatEachBackendSees(t *testing.T) {
+	requireTool(t, "iperf3")
+	for _, tc := range []struct {
+		variant, extra, backend string
+		exact                   bool
+	}{
+		{"legacy", "", "iptables-legacy", false},
+		{"nft", "", "iptables-nft", false},
+		{"nftables", "\toption placement 'forward'\n", "nftables", false},
+		{"nftables", "\toption lan_device 'br-lan'\n", "nftables-netdev", true},
+	} {
+		t.Run(tc.backend, func(t *testing.T) {
+			r := newRig(t, tc.variant, 1)
+			requireFlowtable(t, r)
+			h := r.lan.Hosts[0]
+			r.writeConfig(t, tc.extra)
+			fw4Flowtable(t, r, "lan1", h)
+			audit(t, r, h)
+			r.ok(t, "arp-add", h.MAC.String(), h.IP4.String())
+			iperf(t, r, h, r.lan.Internet4, "-n", "20M")
+			u := r.usage(t)
+			want := nftCounters(t, r, r.lan.WAN, "inet", "audit")["up4"][1]
+			got := u.host(h.MAC.String()).UploadBytes
+			codes := map[string]bool{}
+			for _, w := range u.Warnings {
+				codes[w.Code] = true
+			}
+			t.Logf("%-16s counted %10d of %10d upload bytes (%6.2f%%); warnings %v", u.Backend, got, want, 100*float64(got)/float64(want), codes)
+			if u.Backend != tc.backend {
+				t.Fatalf("backend %q, want %q", u.Backend, tc.backend)
+			}
+			if want < 20e6 {
+				t.Fatalf("the upload did not happen: %d bytes", want)
+			}
+			if tc.exact {
+				if got != want || codes["flow_offloading"] || !codes["placement_netdev"] {
+					t.Errorf("netdev placement: counted %d of %d, warnings %v", got, want, codes)
+				}
+				return
+			}
+			if got*100 > want || !codes["flow_offloading"] {
+				t.Errorf("forward hook counted %d of %d (offloaded flows should escape it), warnings %v", got, want, codes)
+			}
+		})
+	}
+}
