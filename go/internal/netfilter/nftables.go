@@ -10,6 +10,8 @@ import (
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
+	"github.com/mdlayher/netlink"
+	"golang.org/x/sys/unix"
 )
 
 // NFTables is the native nftables backend (netlink through
@@ -85,7 +87,11 @@ func NewNFTables(o NFTablesOptions) (*NFTables, error) {
 
 // conn opens one netlink socket for a whole read or batch.
 func (n *NFTables) conn() (*nftables.Conn, error) {
-	opts := []nftables.ConnOption{nftables.AsLasting()}
+	// Every message of a batch is acknowledged with the request echoed
+	// back: a batch adding thousands of set elements gets acks as large as
+	// itself, which overflow the default receive buffer (ENOBUFS at 4096
+	// hosts). A larger one (forced: we run as root; best effort) holds them.
+	opts := []nftables.ConnOption{nftables.AsLasting(), nftables.WithSockOptions(bigReceiveBuffer)}
 	if n.netns != 0 {
 		opts = append(opts, nftables.WithNetNSFd(n.netns))
 	}
@@ -94,6 +100,22 @@ func (n *NFTables) conn() (*nftables.Conn, error) {
 		return nil, fmt.Errorf("nftables: open netlink: %w", err)
 	}
 	return c, nil
+}
+
+// nftRcvBuf holds the acknowledgements of a batch for about 16k hosts.
+const nftRcvBuf = 8 << 20
+
+func bigReceiveBuffer(c *netlink.Conn) error {
+	raw, err := c.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	_ = raw.Control(func(fd uintptr) {
+		if unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, nftRcvBuf) != nil {
+			_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, nftRcvBuf)
+		}
+	})
+	return nil
 }
 
 // Name implements Backend.
@@ -604,13 +626,13 @@ func (n *NFTables) syncFamily(c *nftables.Conn, f nftFamily, st *nftState, want 
 			}
 		}
 		if len(add) > 0 {
-			if err := c.SetAddElements(sets[name], add); err != nil {
+			if err := setElements(c.SetAddElements, sets[name], add); err != nil {
 				return nil, nil, 0, fmt.Errorf("nftables: add to set %s: %w", name, err)
 			}
 			msgs++
 		}
 		if len(del) > 0 {
-			if err := c.SetDeleteElements(sets[name], del); err != nil {
+			if err := setElements(c.SetDeleteElements, sets[name], del); err != nil {
 				return nil, nil, 0, fmt.Errorf("nftables: delete from set %s: %w", name, err)
 			}
 			msgs++
@@ -655,6 +677,24 @@ func (n *NFTables) Teardown(ctx context.Context) error {
 	}
 	if err := c.Flush(); err != nil {
 		return fmt.Errorf("nftables: delete tables %s: %w", n.table, err)
+	}
+	return nil
+}
+
+// elemChunk bounds the elements of one message: their list is one netlink
+// attribute, whose length is 16 bits (4096 IPv4 elements overflow it, and
+// the kernel then reads a truncated list).
+const elemChunk = 512
+
+// setElements queues elems for s in messages of at most elemChunk elements,
+// all in the same batch (so still one transaction).
+func setElements(op func(*nftables.Set, []nftables.SetElement) error, s *nftables.Set, elems []nftables.SetElement) error {
+	for len(elems) > 0 {
+		n := min(len(elems), elemChunk)
+		if err := op(s, elems[:n]); err != nil {
+			return err
+		}
+		elems = elems[n:]
 	}
 	return nil
 }

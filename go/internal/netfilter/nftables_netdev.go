@@ -447,13 +447,13 @@ func (n *NFTables) syncNetdev(c *nftables.Conn, st *ndState, sc ndScope, want ma
 			}
 		}
 		if len(add) > 0 {
-			if err := c.SetAddElements(sets[spec.name], add); err != nil {
+			if err := setElements(c.SetAddElements, sets[spec.name], add); err != nil {
 				return 0, fmt.Errorf("nftables: add to set %s: %w", spec.name, err)
 			}
 			msgs++
 		}
 		if len(del) > 0 {
-			if err := c.SetDeleteElements(sets[spec.name], del); err != nil {
+			if err := setElements(c.SetDeleteElements, sets[spec.name], del); err != nil {
 				return 0, fmt.Errorf("nftables: delete from set %s: %w", spec.name, err)
 			}
 			msgs++

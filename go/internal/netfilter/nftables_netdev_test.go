@@ -203,3 +203,33 @@ func TestNetdevTopologies(t *testing.T) {
 		})
 	}
 }
+
+// TestNFTablesManyHosts: one Sync adding 4096 hosts (8192 set elements in
+// one batch) and one removing them, in both placements. The batch's
+// acknowledgement once overflowed the netlink socket (ENOBUFS).
+func TestNFTablesManyHosts(t *testing.T) {
+	hosts := make([]netip.Addr, 0, 4096)
+	for i := 0; i < 4096; i++ {
+		hosts = append(hosts, netip.AddrFrom4([4]byte{10, 80, byte(i / 256), byte(i % 256)}))
+	}
+	check := func(t *testing.T, b netfilter.Backend) {
+		ch, _ := nftSync(t, b, hosts...)
+		if len(ch.Added) != len(hosts) {
+			t.Fatalf("added %d", len(ch.Added))
+		}
+		if c := nftRead(t, b); len(c) < 2*len(hosts) {
+			t.Fatalf("read %d counters", len(c))
+		}
+		if ch, _ := nftSync(t, b); len(ch.Removed) != len(hosts) {
+			t.Fatalf("removed %d", len(ch.Removed))
+		}
+	}
+	t.Run("forward", func(t *testing.T) {
+		_, b := nftLAN(t, false)
+		check(t, b)
+	})
+	t.Run("netdev", func(t *testing.T) {
+		_, b, _ := netdevLAN(t, 1)
+		check(t, b)
+	})
+}
