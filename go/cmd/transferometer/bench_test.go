@@ -812,7 +812,35 @@ func BenchmarkRPCD(b *testing.B) {
 						reportLatency(b, durs)
 					})
 				}
+				// With the daemon running (as on a router) usage answers
+				// from the ledger the daemon saved: no lock, no counter
+				// read, no write.
+				b.Run("usage-daemon", func(b *testing.B) {
+					d := br.startDaemon(b)
+					defer d.stop(b)
+					deadline := time.Now().Add(20 * time.Second)
+					for !fileExists(filepath.Join(br.dbDir, "daemon.pid")) {
+						if time.Now().After(deadline) {
+							b.Fatalf("the daemon did not start:\n%s", d.out.String())
+						}
+						time.Sleep(50 * time.Millisecond)
+					}
+					durs := make([]time.Duration, 0, b.N)
+					for i := 0; i < b.N; i++ {
+						d, obj := call(b, []byte("{ }"), "call", "usage")
+						if hs, ok := obj["hosts"].([]any); !ok || len(hs) != n {
+							b.Fatalf("call usage: want %d hosts, got %v", n, obj["error"])
+						}
+						durs = append(durs, d)
+					}
+					reportLatency(b, durs)
+				})
 			})
 		}
 	})
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }

@@ -329,3 +329,54 @@ func TestDaemonFollowsLANPorts(t *testing.T) {
 		t.Errorf("daemon log:\n%s", d.out.String())
 	}
 }
+
+// TestRPCDUsageFromDaemon: while the daemon runs (it collects every
+// refresh_interval), ubus usage answers from the saved ledger — no lock, no
+// counter read — so the LuCI page's polls cost a process start and a file
+// read; collected_at says how old the numbers are. With the daemon gone,
+// usage collects itself again.
+func TestRPCDUsageFromDaemon(t *testing.T) {
+	r := newRig(t, "nftables", 1)
+	r.writeConfig(t, fmt.Sprintf("\toption refresh_interval '1'\n\toption persist_dir '%s'\n\toption live_port '0'\n\toption live_tls_port '0'\n", filepath.Join(t.TempDir(), "flash")))
+	h := r.lan.Hosts[0]
+	h.Ping(t, r.lan.RouterLAN4, 56, 1) // a neighbour for the daemon to seed
+	d := r.startDaemon(t)
+	waitFor(t, 20*time.Second, "the daemon to seed the host", func() bool { return r.hasRules(t, h.IP4.String()) })
+	h.Ping(t, r.lan.Internet4, 1000, 10)
+	waitFor(t, 10*time.Second, "the daemon's collection to reach usage", func() bool {
+		u := r.rpcdRun(t, []byte("{}"), "call", "usage")
+		return num(t, hostObj(t, u, h.MAC.String()), "upload_bytes") == 10280
+	})
+	// Another process holds the lock: a collecting usage would wait for
+	// it (lock_timeout 20 s here) and warn; the saved answer does neither.
+	holder := exec.Command("sleep", "60")
+	if err := holder.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { holder.Process.Kill(); holder.Wait() })
+	r.plantLock(t, holder.Process.Pid)
+	start := time.Now()
+	u := r.rpcdRun(t, []byte("{}"), "call", "usage")
+	if el := time.Since(start); el > 5*time.Second {
+		t.Errorf("usage waited %v: it did not answer from the saved ledger", el)
+	}
+	if ws, _ := u["warnings"].([]any); len(ws) != 0 {
+		t.Errorf("warnings %v", ws)
+	}
+	at := int64(num(t, u, "collected_at"))
+	st, err := os.Stat(filepath.Join(r.dbDir, "transfer.db"))
+	if err != nil || at != st.ModTime().Unix() {
+		t.Errorf("collected_at %d, transfer.db written at %v (%v)", at, st.ModTime().Unix(), err)
+	}
+	holder.Process.Kill()
+	holder.Wait()
+	d.stop(t)
+	if _, err := os.Stat(filepath.Join(r.dbDir, "daemon.pid")); !os.IsNotExist(err) {
+		t.Fatalf("daemon mark left after stop: %v", err)
+	}
+	h.Ping(t, r.lan.Internet4, 500, 7)
+	u = r.rpcdRun(t, []byte("{}"), "call", "usage") // collects: the stale lock's holder is dead
+	if got := num(t, hostObj(t, u, h.MAC.String()), "upload_bytes"); got != 10280+3696 {
+		t.Fatalf("without the daemon usage collects: upload %d, want %d", got, 10280+3696)
+	}
+}

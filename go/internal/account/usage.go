@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -126,6 +127,10 @@ func (c *Core) report(ctx context.Context, only *macaddr.MAC, sel string, collec
 		var err error
 		if hosts, transfer, err = c.peek(); err != nil {
 			return Report{}, err
+		}
+		// The saved numbers are as of transfer.db's last write.
+		if st, err := os.Stat(filepath.Join(c.settings.DBDir, ledger.TransferFile)); err == nil {
+			r.CollectedAt = st.ModTime().Unix()
 		}
 	}
 	r.Backend = c.be().Name()

@@ -83,6 +83,13 @@ func Run(ctx context.Context, o Options) error {
 		return nil
 	}
 
+	// While this mark stands, ubus usage answers from the saved ledger.
+	if unmark, err := o.Core.MarkDaemon(); err != nil {
+		logf("%v (usage calls collect themselves)", err)
+	} else {
+		defer unmark()
+	}
+
 	entries, err := o.Neighbours()
 	if err != nil {
 		logf("neighbour table: %v", err) // dnsmasq's events still come

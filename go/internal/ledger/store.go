@@ -133,7 +133,7 @@ func (s Store) load(name string, into versioned, now time.Time) (*Recovered, err
 	if err != nil {
 		return nil, fmt.Errorf("ledger: %w", err)
 	}
-	data, err := io.ReadAll(io.LimitReader(f, maxFile+1))
+	data, err := readAll(f)
 	f.Close()
 	if err != nil {
 		return nil, fmt.Errorf("ledger: read %s: %w", path, err)
@@ -156,6 +156,18 @@ func decode(data []byte, into versioned) error {
 	if len(data) > maxFile {
 		return fmt.Errorf("larger than %d bytes", maxFile)
 	}
+	// One pass for the usual case: a file this version wrote (it starts
+	// so; json.Marshal writes fields in order). The file is read on every
+	// run and grows with the hosts. Unmarshal rejects trailing data.
+	if bytes.HasPrefix(data, []byte(`{"version":1,`)) {
+		if err := json.Unmarshal(data, into); err != nil {
+			return err
+		}
+		if into.version() != Version { // a second "version" key
+			return fmt.Errorf("unknown format version %d", into.version())
+		}
+		return into.check()
+	}
 	var head struct {
 		Version int `json:"version"`
 	}
@@ -168,12 +180,8 @@ func decode(data []byte, into versioned) error {
 	if head.Version != Version {
 		return fmt.Errorf("unknown format version %d", head.Version)
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(into); err != nil {
+	if err := json.Unmarshal(data, into); err != nil {
 		return err
-	}
-	if dec.More() {
-		return errors.New("trailing data after the JSON object")
 	}
 	return into.check()
 }
@@ -275,4 +283,28 @@ func (s Store) Ensure() error {
 		return fmt.Errorf("ledger: %w", err)
 	}
 	return nil
+}
+
+// readAll reads up to maxFile+1 bytes into one buffer sized from the file
+// (io.ReadAll starts small and copies as it grows).
+func readAll(f *os.File) ([]byte, error) {
+	size := 512
+	if st, err := f.Stat(); err == nil && st.Size() >= 0 && st.Size() < maxFile {
+		size = int(st.Size()) + 512
+	}
+	buf := make([]byte, 0, size)
+	r := io.LimitReader(f, maxFile+1)
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
 }

@@ -179,6 +179,11 @@ func Call(ctx context.Context, method string, stdin io.Reader, open Opener) (any
 	}
 	switch method {
 	case "usage":
+		if core.DaemonRunning() {
+			// The page polls: the daemon's last collection (≤
+			// refresh_interval old) without a lock or a counter read.
+			return core.UsageSaved(ctx, args.MAC, args.Period)
+		}
 		return core.Usage(ctx, args.MAC, args.Period)
 	case "hosts":
 		hs, warnings, err := core.Hosts(ctx)
