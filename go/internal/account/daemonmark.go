@@ -3,6 +3,7 @@ package account
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -66,4 +67,63 @@ func (c *Core) DaemonRunning() bool {
 // what the daemon collected last, at most refresh_interval old.
 func (c *Core) UsageSaved(ctx context.Context, only *macaddr.MAC, sel string) (Report, error) {
 	return c.report(ctx, only, sel, false)
+}
+
+// snapshotFile, under db_dir, is the daemon's usage reply for the default
+// arguments (all devices, current period), made after each of its
+// collections: the page's polls then cost a process start and a file copy.
+// Its first line names the transfer.db it was made from (inode, mtime,
+// size; every save is a new file by rename): once anything else writes
+// transfer.db — a hook's event, a reset — the snapshot no longer applies.
+const snapshotFile = "usage.snapshot"
+
+// WriteSnapshot saves the snapshot (see snapshotFile).
+func (c *Core) WriteSnapshot(ctx context.Context) error {
+	// Named before the read: a write in between makes the snapshot
+	// look older than it is (unused), never newer.
+	id, err := c.transferID()
+	if err != nil {
+		return err
+	}
+	r, err := c.report(ctx, nil, "", false)
+	if err != nil {
+		return err
+	}
+	data, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("usage snapshot: %w", err)
+	}
+	buf := make([]byte, 0, len(id)+1+len(data))
+	buf = append(append(append(buf, id...), '\n'), data...)
+	return ledger.WriteAtomic(filepath.Join(c.settings.DBDir, snapshotFile), buf, 0o644)
+}
+
+// Snapshot returns the usage reply of the snapshot if it was made from the
+// current transfer.db.
+func (c *Core) Snapshot() ([]byte, bool) {
+	b, err := os.ReadFile(filepath.Join(c.settings.DBDir, snapshotFile))
+	if err != nil {
+		return nil, false
+	}
+	id, rest, ok := bytes.Cut(b, []byte{'\n'})
+	if !ok {
+		return nil, false
+	}
+	cur, err := c.transferID()
+	if err != nil || string(id) != cur {
+		return nil, false
+	}
+	return rest, true
+}
+
+func (c *Core) transferID() (string, error) {
+	st, err := os.Stat(filepath.Join(c.settings.DBDir, ledger.TransferFile))
+	if err != nil {
+		return "", fmt.Errorf("usage snapshot: %w", err)
+	}
+	var ino uint64
+	if sys, ok := st.Sys().(*syscall.Stat_t); ok {
+		ino = uint64(sys.Ino)
+	}
+	return fmt.Sprintf("%d %d %d", ino, st.ModTime().UnixNano(), st.Size()), nil
 }

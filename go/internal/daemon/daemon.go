@@ -98,6 +98,7 @@ func Run(ctx context.Context, o Options) error {
 		logf("start: %v", err)
 	} else {
 		warn(logf, out.Warnings)
+		snapshot(ctx, o.Core, logf)
 	}
 
 	if s.Metrics && s.LivePort == 0 && s.LiveTLSPort == 0 {
@@ -183,6 +184,7 @@ func Run(ctx context.Context, o Options) error {
 				continue
 			}
 			warn(logf, out.Warnings)
+			snapshot(ctx, o.Core, logf)
 			if !o.Now().Before(nextCommit) {
 				if err := o.Core.Commit(ctx); err != nil {
 					logf("commit: %v", err)
@@ -203,6 +205,7 @@ func Run(ctx context.Context, o Options) error {
 				continue
 			}
 			warn(logf, out.Warnings)
+			snapshot(ctx, o.Core, logf)
 		case <-secondC:
 			if hub == nil || hub.Clients() == 0 {
 				continue
@@ -218,6 +221,13 @@ func Run(ctx context.Context, o Options) error {
 			}
 			hub.Publish(ls)
 		}
+	}
+}
+
+// snapshot saves the usage reply the page's polls get (account.Snapshot).
+func snapshot(ctx context.Context, c *account.Core, logf func(string, ...any)) {
+	if err := c.WriteSnapshot(ctx); err != nil {
+		logf("%v", err)
 	}
 }
 

@@ -71,13 +71,19 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer,
 	default:
 		reply = fail("invalid_usage", "usage: transferometer rpcd list | rpcd call METHOD")
 	}
-	b, err := json.Marshal(reply)
-	if err != nil {
-		b, _ = json.Marshal(fail("internal", "encode reply: %v", err))
+	b, isRaw := reply.(raw)
+	if !isRaw {
+		var err error
+		if b, err = json.Marshal(reply); err != nil {
+			b, _ = json.Marshal(fail("internal", "encode reply: %v", err))
+		}
 	}
-	_, err = stdout.Write(append(b, '\n'))
+	_, err := stdout.Write(append(b, '\n'))
 	return err
 }
+
+// raw is a reply already encoded (the daemon's usage snapshot).
+type raw []byte
 
 func classify(err error) *Error {
 	switch {
@@ -181,7 +187,13 @@ func Call(ctx context.Context, method string, stdin io.Reader, open Opener) (any
 	case "usage":
 		if core.DaemonRunning() {
 			// The page polls: the daemon's last collection (≤
-			// refresh_interval old) without a lock or a counter read.
+			// refresh_interval old) without a lock or a counter read;
+			// for the default arguments its ready-made reply.
+			if args.MAC == nil && args.Period == "" {
+				if b, ok := core.Snapshot(); ok {
+					return raw(b), nil
+				}
+			}
 			return core.UsageSaved(ctx, args.MAC, args.Period)
 		}
 		return core.Usage(ctx, args.MAC, args.Period)
