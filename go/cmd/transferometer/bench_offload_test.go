@@ -13,7 +13,7 @@ import (
 //	make bench-offload
 //
 // As BenchmarkForwarding: one TCP stream host → Internet4, offloads off,
-// median of 5 runs, the configurations in interleaved rounds; -benchtime=1x.
+// median of 7 runs, the configurations in interleaved rounds; -benchtime=1x.
 func BenchmarkOffload(b *testing.B) {
 	requireTool(b, "iperf3")
 	br := newBenchRig(b, "netdev", 1)
@@ -47,8 +47,8 @@ func BenchmarkOffload(b *testing.B) {
 		}},
 	}
 	before := nftCounters(b, br.rig, br.lan.Router, "inet", "fw4")["audit"]
-	// Emulation (TCG) makes single runs noisy: five interleaved rounds.
-	for round := 0; round < 5; round++ {
+	// Emulation (TCG) makes single runs noisy: seven interleaved rounds.
+	for round := 0; round < 7; round++ {
 		for _, c := range configs {
 			c.setup(b)
 			c.runs = append(c.runs, iperfRun(b, br, h.NS))

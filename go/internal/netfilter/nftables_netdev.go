@@ -24,11 +24,10 @@ import (
 //   - sets up4, down4, up6, down6 of host addresses with per-element
 //     counters (one hash lookup per packet, as in the forward placement);
 //   - per LAN device D, base chains in_D (hook ingress, priority -500)
-//     and out_D (hook egress), each jumping by ethertype to
-//   - regular chains upload4/6 and download4/6, which return for traffic
-//     that does not cross the router (a LAN prefix on the other end,
-//     IPv6 link-local, the router's own addresses by `fib ... type`,
-//     broadcast and multicast) and then look the host up in its set.
+//     and out_D (hook egress), which return for traffic that does not
+//     cross the router (a LAN prefix on the other end, IPv6 link-local,
+//     the router's own addresses by `fib ... type`, broadcast and
+//     multicast) and then look the host up in its set.
 //
 // Egress sees Ethernet frames, ingress IP packets: Read takes 14 bytes per
 // packet off the download counters, so both directions are IP-level bytes
@@ -105,10 +104,6 @@ func (n *NFTables) readNetdev(c *nftables.Conn, counters map[Key]Counter) (*ndSt
 		}
 		st.chains[ch.Name] = ch
 		switch {
-		case isCountChain(ch.Name):
-			if ch.Hooknum != nil {
-				st.broken = true
-			}
 		case strings.HasPrefix(ch.Name, ndIngress) || strings.HasPrefix(ch.Name, ndEgress):
 			hook := nftables.ChainHookIngress
 			if strings.HasPrefix(ch.Name, ndEgress) {
@@ -173,14 +168,6 @@ func (n *NFTables) readNetdev(c *nftables.Conn, counters map[Key]Counter) (*ndSt
 		st.rules[name] = rules
 	}
 	return st, nil
-}
-
-func isCountChain(name string) bool {
-	switch name {
-	case "upload4", "upload6", "download4", "download6":
-		return true
-	}
-	return false
 }
 
 func keyMagic(v6 bool) uint32 {
@@ -258,9 +245,9 @@ func ndChainRules(sc ndScope, sets map[string]*nftables.Set) map[string][][]expr
 			if dir == "upload" {
 				// Router-local, broadcast, multicast, unroutable: not a
 				// packet the router forwards.
-				rules = append(rules, fibType(false, expr.CmpOpNeq, rtnUnicast))
+				rules = append(rules, proto(fibType(false, expr.CmpOpNeq, rtnUnicast)))
 			} else {
-				rules = append(rules, fibType(true, expr.CmpOpEq, rtnLocal))
+				rules = append(rules, proto(fibType(true, expr.CmpOpEq, rtnLocal)))
 			}
 			set := map[string]string{"upload": "up", "download": "down"}[dir] + suffix
 			var id uint32
@@ -269,13 +256,20 @@ func ndChainRules(sc ndScope, sets map[string]*nftables.Set) map[string][][]expr
 			}
 			lk := lookupRule(map[string]string{"upload": nftSetUp, "download": nftSetDown}[dir], id, v6)
 			lk[1].(*expr.Lookup).SetName = set
-			rules = append(rules, proto(lk))
-			want[dir+suffix] = rules
-		}
-		for _, d := range sc.devices {
-			for _, base := range []struct{ prefix, dir string }{{ndIngress, "upload"}, {ndEgress, "download"}} {
-				want[base.prefix+d] = append(want[base.prefix+d],
-					append(etherMatch(et), &expr.Verdict{Kind: expr.VerdictJump, Chain: base.dir + suffix}))
+			// accept ends only this chain (the flowtable and any other
+			// hook still see the packet): an IPv4 packet that was
+			// counted skips the IPv6 rules after it.
+			rules = append(rules, proto(append(lk, &expr.Verdict{Kind: expr.VerdictAccept})))
+			// The filter sits in each device's base chain itself, IPv4
+			// first: a jump to a shared chain and back costs more per
+			// packet than the few rules cost in memory (measured in the
+			// guest with a flowtable, where every instruction shows).
+			prefix := ndIngress
+			if dir == "download" {
+				prefix = ndEgress
+			}
+			for _, d := range sc.devices {
+				want[prefix+d] = append(want[prefix+d], rules...)
 			}
 		}
 	}
@@ -372,19 +366,12 @@ func (n *NFTables) syncNetdev(c *nftables.Conn, st *ndState, sc ndScope, want ma
 		ch.Structural++
 	}
 	wantRules := ndChainRules(sc, sets)
-	// Regular chains before the base chains that jump to them; former
-	// devices' chains go (flushed first: a chain is deleted empty).
+	// Former devices' chains go (flushed first: a chain is deleted empty).
 	names := make([]string, 0, len(wantRules))
 	for name := range wantRules {
 		names = append(names, name)
 	}
-	sort.Slice(names, func(i, j int) bool {
-		ci, cj := isCountChain(names[i]), isCountChain(names[j])
-		if ci != cj {
-			return ci
-		}
-		return names[i] < names[j]
-	})
+	sort.Strings(names)
 	if !fresh {
 		var gone []string
 		for name := range st.chains {
@@ -407,15 +394,13 @@ func (n *NFTables) syncNetdev(c *nftables.Conn, st *ndState, sc ndScope, want ma
 		_, have := st.chains[name]
 		switch {
 		case fresh || !have:
-			if !isCountChain(name) {
-				hook := nftables.ChainHookIngress
-				dev := strings.TrimPrefix(name, ndIngress)
-				if strings.HasPrefix(name, ndEgress) {
-					hook, dev = nftables.ChainHookEgress, strings.TrimPrefix(name, ndEgress)
-				}
-				prio := ndPriority
-				chain.Hooknum, chain.Priority, chain.Type, chain.Device = hook, &prio, nftables.ChainTypeFilter, dev
+			hook := nftables.ChainHookIngress
+			dev := strings.TrimPrefix(name, ndIngress)
+			if strings.HasPrefix(name, ndEgress) {
+				hook, dev = nftables.ChainHookEgress, strings.TrimPrefix(name, ndEgress)
 			}
+			prio := ndPriority
+			chain.Hooknum, chain.Priority, chain.Type, chain.Device = hook, &prio, nftables.ChainTypeFilter, dev
 			c.AddChain(chain)
 			msgs++
 			ch.Structural++
