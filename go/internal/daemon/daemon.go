@@ -178,13 +178,9 @@ func Run(ctx context.Context, o Options) error {
 				defer cancel()
 				return o.Core.Persist(end) // the last counts, without touching the kernel
 			}
-			out, err := o.Core.Handle(ctx, account.Event{Kind: account.Collect})
-			if err != nil {
-				logf("collect: %v", err)
+			if !collect(ctx, o.Core, logf, "collect") {
 				continue
 			}
-			warn(logf, out.Warnings)
-			snapshot(ctx, o.Core, logf)
 			if !o.Now().Before(nextCommit) {
 				if err := o.Core.Commit(ctx); err != nil {
 					logf("commit: %v", err)
@@ -199,13 +195,7 @@ func Run(ctx context.Context, o Options) error {
 			}
 		case <-settle:
 			settle = nil
-			out, err := o.Core.Handle(ctx, account.Event{Kind: account.Collect})
-			if err != nil {
-				logf("collect after a device change: %v", err)
-				continue
-			}
-			warn(logf, out.Warnings)
-			snapshot(ctx, o.Core, logf)
+			collect(ctx, o.Core, logf, "collect after a device change")
 		case <-secondC:
 			if hub == nil || hub.Clients() == 0 {
 				continue
@@ -222,6 +212,19 @@ func Run(ctx context.Context, o Options) error {
 			hub.Publish(ls)
 		}
 	}
+}
+
+// collect runs one collection, logs its warnings and saves the usage reply
+// the page's polls get (account.Snapshot); false when it failed.
+func collect(ctx context.Context, c *account.Core, logf func(string, ...any), what string) bool {
+	out, err := c.Handle(ctx, account.Event{Kind: account.Collect})
+	if err != nil {
+		logf("%s: %v", what, err)
+		return false
+	}
+	warn(logf, out.Warnings)
+	snapshot(ctx, c, logf)
+	return true
 }
 
 // snapshot saves the usage reply the page's polls get (account.Snapshot).

@@ -221,26 +221,12 @@ func famName(f nftFamily) string {
 
 func (n *NFTables) readFamily(c *nftables.Conn, f nftFamily, counters map[Key]Counter) (*nftState, error) {
 	st := &nftState{sets: map[string]*nftables.Set{}, chains: map[string]bool{}, elems: map[Key]bool{}, good: map[string][]*nftables.Rule{}}
-	tables, err := c.ListTablesOfFamily(f.fam)
-	if err != nil {
-		return nil, fmt.Errorf("list tables: %w", err)
-	}
-	for _, t := range tables {
-		if t.Name == n.table {
-			st.table = t
-		}
-	}
-	if st.table == nil {
-		return st, nil
-	}
-	chains, err := c.ListChainsOfTableFamily(f.fam)
-	if err != nil {
-		return nil, fmt.Errorf("list chains: %w", err)
+	var chains []*nftables.Chain
+	var err error
+	if st.table, chains, err = n.ourTable(c, f.fam); err != nil || st.table == nil {
+		return st, err
 	}
 	for _, ch := range chains {
-		if ch.Table == nil || ch.Table.Name != n.table {
-			continue
-		}
 		st.chains[ch.Name] = true
 		want := false
 		for _, s := range n.chainSpecs() {
@@ -328,6 +314,34 @@ func (n *NFTables) readFamily(c *nftables.Conn, f nftFamily, counters map[Key]Co
 		}
 	}
 	return st, nil
+}
+
+// ourTable finds our table in family fam (nil when absent) and its chains.
+func (n *NFTables) ourTable(c *nftables.Conn, fam nftables.TableFamily) (*nftables.Table, []*nftables.Chain, error) {
+	tables, err := c.ListTablesOfFamily(fam)
+	if err != nil {
+		return nil, nil, fmt.Errorf("list tables: %w", err)
+	}
+	var table *nftables.Table
+	for _, t := range tables {
+		if t.Name == n.table {
+			table = t
+		}
+	}
+	if table == nil {
+		return nil, nil, nil
+	}
+	all, err := c.ListChainsOfTableFamily(fam)
+	if err != nil {
+		return nil, nil, fmt.Errorf("list chains: %w", err)
+	}
+	var chains []*nftables.Chain
+	for _, ch := range all {
+		if ch.Table != nil && ch.Table.Name == n.table {
+			chains = append(chains, ch)
+		}
+	}
+	return table, chains, nil
 }
 
 // classifyRule names the purpose of one of our rules ("" if it is not one

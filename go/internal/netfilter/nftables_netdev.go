@@ -82,26 +82,12 @@ type ndState struct {
 
 func (n *NFTables) readNetdev(c *nftables.Conn, counters map[Key]Counter) (*ndState, error) {
 	st := &ndState{sets: map[string]*nftables.Set{}, elems: map[Key]bool{}, chains: map[string]*nftables.Chain{}, rules: map[string][]*nftables.Rule{}}
-	tables, err := c.ListTablesOfFamily(nftables.TableFamilyNetdev)
-	if err != nil {
-		return nil, fmt.Errorf("list tables: %w", err)
-	}
-	for _, t := range tables {
-		if t.Name == n.table {
-			st.table = t
-		}
-	}
-	if st.table == nil {
-		return st, nil
-	}
-	chains, err := c.ListChainsOfTableFamily(nftables.TableFamilyNetdev)
-	if err != nil {
-		return nil, fmt.Errorf("list chains: %w", err)
+	var chains []*nftables.Chain
+	var err error
+	if st.table, chains, err = n.ourTable(c, nftables.TableFamilyNetdev); err != nil || st.table == nil {
+		return st, err
 	}
 	for _, ch := range chains {
-		if ch.Table == nil || ch.Table.Name != n.table {
-			continue
-		}
 		st.chains[ch.Name] = ch
 		switch {
 		case strings.HasPrefix(ch.Name, ndIngress) || strings.HasPrefix(ch.Name, ndEgress):

@@ -76,11 +76,7 @@ func TestNetdevExactCounts(t *testing.T) {
 		netfilter.HostKey(netfilter.Upload, h2.IP4):   {Packets: 7, Bytes: 3696},
 		netfilter.HostKey(netfilter.Download, h2.IP4): {Packets: 7, Bytes: 3696},
 	}
-	for k, w := range want {
-		if c[k] != w {
-			t.Errorf("%v = %+v, want %+v", k, c[k], w)
-		}
-	}
+	wantCounters(t, c, want)
 	// The router's own counters stay in the ip/ip6 tables.
 	if r := c[netfilter.RouterKey(netfilter.RouterIn, netip.IPv4Unspecified())]; r.Packets < 6 {
 		t.Errorf("router input = %+v, want the pings to the router", r)
@@ -195,11 +191,7 @@ func TestNetdevTopologies(t *testing.T) {
 				netfilter.HostKey(netfilter.Upload, h.IP6):   {Packets: 10, Bytes: 10480},
 				netfilter.HostKey(netfilter.Download, h.IP6): {Packets: 10, Bytes: 10480},
 			}
-			for k, w := range want {
-				if c[k] != w {
-					t.Errorf("%v = %+v, want %+v", k, c[k], w)
-				}
-			}
+			wantCounters(t, c, want)
 		})
 	}
 }
@@ -232,4 +224,14 @@ func TestNFTablesManyHosts(t *testing.T) {
 		_, b, _ := netdevLAN(t, 1)
 		check(t, b)
 	})
+}
+
+// wantCounters checks the counters of want (others may exist).
+func wantCounters(t *testing.T, c, want map[netfilter.Key]netfilter.Counter) {
+	t.Helper()
+	for k, w := range want {
+		if c[k] != w {
+			t.Errorf("%v = %+v, want %+v", k, c[k], w)
+		}
+	}
 }

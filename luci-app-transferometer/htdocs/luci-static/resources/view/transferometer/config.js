@@ -13,6 +13,14 @@
  * form accepts the service accepts too.
  */
 
+/* A ListValue's load: a value this page does not list (a newer service's) stays selected, rather than being replaced on save. */
+function keepUnknownValue(section_id) {
+	var v = form.ListValue.prototype.load.apply(this, [ section_id ]);
+	if (typeof(v) == 'string' && v !== '' && this.keylist.indexOf(v) < 0)
+		this.value(v);
+	return v;
+}
+
 return view.extend({
 	render: function() {
 		var m, s, o;
@@ -152,13 +160,7 @@ return view.extend({
 		o.value('nftables', _('nftables sets (one lookup per packet)'));
 		o.value('iptables', _('iptables rules'));
 		o.default = 'auto';
-		/* a value this page does not list (a newer service's) stays selected, rather than being replaced on save */
-		o.load = function(section_id) {
-			var v = form.ListValue.prototype.load.apply(this, [ section_id ]);
-			if (typeof(v) == 'string' && v !== '' && this.keylist.indexOf(v) < 0)
-				this.value(v);
-			return v;
-		};
+		o.load = keepUnknownValue;
 
 		o = s.taboption('advanced', form.ListValue, 'placement', _('Counting placement'),
 			_('Where the nftables backend counts forwarded traffic: in the firewall\'s forward hook, or on the LAN devices (the ingress and egress hooks of the bridge ports and VLAN parents of the LAN device, Linux 5.16 and later). Software flow offloading makes established connections skip the forward hook but not the LAN devices, so Automatic counts on the LAN devices when software flow offloading is on and the kernel is 5.16 or later, and in the forward hook otherwise. Hardware flow offloading hands connections to the switch or network card, where no hook sees their packets: turn it off for exact figures. The iptables backend always counts in the forward hook.'));
@@ -166,13 +168,7 @@ return view.extend({
 		o.value('forward', _('Forward hook'));
 		o.value('netdev', _('LAN devices (netdev hooks)'));
 		o.default = 'auto';
-		/* a value this page does not list (a newer service's) stays selected, rather than being replaced on save */
-		o.load = function(section_id) {
-			var v = form.ListValue.prototype.load.apply(this, [ section_id ]);
-			if (typeof(v) == 'string' && v !== '' && this.keylist.indexOf(v) < 0)
-				this.value(v);
-			return v;
-		};
+		o.load = keepUnknownValue;
 
 		o = s.taboption('advanced', form.Value, 'lan_device', _('LAN device'),
 			_('The device whose lowest devices (bridge ports, VLAN parents) are counted on when counting on the LAN devices, e.g. br-lan. Empty: the device of the LAN network chosen on the General Settings tab.'));
