@@ -126,11 +126,7 @@ func openCore() (*account.Core, error) {
 	if err != nil {
 		return nil, badUsage("%v", err)
 	}
-	b, err := account.NewBackend(s, dir)
-	if err != nil {
-		return nil, err
-	}
-	return account.New(s, dir, b, nil), nil
+	return account.Open(s, dir)
 }
 
 func noArgs(cmd string, rest []string) error {

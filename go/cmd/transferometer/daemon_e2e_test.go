@@ -347,13 +347,18 @@ func TestRPCDUsageFromDaemon(t *testing.T) {
 		u := r.rpcdRun(t, []byte("{}"), "call", "usage")
 		return num(t, hostObj(t, u, h.MAC.String()), "upload_bytes") == 10280
 	})
-	// The snapshot the daemon made is what usage returns, byte for byte.
+	// The daemon's snapshot is a whole usage reply with the same numbers.
 	snap, err := os.ReadFile(filepath.Join(r.dbDir, "usage.snapshot"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, body, _ := strings.Cut(string(snap), "\n"); !strings.Contains(body, `"upload_bytes":10280`) {
-		t.Fatalf("snapshot: %s", snap)
+	_, body, _ := strings.Cut(string(snap), "\n")
+	var reply map[string]any
+	if err := json.Unmarshal([]byte(body), &reply); err != nil {
+		t.Fatalf("snapshot is not a usage reply: %v\n%s", err, snap)
+	}
+	if up, down := num(t, hostObj(t, reply, h.MAC.String()), "upload_bytes"), num(t, hostObj(t, reply, h.MAC.String()), "download_bytes"); up != 10280 || down != 10280 {
+		t.Fatalf("snapshot: upload %d download %d, want 10280 each", up, down)
 	}
 	// A reset writes transfer.db: from then on the snapshot no longer
 	// applies, and usage never shows the numbers from before the reset.

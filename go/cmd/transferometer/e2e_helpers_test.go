@@ -403,10 +403,17 @@ func (r *rig) plantLock(t testing.TB, pid int) {
 
 // dbState is the ledger directory's contents, to prove nothing changed.
 func (r *rig) dbState(t testing.TB) map[string]string {
+	t.Helper()
 	m := map[string]string{}
-	entries, _ := os.ReadDir(r.dbDir)
+	entries, err := os.ReadDir(r.dbDir)
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err) // two failed reads would compare equal
+	}
 	for _, e := range entries {
-		b, _ := os.ReadFile(filepath.Join(r.dbDir, e.Name()))
+		b, err := os.ReadFile(filepath.Join(r.dbDir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
 		m[e.Name()] = string(b)
 	}
 	return m

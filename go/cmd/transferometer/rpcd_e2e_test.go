@@ -163,6 +163,9 @@ func TestRPCDUsageResetExact(t *testing.T) {
 				t.Fatalf("h2 changed by h1's reset: %d", got)
 			}
 			hs := r.rpcdRun(t, []byte("{}"), "call", "hosts")
+			if n := len(hs["hosts"].([]any)); n != 2 {
+				t.Fatalf("hosts lists %d devices, want 2: %v", n, hs)
+			}
 			for _, h := range hs["hosts"].([]any) {
 				if m := h.(map[string]any); m["rules"] != true {
 					t.Errorf("host without rules: %v", m)

@@ -26,14 +26,16 @@ import (
 type Core struct {
 	settings  config.Settings
 	configDir string
-	// backend is replaced when the placement should change (FollowPlacement):
+	// backend is replaced when the placement should change (Resident):
 	// mu guards it, since the daemon's /metrics handler reads its name.
 	mu      sync.Mutex
 	backend netfilter.Backend
-	follow  bool
-	store   ledger.Store
-	now     func() time.Time
-	bootID  func() string
+	choice  *config.Choice // what backend was resolved from (nil: not resolved here)
+	// resident: the daemon's core (see Resident).
+	resident bool
+	store    ledger.Store
+	now      func() time.Time
+	bootID   func() string
 
 	// lan is derived at most every lanTTL: a hook run asks twice, the
 	// daemon for months (an ISP-delegated prefix can change).
@@ -52,11 +54,12 @@ func New(s config.Settings, configDir string, b netfilter.Backend, now func() ti
 	return &Core{settings: s, configDir: configDir, backend: b, store: ledger.Store{Dir: s.DBDir}, now: now, bootID: kernelBootID}
 }
 
-// FollowPlacement makes every locked cycle re-resolve backend and
-// placement from the firewall's flow offloading options, for the resident
-// daemon: a one-shot process resolves them at start anyway, and a daemon
-// that kept the old choice would switch back and forth with the hooks.
-func (c *Core) FollowPlacement() { c.follow = true }
+// Resident marks the core of the resident daemon: every locked cycle
+// re-resolves backend and placement from the firewall's flow offloading
+// options (a one-shot process resolves them at start anyway, and a daemon
+// that kept the old choice would switch back and forth with the hooks),
+// and ends by saving the usage snapshot (see snapshotFile).
+func (c *Core) Resident() { c.resident = true }
 
 // Placement names where the current backend counts forwarded bytes.
 func (c *Core) Placement() string {
@@ -80,21 +83,35 @@ func (c *Core) refollow() error {
 	if err != nil {
 		return err
 	}
+	var b netfilter.Backend
 	switch cur := backendKind(c.be()); cur {
 	case ch.Kind():
-		return nil
 	case "iptables", "nftables", "nftables-netdev":
+		if b, err = c.newBackend(ch.Kind()); err != nil {
+			return err
+		}
 	default:
-		return nil // a backend NewBackend does not make (tests' fakes)
-	}
-	b, err := newBackendKind(c.settings, c.configDir, ch.Kind())
-	if err != nil {
-		return err
+		return nil // a backend Open does not make (tests' fakes)
 	}
 	c.mu.Lock()
-	c.backend = b
-	c.mu.Unlock()
+	defer c.mu.Unlock()
+	c.choice = &ch
+	if b != nil {
+		c.backend = b
+	}
 	return nil
+}
+
+// resolved returns the choice the backend was made from, resolving it
+// when the core was given its backend (tests).
+func (c *Core) resolved() (config.Choice, error) {
+	c.mu.Lock()
+	ch := c.choice
+	c.mu.Unlock()
+	if ch != nil {
+		return *ch, nil
+	}
+	return c.settings.Resolve(c.configDir)
 }
 
 // SetBootID replaces how the current kernel boot is named (tests simulate
@@ -146,6 +163,8 @@ type txn struct {
 	at         time.Time
 	// commit asks for the ledger to be copied to persist_dir as well.
 	commit bool
+	// savedID names the transfer.db the cycle left (resident core only).
+	savedID string
 	// closed holds buckets a rollover (or a restore) ended, for history.db.
 	closed []ledger.Closed
 }
@@ -214,7 +233,7 @@ func (c *Core) transact(ctx context.Context, fn func(tx *txn) error) (*txn, erro
 	if !transfer.Restored {
 		c.restore(tx)
 	}
-	if c.follow {
+	if c.resident {
 		if err := c.refollow(); err != nil {
 			tx.warnings = append(tx.warnings, Warning{Code: "placement", Message: err.Error() + "; counting stays where it was"})
 		}
@@ -270,6 +289,16 @@ func (c *Core) transact(ctx context.Context, fn func(tx *txn) error) (*txn, erro
 	}
 	if err := c.retire(ctx, tx); err != nil {
 		return nil, err
+	}
+	if c.resident {
+		// Still under the lock: which transfer.db this cycle left, and
+		// the usage reply the page's polls get until the next write.
+		if tx.savedID, err = c.transferID(); err == nil {
+			err = c.writeSnapshot(tx)
+		}
+		if err != nil {
+			tx.warnings = append(tx.warnings, Warning{Code: "usage_snapshot", Message: err.Error() + "; usage reads the ledger instead"})
+		}
 	}
 	return tx, nil
 }

@@ -2,7 +2,6 @@ package account
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,7 +12,6 @@ import (
 	"syscall"
 
 	"github.com/transferometer/transferometer/internal/ledger"
-	"github.com/transferometer/transferometer/internal/macaddr"
 )
 
 // daemonFile, under db_dir, holds the PID of the running daemon. While the
@@ -63,12 +61,6 @@ func (c *Core) DaemonRunning() bool {
 	return len(args) >= 2 && strings.Contains(string(args[0]), "transferometer") && string(args[len(args)-1]) == "daemon"
 }
 
-// UsageSaved is Usage answered from the saved ledger (see daemonFile):
-// what the daemon collected last, at most refresh_interval old.
-func (c *Core) UsageSaved(ctx context.Context, only *macaddr.MAC, sel string) (Report, error) {
-	return c.report(ctx, only, sel, false)
-}
-
 // snapshotFile, under db_dir, is the daemon's usage reply for the default
 // arguments (all devices, current period), made after each of its
 // collections: the page's polls then cost a process start and a file copy.
@@ -77,15 +69,14 @@ func (c *Core) UsageSaved(ctx context.Context, only *macaddr.MAC, sel string) (R
 // transfer.db — a hook's event, a reset — the snapshot no longer applies.
 const snapshotFile = "usage.snapshot"
 
-// WriteSnapshot saves the snapshot (see snapshotFile).
-func (c *Core) WriteSnapshot(ctx context.Context) error {
-	// Named before the read: a write in between makes the snapshot
-	// look older than it is (unused), never newer.
-	id, err := c.transferID()
-	if err != nil {
-		return err
-	}
-	r, err := c.report(ctx, nil, "", false)
+// writeSnapshot saves, as the snapshot, the usage reply built from the
+// ledger tx holds in memory (no second read of the files), named by the
+// transfer.db tx left (taken under the lock: a later write by anyone else
+// makes the snapshot unused).
+func (c *Core) writeSnapshot(tx *txn) error {
+	r := c.newReport(tx.at)
+	r.Warnings = append(r.Warnings, txWarnings(tx)...)
+	r, err := c.fill(r, tx.at, nil, "", tx.hosts, tx.transfer)
 	if err != nil {
 		return err
 	}
@@ -93,8 +84,8 @@ func (c *Core) WriteSnapshot(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("usage snapshot: %w", err)
 	}
-	buf := make([]byte, 0, len(id)+1+len(data))
-	buf = append(append(append(buf, id...), '\n'), data...)
+	buf := make([]byte, 0, len(tx.savedID)+1+len(data))
+	buf = append(append(append(buf, tx.savedID...), '\n'), data...)
 	return ledger.WriteAtomic(filepath.Join(c.settings.DBDir, snapshotFile), buf, 0o644)
 }
 

@@ -11,30 +11,40 @@ import (
 	"github.com/transferometer/transferometer/internal/netfilter"
 )
 
-// NewBackend builds the backend and placement the settings choose, 'auto'
-// resolved by Settings.Resolve (fw4's presence, the firewall's flow
-// offloading options in dir, the kernel's hooks).
-func NewBackend(s config.Settings, dir string) (netfilter.Backend, error) {
+// Open makes the core with the backend and placement the settings
+// choose, 'auto' resolved once by Settings.Resolve (fw4's presence, the
+// firewall's flow offloading options in dir, the kernel's hooks); usage
+// reports that same choice.
+func Open(s config.Settings, dir string) (*Core, error) {
 	ch, err := s.Resolve(dir)
 	if err != nil {
 		return nil, err
 	}
-	return newBackendKind(s, dir, ch.Kind())
+	c := New(s, dir, nil, nil)
+	if c.backend, err = c.newBackend(ch.Kind()); err != nil {
+		return nil, err
+	}
+	c.choice = &ch
+	return c, nil
 }
 
-func newBackendKind(s config.Settings, dir, kind string) (netfilter.Backend, error) {
+// newBackend builds a backend of the given kind with the core's settings.
+func (c *Core) newBackend(kind string) (netfilter.Backend, error) {
+	s := c.settings
 	switch kind {
 	case "iptables":
 		return netfilter.NewIPTables(netfilter.IPTablesOptions{ChainPrefix: s.ChainPrefix, Variant: s.IPTablesVariant, IPv6: s.IPv6})
 	case "nftables":
 		return netfilter.NewNFTables(netfilter.NFTablesOptions{ChainPrefix: s.ChainPrefix, IPv6: s.IPv6})
 	case "nftables-netdev":
-		dev, err := s.ResolveLANDevice(dir)
+		dev, err := s.ResolveLANDevice(c.configDir)
 		if err != nil {
 			return nil, err
 		}
+		// The LAN the events were checked against (cached by lanSet),
+		// not a second derivation.
 		prefixes := func() ([]netip.Prefix, error) {
-			l, err := s.LAN(dir)
+			l, err := c.lanSet()
 			if err != nil {
 				return nil, err
 			}
@@ -75,7 +85,7 @@ func (c *Core) teardownOthers(ctx context.Context, hosts *ledger.Hosts, t *ledge
 	}
 	saved := t.Baselines
 	for _, o := range others {
-		b, err := newBackendKind(c.settings, c.configDir, o.Backend)
+		b, err := c.newBackend(o.Backend)
 		if err != nil {
 			return fmt.Errorf("previous backend: %w", err)
 		}
@@ -149,7 +159,7 @@ func (c *Core) switchBackends(ctx context.Context, tx *txn) error {
 // creditOther reads the backend kind (not the current one) and credits its
 // growth since base, returning the moved baselines.
 func (c *Core) creditOther(ctx context.Context, tx *txn, kind string, base map[netfilter.Key]ledger.Baseline) (map[netfilter.Key]ledger.Baseline, error) {
-	b, err := newBackendKind(c.settings, c.configDir, kind)
+	b, err := c.newBackend(kind)
 	if err != nil {
 		return nil, fmt.Errorf("previous backend: %w", err)
 	}
@@ -183,7 +193,7 @@ func (c *Core) retire(ctx context.Context, tx *txn) error {
 	if r == nil {
 		return nil
 	}
-	b, err := newBackendKind(c.settings, c.configDir, r.Backend)
+	b, err := c.newBackend(r.Backend)
 	if err != nil {
 		return fmt.Errorf("previous backend: %w", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/transferometer/transferometer/internal/config"
 	"github.com/transferometer/transferometer/internal/ledger"
@@ -79,13 +80,14 @@ func (c *Core) Usage(ctx context.Context, only *macaddr.MAC, sel string) (Report
 }
 
 // Saved reports the last saved numbers without collecting: no lock, no
-// write, no process launch (for scrapers polling a busy router).
-func (c *Core) Saved(ctx context.Context, sel string) (Report, error) {
-	return c.report(ctx, nil, sel, false)
+// write, no process launch (for scrapers polling a busy router, and for
+// ubus usage while the daemon collects).
+func (c *Core) Saved(ctx context.Context, only *macaddr.MAC, sel string) (Report, error) {
+	return c.report(ctx, only, sel, false)
 }
 
-func (c *Core) report(ctx context.Context, only *macaddr.MAC, sel string, collect bool) (Report, error) {
-	now := c.now()
+// newReport starts a report made at now.
+func (c *Core) newReport(now time.Time) Report {
 	r := Report{Enabled: c.settings.Enabled, CollectedAt: now.Unix(), Warnings: []Warning{},
 		Live: LiveInfo{Port: c.settings.LivePort, TLSPort: c.settings.LiveTLSPort}}
 	// The daemon opens the TLS port only with uhttpd's certificate and key;
@@ -93,6 +95,21 @@ func (c *Core) report(ctx context.Context, only *macaddr.MAC, sel string, collec
 	if !fileExists(c.settings.LiveCert) || !fileExists(c.settings.LiveKey) {
 		r.Live.TLSPort = 0
 	}
+	return r
+}
+
+// txWarnings are what a collection has to tell the reader.
+func txWarnings(tx *txn) []Warning {
+	out := append([]Warning(nil), tx.warnings...)
+	for _, n := range tx.changes.Notes {
+		out = append(out, Warning{Code: "placement_device", Message: n})
+	}
+	return out
+}
+
+func (c *Core) report(ctx context.Context, only *macaddr.MAC, sel string, collect bool) (Report, error) {
+	now := c.now()
+	r := c.newReport(now)
 	cur := c.periods().Containing(now)
 	if sel != "" && sel != "current" && sel != "all" && sel != cur.Key() {
 		// An unknown period is bad input: refuse it before collecting.
@@ -111,10 +128,7 @@ func (c *Core) report(ctx context.Context, only *macaddr.MAC, sel string, collec
 		switch {
 		case err == nil:
 			hosts, transfer = tx.hosts, tx.transfer
-			r.Warnings = append(r.Warnings, tx.warnings...)
-			for _, n := range tx.changes.Notes {
-				r.Warnings = append(r.Warnings, Warning{Code: "placement_device", Message: n})
-			}
+			r.Warnings = append(r.Warnings, txWarnings(tx)...)
 		case errors.Is(err, lock.ErrTimeout):
 			r.Warnings = append(r.Warnings, Warning{Code: "lock_timeout", Message: err.Error() + "; showing the last saved numbers"})
 		default:
@@ -133,6 +147,13 @@ func (c *Core) report(ctx context.Context, only *macaddr.MAC, sel string, collec
 			r.CollectedAt = st.ModTime().Unix()
 		}
 	}
+	return c.fill(r, now, only, sel, hosts, transfer)
+}
+
+// fill completes r from a ledger: the period sel (of the day now), the
+// devices (only the one when only is set), totals and router counters.
+func (c *Core) fill(r Report, now time.Time, only *macaddr.MAC, sel string, hosts *ledger.Hosts, transfer *ledger.Transfer) (Report, error) {
+	cur := c.periods().Containing(now)
 	r.Backend = c.be().Name()
 	r.Placement, r.PlacementReason = c.placement(&r.Warnings)
 	r.Periods = periodKeys(transfer, cur.Key())
@@ -356,7 +377,7 @@ func (c *Core) Teardown(ctx context.Context) error {
 // placement reports where the backend counts and why, and warns where
 // flow offloading makes numbers incomplete: never silently wrong.
 func (c *Core) placement(w *[]Warning) (string, string) {
-	ch, err := c.settings.Resolve(c.configDir)
+	ch, err := c.resolved()
 	if err != nil {
 		*w = append(*w, Warning{Code: "placement", Message: err.Error()})
 		return "", ""

@@ -69,7 +69,7 @@ func Run(ctx context.Context, o Options) error {
 		debug.SetGCPercent(20)
 	}
 	s := o.Core.Settings()
-	o.Core.FollowPlacement()
+	o.Core.Resident()
 	logf := func(format string, a ...any) { fmt.Fprintf(o.Log, "transferometer: "+format+"\n", a...) }
 
 	if !s.Enabled {
@@ -98,7 +98,6 @@ func Run(ctx context.Context, o Options) error {
 		logf("start: %v", err)
 	} else {
 		warn(logf, out.Warnings)
-		snapshot(ctx, o.Core, logf)
 	}
 
 	if s.Metrics && s.LivePort == 0 && s.LiveTLSPort == 0 {
@@ -125,7 +124,7 @@ func Run(ctx context.Context, o Options) error {
 					// The saved numbers: a scrape takes no lock and
 					// launches nothing; the daemon collects anyway.
 					mux.Handle("/metrics", metrics.Handler(s.MetricsAllow, func(ctx context.Context) (account.Report, error) {
-						return o.Core.Saved(ctx, "all")
+						return o.Core.Saved(ctx, nil, "all")
 					}))
 				}
 				if err := live.Serve(ctx, ln, mux); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -214,8 +213,8 @@ func Run(ctx context.Context, o Options) error {
 	}
 }
 
-// collect runs one collection, logs its warnings and saves the usage reply
-// the page's polls get (account.Snapshot); false when it failed.
+// collect runs one collection (the resident core also saves the usage
+// reply the page's polls get) and logs its warnings; false when it failed.
 func collect(ctx context.Context, c *account.Core, logf func(string, ...any), what string) bool {
 	out, err := c.Handle(ctx, account.Event{Kind: account.Collect})
 	if err != nil {
@@ -223,15 +222,7 @@ func collect(ctx context.Context, c *account.Core, logf func(string, ...any), wh
 		return false
 	}
 	warn(logf, out.Warnings)
-	snapshot(ctx, c, logf)
 	return true
-}
-
-// snapshot saves the usage reply the page's polls get (account.Snapshot).
-func snapshot(ctx context.Context, c *account.Core, logf func(string, ...any)) {
-	if err := c.WriteSnapshot(ctx); err != nil {
-		logf("%v", err)
-	}
 }
 
 // linkSettle is how long a burst of device changes may last before the

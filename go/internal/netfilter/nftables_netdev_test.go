@@ -3,8 +3,6 @@ package netfilter_test
 import (
 	"context"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -17,14 +15,10 @@ import (
 func netdevLAN(t *testing.T, hosts int) (*testlan.LAN, *netfilter.NFTables, *[]netip.Prefix) {
 	t.Helper()
 	lan := testlan.New(t, testlan.Options{NumHosts: hosts})
-	f, err := os.Open(filepath.Join("/run/netns", lan.Router))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Close() })
+	ns := routerNS(t, lan)
 	lanPrefixes := []netip.Prefix{lan.LAN4, lan.LAN6}
 	prefixes := func() ([]netip.Prefix, error) { return lanPrefixes, nil }
-	b, err := netfilter.NewNFTables(netfilter.NFTablesOptions{ChainPrefix: "TRANSFEROMETER", IPv6: true, NetNS: int(f.Fd()),
+	b, err := netfilter.NewNFTables(netfilter.NFTablesOptions{ChainPrefix: "TRANSFEROMETER", IPv6: true, NetNS: ns,
 		Netdev: &netfilter.NetdevOptions{LANDevice: testlan.Bridge, Prefixes: prefixes}})
 	if err != nil {
 		t.Fatal(err)
@@ -139,12 +133,8 @@ func TestNetdevExactCounts(t *testing.T) {
 // an error, and nothing else changes.
 func TestNetdevMissingDevice(t *testing.T) {
 	lan := testlan.New(t, testlan.Options{NumHosts: 1})
-	f, err := os.Open(filepath.Join("/run/netns", lan.Router))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	b, err := netfilter.NewNFTables(netfilter.NFTablesOptions{ChainPrefix: "TRANSFEROMETER", NetNS: int(f.Fd()),
+	ns := routerNS(t, lan)
+	b, err := netfilter.NewNFTables(netfilter.NFTablesOptions{ChainPrefix: "TRANSFEROMETER", NetNS: ns,
 		Netdev: &netfilter.NetdevOptions{LANDevice: "br-nope"}})
 	if err != nil {
 		t.Fatal(err)
@@ -162,13 +152,9 @@ func TestNetdevTopologies(t *testing.T) {
 	for _, tc := range []struct{ topo, lanDev string }{{testlan.TopoPlain, "lan1"}, {testlan.TopoVLAN, testlan.Bridge}} {
 		t.Run(tc.topo, func(t *testing.T) {
 			lan := testlan.New(t, testlan.Options{NumHosts: 1, Topology: tc.topo})
-			f, err := os.Open(filepath.Join("/run/netns", lan.Router))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
+			ns := routerNS(t, lan)
 			prefixes := func() ([]netip.Prefix, error) { return []netip.Prefix{lan.LAN4, lan.LAN6}, nil }
-			b, err := netfilter.NewNFTables(netfilter.NFTablesOptions{ChainPrefix: "TRANSFEROMETER", IPv6: true, NetNS: int(f.Fd()),
+			b, err := netfilter.NewNFTables(netfilter.NFTablesOptions{ChainPrefix: "TRANSFEROMETER", IPv6: true, NetNS: ns,
 				Netdev: &netfilter.NetdevOptions{LANDevice: tc.lanDev, Prefixes: prefixes}})
 			if err != nil {
 				t.Fatal(err)

@@ -12,17 +12,25 @@ import (
 	"github.com/transferometer/transferometer/internal/testlan"
 )
 
-// nftLAN builds a LAN (no NAT tool needed: plain routing) and an nftables
-// backend working in its router namespace.
-func nftLAN(t *testing.T, ipv6 bool) (*testlan.LAN, *netfilter.NFTables) {
+// routerNS opens the router namespace of lan for a backend to work in
+// (closed at cleanup).
+func routerNS(t testing.TB, lan *testlan.LAN) int {
 	t.Helper()
-	lan := testlan.New(t, testlan.Options{NumHosts: 2})
 	f, err := os.Open(filepath.Join("/run/netns", lan.Router))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { f.Close() })
-	b, err := netfilter.NewNFTables(netfilter.NFTablesOptions{ChainPrefix: "TRANSFEROMETER", IPv6: ipv6, NetNS: int(f.Fd())})
+	return int(f.Fd())
+}
+
+// nftLAN builds a LAN (no NAT tool needed: plain routing) and an nftables
+// backend working in its router namespace.
+func nftLAN(t *testing.T, ipv6 bool) (*testlan.LAN, *netfilter.NFTables) {
+	t.Helper()
+	lan := testlan.New(t, testlan.Options{NumHosts: 2})
+	ns := routerNS(t, lan)
+	b, err := netfilter.NewNFTables(netfilter.NFTablesOptions{ChainPrefix: "TRANSFEROMETER", IPv6: ipv6, NetNS: ns})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,9 +152,8 @@ func TestNFTablesRepairAndInactiveIPv6(t *testing.T) {
 		t.Errorf("after re-create: %+v", c)
 	}
 	// IPv6 off: its table is read (to credit it) and deleted, nothing else.
-	f, _ := os.Open(filepath.Join("/run/netns", lan.Router))
-	defer f.Close()
-	b4, err := netfilter.NewNFTables(netfilter.NFTablesOptions{ChainPrefix: "TRANSFEROMETER", NetNS: int(f.Fd())})
+	ns := routerNS(t, lan)
+	b4, err := netfilter.NewNFTables(netfilter.NFTablesOptions{ChainPrefix: "TRANSFEROMETER", NetNS: ns})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,12 +178,8 @@ func TestNFTablesRepairAndInactiveIPv6(t *testing.T) {
 func BenchmarkNFTablesEvent(b *testing.B) {
 	testlan.Require(b)
 	lan := testlan.New(b, testlan.Options{NumHosts: 1})
-	f, err := os.Open(filepath.Join("/run/netns", lan.Router))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer f.Close()
-	be, err := netfilter.NewNFTables(netfilter.NFTablesOptions{ChainPrefix: "TRANSFEROMETER", IPv6: true, NetNS: int(f.Fd())})
+	ns := routerNS(b, lan)
+	be, err := netfilter.NewNFTables(netfilter.NFTablesOptions{ChainPrefix: "TRANSFEROMETER", IPv6: true, NetNS: ns})
 	if err != nil {
 		b.Fatal(err)
 	}

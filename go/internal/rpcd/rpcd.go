@@ -194,7 +194,7 @@ func Call(ctx context.Context, method string, stdin io.Reader, open Opener) (any
 					return raw(b), nil
 				}
 			}
-			return core.UsageSaved(ctx, args.MAC, args.Period)
+			return core.Saved(ctx, args.MAC, args.Period)
 		}
 		return core.Usage(ctx, args.MAC, args.Period)
 	case "hosts":
