@@ -231,44 +231,46 @@ type flags struct {
 
 func parseFlags(cmd string, rest []string, allowJSON, allowMAC bool) (flags, error) {
 	var f flags
-	for i := 0; i < len(rest); i++ {
+	is := func(a, name string) bool { return a == name || strings.HasPrefix(a, name+"=") }
+	// value returns the value of flag name at rest[i], given as --name=V
+	// or --name V (then consumed).
+	var i int
+	value := func(name, need string) (string, error) {
+		if v, ok := strings.CutPrefix(rest[i], name+"="); ok {
+			return v, nil
+		}
+		if i+1 >= len(rest) {
+			return "", badUsage("%s: %s needs %s", cmd, name, need)
+		}
+		i++
+		return rest[i], nil
+	}
+	for i = 0; i < len(rest); i++ {
 		switch a := rest[i]; {
 		case a == "--json" && allowJSON:
 			f.json = true
-		case (a == "--format" || strings.HasPrefix(a, "--format=")) && cmd == "export":
-			v, ok := strings.CutPrefix(a, "--format=")
-			if !ok {
-				if i+1 >= len(rest) {
-					return f, badUsage("%s: --format needs csv or json", cmd)
-				}
-				i++
-				v = rest[i]
+		case is(a, "--format") && cmd == "export":
+			v, err := value("--format", "csv or json")
+			if err != nil {
+				return f, err
 			}
 			if v != "csv" && v != "json" {
 				return f, badUsage("%s: --format %q: want csv or json", cmd, v)
 			}
 			f.json = v == "json"
-		case (a == "--period" || strings.HasPrefix(a, "--period=")) && (cmd == "usage" || cmd == "export"):
-			v, ok := strings.CutPrefix(a, "--period=")
-			if !ok {
-				if i+1 >= len(rest) {
-					return f, badUsage("%s: --period needs current, all or a date", cmd)
-				}
-				i++
-				v = rest[i]
+		case is(a, "--period") && (cmd == "usage" || cmd == "export"):
+			v, err := value("--period", "current, all or a date")
+			if err != nil {
+				return f, err
 			}
 			if !rpcd.ValidPeriod(v) {
 				return f, badUsage("%s: --period %q: want current, all or a date like 2026-11-01", cmd, v)
 			}
 			f.period = v
-		case (a == "--mac" || strings.HasPrefix(a, "--mac=")) && allowMAC:
-			v, ok := strings.CutPrefix(a, "--mac=")
-			if !ok {
-				if i+1 >= len(rest) {
-					return f, badUsage("%s: --mac needs a MAC address", cmd)
-				}
-				i++
-				v = rest[i]
+		case is(a, "--mac") && allowMAC:
+			v, err := value("--mac", "a MAC address")
+			if err != nil {
+				return f, err
 			}
 			m, err := macaddr.Parse(v)
 			if err != nil {

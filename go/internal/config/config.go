@@ -255,15 +255,9 @@ func specs() []spec {
 			format: func(s Settings) any { return s.ChainPrefix },
 		},
 		{
-			name: "subnet",
-			list: parseSubnets,
-			format: func(s Settings) any {
-				out := make([]string, 0, len(s.Subnets)) // [] rather than null in JSON
-				for _, p := range s.Subnets {
-					out = append(out, p.String())
-				}
-				return out
-			},
+			name:   "subnet",
+			list:   parseSubnets,
+			format: func(s Settings) any { return prefixStrings(s.Subnets) },
 		},
 		{
 			name:   "network",
@@ -377,15 +371,9 @@ func specs() []spec {
 			format: func(s Settings) any { return formatBool(s.Metrics) },
 		},
 		{
-			name: "metrics_allow",
-			list: parseMetricsAllow,
-			format: func(s Settings) any {
-				out := make([]string, 0, len(s.MetricsAllow))
-				for _, p := range s.MetricsAllow {
-					out = append(out, p.String())
-				}
-				return out
-			},
+			name:   "metrics_allow",
+			list:   parseMetricsAllow,
+			format: func(s Settings) any { return prefixStrings(s.MetricsAllow) },
 		},
 	}
 }
@@ -417,16 +405,22 @@ func absPath(v string) (string, error) {
 }
 
 func parseLockTimeout(s *Settings, v string) error {
-	bad := fmt.Errorf("is not a whole number of seconds (1-%d)", maxLockTimeout)
-	if v == "" || strings.Trim(v, "0123456789") != "" {
-		return bad
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 || n > maxLockTimeout {
-		return bad
+	n, err := parseInt(v, 1, maxLockTimeout)
+	if err != nil {
+		return fmt.Errorf("is not a whole number of seconds (1-%d)", maxLockTimeout)
 	}
 	s.LockTimeout = time.Duration(n) * time.Second
 	return nil
+}
+
+// prefixStrings formats a prefix list for UCI and JSON ([] rather than
+// null when empty).
+func prefixStrings(ps []netip.Prefix) []string {
+	out := make([]string, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, p.String())
+	}
+	return out
 }
 
 func parseChainPrefix(s *Settings, v string) error {
