@@ -12,7 +12,7 @@
 # One source for everything: the version, licence, maintainer, description and
 # dependencies are read from the OpenWrt package Makefiles, the data tree of
 # transferometer from files.manifest (the list Package/transferometer/install
-# reads), that of luci-app-transferometer from its htdocs/ (-> /www) and root/
+# reads; its `link` lines become symlinks), that of luci-app-transferometer from its htdocs/ (-> /www) and root/
 # (-> /), as luci.mk installs them.
 #
 # The package is laid out as OpenWrt's ipkg-build (scripts/ipkg-build) and
@@ -183,7 +183,7 @@ for arch in "$@"; do
 	bin=$build/$arch/transferometer
 	# shellcheck disable=SC2086 # genv is words
 	(cd "$root/go" && env CGO_ENABLED=0 GOOS=linux $genv "$GO" build -trimpath -buildvcs=false -tags nethttpomithttp2 \
-		-ldflags "-s -w -X main.version=$version" -o "$bin" ./cmd/transferometer)
+		-gcflags "${GCFLAGS-all=-l}" -ldflags "-s -w -X main.version=$version" -o "$bin" ./cmd/transferometer)
 
 	d=$tmp/transferometer-$arch
 	mkdir -p "$d/data" "$d/control"
@@ -194,8 +194,18 @@ for arch in "$@"; do
 		*) src=$root/$src ;;
 		esac
 		mkdir -p "$d/data${dest%/*}"
-		cp "$src" "$d/data$dest"
-		chmod "$mode" "$d/data$dest"
+		case $mode in
+		link)
+			# A symlink with SRC's target, as is (an absolute path on the
+			# router); tar stores it as a symlink (no -h), no chmod.
+			target=$(readlink "$src") || die "files.manifest: $src: not a symlink"
+			ln -s "$target" "$d/data$dest"
+			;;
+		*)
+			cp "$src" "$d/data$dest"
+			chmod "$mode" "$d/data$dest"
+			;;
+		esac
 	done < "$root/files.manifest"
 
 	control "$d/control/control" transferometer "$arch" "$deps" "$section" \

@@ -768,14 +768,14 @@ func iperfRun(b testing.TB, br *benchRig, ns string) float64 {
 // ---------------------------------------------------------------------------
 // Issue 3: rpcd latency.
 
-// BenchmarkRPCD: the rpcd exec plugin as rpcd runs it — the shell wrapper
-// execs the binary — for `list`, and `call usage` / `call hosts` at 254,
+// BenchmarkRPCD: the rpcd exec plugin as rpcd runs it — the symlink to the
+// binary, argv[0] in a libexec/rpcd directory — for `list`, and `call usage` / `call hosts` at 254,
 // 1024 and 4096 hosts. Goals: usage ≤ 15 ms at 254 hosts, ≤ 60 ms at 4096.
 func BenchmarkRPCD(b *testing.B) {
 	perVariant(b, func(b *testing.B, v string) {
 		br := newBenchRig(b, v, 1)
-		plugin := wrapper(b)
-		env := append(br.env(), "TRANSFEROMETER_BIN="+br.bin)
+		plugin := rpcdPlugin(b, br.bin)
+		env := br.env()
 		call := func(b *testing.B, stdin []byte, args ...string) (time.Duration, map[string]any) {
 			res := br.ns.run(plugin, args, env, stdin)
 			if res.code != 0 {

@@ -47,9 +47,12 @@ func repoRoot(t testing.TB) string {
 	return p
 }
 
-// manifestEntry is one line of files.manifest: MODE SRC DEST.
+// manifestEntry is one line of files.manifest: MODE SRC DEST. MODE `link`
+// (link set, mode 0): SRC is a symlink in the repository, installed at DEST
+// as a symlink with the same target.
 type manifestEntry struct {
 	mode      os.FileMode
+	link      bool
 	src, dest string
 	line      int
 }
@@ -74,9 +77,13 @@ func readManifest(t testing.TB) []manifestEntry {
 		if len(fields) != 3 {
 			t.Fatalf("files.manifest:%d: want MODE SRC DEST, got %q", n, line)
 		}
+		if fields[0] == "link" {
+			out = append(out, manifestEntry{link: true, src: fields[1], dest: fields[2], line: n})
+			continue
+		}
 		mode, err := strconv.ParseUint(fields[0], 8, 32)
 		if err != nil || (mode != 0o644 && mode != 0o755) {
-			t.Fatalf("files.manifest:%d: mode %q: want 0644 or 0755", n, fields[0])
+			t.Fatalf("files.manifest:%d: mode %q: want 0644, 0755 or link", n, fields[0])
 		}
 		out = append(out, manifestEntry{mode: os.FileMode(mode), src: fields[1], dest: fields[2], line: n})
 	}
@@ -91,6 +98,7 @@ type sysFile struct {
 	dest string      // absolute path on the "router"
 	mode os.FileMode // permission bits
 	src  string      // copied from this path on the test machine
+	link string      // if set: dest is a symlink to this, src and mode unused
 }
 
 // packageFiles is the package as files.manifest installs it, with the binary
@@ -101,6 +109,14 @@ func (r *rig) packageFiles(t testing.TB) []sysFile {
 	var files []sysFile
 	for _, e := range readManifest(t) {
 		src := filepath.Join(root, e.src)
+		if e.link {
+			target, err := os.Readlink(src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			files = append(files, sysFile{dest: e.dest, link: target})
+			continue
+		}
 		if e.src == binToken {
 			src = r.bin
 		}
@@ -117,7 +133,8 @@ func (r *rig) packageFiles(t testing.TB) []sysFile {
 
 // overlaySetup mounts a tmpfs at $1 and, on it, the upper layers of overlays
 // over the system directories; installs the files listed in $2 (MODE DEST
-// SRC per line); then runs `env -i` with the remaining arguments.
+// SRC per line; MODE link: DEST a symlink to SRC); then runs `env -i` with
+// the remaining arguments.
 const overlaySetup = `set -eu
 root=$1
 list=$2
@@ -132,6 +149,10 @@ for d in /etc /usr /lib /sbin /bin; do
 done
 while read -r mode dest src; do
 	mkdir -p "$(dirname "$dest")"
+	if [ "$mode" = link ]; then
+		ln -sfn "$src" "$dest"
+		continue
+	fi
 	cp "$src" "$dest"
 	chmod "$mode" "$dest"
 done < "$list"
@@ -145,8 +166,12 @@ func (r *rig) onRouter(t testing.TB, extra []sysFile, argv ...string) result {
 	dir := t.TempDir()
 	var list strings.Builder
 	for _, f := range append(r.packageFiles(t), extra...) {
-		if strings.ContainsAny(f.dest, " \t\n") || strings.Contains(f.src, "\n") {
-			t.Fatalf("unsupported path %q / %q", f.dest, f.src)
+		if strings.ContainsAny(f.dest, " \t\n") || strings.Contains(f.src, "\n") || strings.Contains(f.link, "\n") {
+			t.Fatalf("unsupported path %q / %q / %q", f.dest, f.src, f.link)
+		}
+		if f.link != "" {
+			fmt.Fprintf(&list, "link %s %s\n", f.dest, f.link)
+			continue
 		}
 		fmt.Fprintf(&list, "%o %s %s\n", f.mode, f.dest, f.src)
 	}
@@ -634,7 +659,9 @@ start() { echo "start $*"; }
 	}
 }
 
-// shippedFiles lists the files under files/ and rpcd/, relative to the root.
+// shippedFiles lists the files and symlinks under files/ and rpcd/,
+// relative to the root. Symlinks are listed, not followed (WalkDir does not
+// follow them; a dangling one is fine).
 func shippedFiles(t testing.TB, root string) []string {
 	t.Helper()
 	var out []string
@@ -646,8 +673,8 @@ func shippedFiles(t testing.TB, root string) []string {
 			if d.IsDir() {
 				return nil
 			}
-			if !d.Type().IsRegular() {
-				return fmt.Errorf("%s: not a regular file", p)
+			if !d.Type().IsRegular() && d.Type() != fs.ModeSymlink {
+				return fmt.Errorf("%s: not a regular file or a symlink", p)
 			}
 			rel, err := filepath.Rel(root, p)
 			out = append(out, filepath.ToSlash(rel))
@@ -664,7 +691,8 @@ func shippedFiles(t testing.TB, root string) []string {
 // TestShellFiles: every shell file the package ships parses (sh -n, and
 // busybox ash's when busybox is here: OpenWrt's /bin/sh), has the exec bits
 // the manifest installs it with, and the scripts that handle outside values
-// never eval.
+// never eval. Symlinks (manifest `link` lines, TestManifest) are no shell
+// files: the rpcd plugin is a symlink to the binary.
 func TestShellFiles(t *testing.T) {
 	root := repoRoot(t)
 	modes := map[string]os.FileMode{}
@@ -681,7 +709,6 @@ func TestShellFiles(t *testing.T) {
 		"files/etc/hotplug.d/dhcp/50-transferometer",
 		"files/etc/uci-defaults/90-transferometer",
 		"files/usr/share/transferometer/firewall.include",
-		"rpcd/transferometer",
 	}
 	for _, f := range mustBeExecutable {
 		if modes[f] != 0o755 {
@@ -690,9 +717,12 @@ func TestShellFiles(t *testing.T) {
 	}
 	for _, rel := range shippedFiles(t, root) {
 		p := filepath.Join(root, rel)
-		fi, err := os.Stat(p)
+		fi, err := os.Lstat(p)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			continue
 		}
 		if want, ok := modes[rel]; ok && fi.Mode().Perm()&0o111 != want&0o111 {
 			t.Errorf("%s: mode %o in the repository, installed as %o: exec bits differ", rel, fi.Mode().Perm(), want)
@@ -720,8 +750,10 @@ func TestShellFiles(t *testing.T) {
 	}
 }
 
-// TestManifest: files.manifest names every file under files/ and rpcd/, each
-// source exists, files/PATH goes to /PATH, and destinations are unique.
+// TestManifest: files.manifest names every file and symlink under files/ and
+// rpcd/, each source exists (a regular file; for a `link` line a symlink to
+// a clean absolute path), files/PATH goes to /PATH, the rpcd plugin is a
+// symlink to the binary, and destinations are unique.
 func TestManifest(t *testing.T) {
 	root := repoRoot(t)
 	entries := readManifest(t)
@@ -751,6 +783,13 @@ func TestManifest(t *testing.T) {
 			if e.dest != "/usr/libexec/rpcd/transferometer" {
 				t.Errorf("files.manifest:%d: the rpcd plugin goes to /usr/libexec/rpcd/transferometer", e.line)
 			}
+			// rpcd runs it with argv[0] its own path, by which the binary
+			// knows it is the plugin: no shell in between.
+			if !e.link {
+				t.Errorf("files.manifest:%d: the rpcd plugin is a link to /usr/sbin/transferometer", e.line)
+			} else if target, err := os.Readlink(filepath.Join(root, e.src)); err != nil || target != "/usr/sbin/transferometer" {
+				t.Errorf("files.manifest:%d: %s links to %q (%v), want /usr/sbin/transferometer", e.line, e.src, target, err)
+			}
 		default:
 			t.Errorf("files.manifest:%d: source %q outside files/ and rpcd/", e.line, e.src)
 		}
@@ -758,8 +797,21 @@ func TestManifest(t *testing.T) {
 			t.Errorf("files.manifest:%d: %s listed twice", e.line, e.src)
 		}
 		listed[e.src] = true
-		if fi, err := os.Stat(filepath.Join(root, e.src)); err != nil || !fi.Mode().IsRegular() {
-			t.Errorf("files.manifest:%d: source %s: missing or not a file (%v)", e.line, e.src, err)
+		fi, err := os.Lstat(filepath.Join(root, e.src))
+		switch {
+		case err != nil:
+			t.Errorf("files.manifest:%d: source %s: %v", e.line, e.src, err)
+		case e.link:
+			if fi.Mode()&fs.ModeSymlink == 0 {
+				t.Errorf("files.manifest:%d: source %s: a link line, but not a symlink (%v)", e.line, e.src, fi.Mode())
+				break
+			}
+			target, err := os.Readlink(filepath.Join(root, e.src))
+			if err != nil || !strings.HasPrefix(target, "/") || filepath.Clean(target) != target {
+				t.Errorf("files.manifest:%d: source %s links to %q (%v): want a clean absolute path", e.line, e.src, target, err)
+			}
+		case !fi.Mode().IsRegular():
+			t.Errorf("files.manifest:%d: source %s: not a regular file (%v)", e.line, e.src, fi.Mode())
 		}
 	}
 	if !bin {
@@ -780,8 +832,9 @@ func TestManifest(t *testing.T) {
 // golang-package.mk reduced to what the package uses, BuildPackage giving
 // targets that run its Build/Prepare and Package/transferometer/install.
 // Checks: the sources land with go.mod at the root of PKG_BUILD_DIR; the
-// installed tree is exactly files.manifest (paths, modes, contents); the
-// package fields are set. Without TOPDIR the developer targets are there.
+// installed tree is exactly files.manifest (paths, modes, contents; link
+// lines as symlinks with their source's target); the package fields are
+// set. Without TOPDIR the developer targets are there.
 func TestManifestPackageMakefile(t *testing.T) {
 	if _, err := exec.LookPath("make"); err != nil {
 		t.Skip("no make")
@@ -878,6 +931,14 @@ GO_PKG_BUILD_BIN_DIR=$(STUB_BIN_DIR)
 	want := map[string]string{}
 	for _, e := range readManifest(t) {
 		src := filepath.Join(root, e.src)
+		if e.link {
+			target, err := os.Readlink(src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want[e.dest] = "link " + target
+			continue
+		}
 		if e.src == binToken {
 			src = filepath.Join(bindir, "transferometer")
 		}
@@ -892,12 +953,21 @@ GO_PKG_BUILD_BIN_DIR=$(STUB_BIN_DIR)
 		if err != nil || d.IsDir() {
 			return err
 		}
+		k := "/" + filepath.ToSlash(strings.TrimPrefix(p, dest+"/"))
+		if d.Type() == fs.ModeSymlink {
+			target, err := os.Readlink(p)
+			got[k] = "link " + target
+			return err
+		}
 		fi, err := d.Info()
 		if err != nil {
 			return err
 		}
+		if !fi.Mode().IsRegular() {
+			return fmt.Errorf("installed %s: %v, not a file, directory or symlink", k, fi.Mode())
+		}
 		b, err := os.ReadFile(p)
-		got["/"+filepath.ToSlash(strings.TrimPrefix(p, dest+"/"))] = fmt.Sprintf("%o %q", fi.Mode().Perm(), b)
+		got[k] = fmt.Sprintf("%o %q", fi.Mode().Perm(), b)
 		return err
 	})
 	if err != nil {

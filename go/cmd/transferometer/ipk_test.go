@@ -255,13 +255,16 @@ func checkMaintainerScripts(t *testing.T, control map[string]ipkMember, scripts 
 }
 
 // checkDataTree: the data archive holds exactly the files in want (path ->
-// mode, content) and their parent directories (0755), all with one mtime.
-func checkDataTree(t *testing.T, data []ipkMember, want map[string]os.FileMode, content map[string][]byte) {
+// mode, content), the symlinks in links (path -> target, stored as symlinks)
+// and their parent directories (0755), all with one mtime.
+func checkDataTree(t *testing.T, data []ipkMember, want map[string]os.FileMode, content map[string][]byte, links map[string]string) {
 	t.Helper()
 	wantDirs := map[string]bool{"./": true}
-	for p := range want {
-		for d := filepath.Dir(p); d != "/"; d = filepath.Dir(d) {
-			wantDirs["."+d+"/"] = true
+	for _, ps := range [][]string{mapKeys(want), mapKeys(links)} {
+		for _, p := range ps {
+			for d := filepath.Dir(p); d != "/"; d = filepath.Dir(d) {
+				wantDirs["."+d+"/"] = true
+			}
 		}
 	}
 	seen := map[string]bool{}
@@ -296,13 +299,26 @@ func checkDataTree(t *testing.T, data []ipkMember, want map[string]os.FileMode, 
 			if c, ok := content[dest]; ok && !bytes.Equal(c, m.data) {
 				t.Errorf("data: %s differs from its source", dest)
 			}
+		case tar.TypeSymlink:
+			dest := strings.TrimPrefix(h.Name, ".")
+			target, ok := links[dest]
+			if !ok {
+				t.Errorf("data: %s is a symlink (to %s), which the install list does not name", dest, h.Linkname)
+				continue
+			}
+			seen[dest] = true
+			if h.Linkname != target {
+				t.Errorf("data: %s links to %q, want %q", dest, h.Linkname, target)
+			}
 		default:
-			t.Errorf("data: %s: type %c, want only files and directories", h.Name, h.Typeflag)
+			t.Errorf("data: %s: type %c, want only files, directories and the listed symlinks", h.Name, h.Typeflag)
 		}
 	}
-	for p := range want {
-		if !seen[p] {
-			t.Errorf("data: %s missing", p)
+	for _, ps := range [][]string{mapKeys(want), mapKeys(links)} {
+		for _, p := range ps {
+			if !seen[p] {
+				t.Errorf("data: %s missing", p)
+			}
 		}
 	}
 	for d := range wantDirs {
@@ -310,6 +326,16 @@ func checkDataTree(t *testing.T, data []ipkMember, want map[string]os.FileMode, 
 			t.Errorf("data: directory %s missing", d)
 		}
 	}
+}
+
+// mapKeys: the keys of m, sorted.
+func mapKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // buildIPKs runs scripts/mkipk.sh into out, the binaries into build.
@@ -359,10 +385,20 @@ func TestIPK(t *testing.T) {
 		t.Fatalf("dist: %q, want %q", got, want)
 	}
 
-	// The data tree of transferometer: files.manifest, the binary aside.
+	// The data tree of transferometer: files.manifest, the binary aside;
+	// link lines are symlinks with their source's target.
 	wantFiles := map[string]os.FileMode{}
 	content := map[string][]byte{}
+	links := map[string]string{}
 	for _, e := range readManifest(t) {
+		if e.link {
+			target, err := os.Readlink(filepath.Join(root, e.src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			links[e.dest] = target
+			continue
+		}
 		wantFiles[e.dest] = e.mode
 		if e.src == binToken {
 			continue
@@ -406,7 +442,7 @@ func TestIPK(t *testing.T) {
 					t.Errorf("prerm-pkg does not run %s", s)
 				}
 			}
-			checkDataTree(t, data, wantFiles, content)
+			checkDataTree(t, data, wantFiles, content, links)
 
 			var bin []byte
 			for _, m := range data {
@@ -515,7 +551,7 @@ func TestIPK(t *testing.T) {
 		if len(wantFiles) < 4 {
 			t.Fatalf("luci-app-transferometer: only %d files found", len(wantFiles))
 		}
-		checkDataTree(t, data, wantFiles, content)
+		checkDataTree(t, data, wantFiles, content, nil)
 	})
 
 	// Byte-identical from a second build, binaries built afresh too.

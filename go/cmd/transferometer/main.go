@@ -10,6 +10,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strings"
 	"syscall"
 )
 
@@ -32,14 +34,30 @@ func badUsage(format string, a ...any) error { return usageError{fmt.Sprintf(for
 
 func main() {
 	ctx := context.Background()
+	args := commandArgs(os.Args)
 	// rpcd calls are short and crash-safe anywhere (a stale lock is
 	// reclaimed): they skip the signal setup, ~1 ms of a ~15 ms call.
-	if len(os.Args) < 2 || os.Args[1] != "rpcd" {
+	if len(args) == 0 || args[0] != "rpcd" {
 		var stop context.CancelFunc
 		ctx, stop = signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 		defer stop()
 	}
-	os.Exit(run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	os.Exit(run(ctx, args, os.Stdin, os.Stdout, os.Stderr))
+}
+
+// commandArgs is the command line after the program name. Installed as
+// /usr/libexec/rpcd/transferometer, a symlink to this binary, it is the
+// rpcd exec plugin: rpcd runs it as PLUGIN list / PLUGIN call METHOD with
+// argv[0] the plugin's path (plugin.c), which makes it `rpcd list|call`.
+// A symlink instead of a shell wrapper saves a shell start per ubus call.
+func commandArgs(argv []string) []string {
+	if len(argv) == 0 {
+		return nil
+	}
+	if strings.HasSuffix(filepath.Dir(argv[0]), "/libexec/rpcd") {
+		return append([]string{"rpcd"}, argv[1:]...)
+	}
+	return argv[1:]
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {

@@ -13,15 +13,31 @@ import (
 	"time"
 )
 
-// The rpcd-exact harness: the wrapper rpcd loads, run the way rpcd's
-// exec.c runs it — `list` with stdin and stderr on /dev/null; `call METHOD`
-// with the arguments written once and stdin then closed — and its stdout
-// held to rpcd's rule: exactly one JSON object.
+// The rpcd-exact harness: the plugin rpcd loads, run the way rpcd's
+// plugin.c and exec.c run it — argv[0] the plugin's path; `list` with stdin
+// and stderr on /dev/null; `call METHOD` with the arguments written once
+// and stdin then closed — and its stdout held to rpcd's rule: exactly one
+// JSON object.
 
-func wrapper(t testing.TB) string {
+// rpcdPlugin installs the repository's rpcd/transferometer as the package
+// does — a symlink to the binary, in a directory named like rpcd's plugin
+// directory — but pointing at bin, and returns the plugin's path.
+func rpcdPlugin(t testing.TB, bin string) string {
 	t.Helper()
-	p, err := filepath.Abs("../../../rpcd/transferometer")
+	const want = "/usr/sbin/transferometer"
+	if target, err := os.Readlink("../../../rpcd/transferometer"); err != nil || target != want {
+		t.Fatalf("rpcd/transferometer: want a symlink to %s, got %q (%v)", want, target, err)
+	}
+	dir := filepath.Join(t.TempDir(), "usr", "libexec", "rpcd")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	abs, err := filepath.Abs(bin)
 	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, "transferometer")
+	if err := os.Symlink(abs, p); err != nil {
 		t.Fatal(err)
 	}
 	return p
@@ -33,8 +49,8 @@ func (r *rig) rpcdRun(t testing.TB, stdin []byte, args ...string) map[string]any
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second) // LuCI's rpc timeout
 	defer cancel()
-	cmd := r.lan.Exec(ctx, r.lan.Router, wrapper(t), args...)
-	cmd.Env = append(r.env(), "TRANSFEROMETER_BIN="+r.bin)
+	cmd := r.lan.Exec(ctx, r.lan.Router, rpcdPlugin(t, r.bin), args...)
+	cmd.Env = r.env()
 	var so bytes.Buffer
 	cmd.Stdout = &so
 	if stdin != nil {
