@@ -13,6 +13,9 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
+
+	"github.com/transferometer/transferometer/internal/localzone"
 )
 
 // version is set at link time (-X main.version=...).
@@ -35,6 +38,14 @@ func badUsage(format string, a ...any) error { return usageError{fmt.Sprintf(for
 func main() {
 	ctx := context.Background()
 	args := commandArgs(os.Args)
+	// Days and periods are cut at the router's midnight: OpenWrt keeps its
+	// zone as a POSIX string in /etc/TZ, which Go does not read by itself.
+	loc, err := localzone.Resolve(localzone.Env{Getenv: syscall.Getenv, Exists: exists, ReadFile: os.ReadFile})
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "transferometer: %s; days and periods in UTC\n", oneLine(err.Error()))
+	} else if loc != nil {
+		time.Local = loc
+	}
 	// rpcd calls are short and crash-safe anywhere (a stale lock is
 	// reclaimed): they skip the signal setup, ~1 ms of a ~15 ms call.
 	if len(args) == 0 || args[0] != "rpcd" {
@@ -43,6 +54,11 @@ func main() {
 		defer stop()
 	}
 	os.Exit(run(ctx, args, os.Stdin, os.Stdout, os.Stderr))
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 // commandArgs is the command line after the program name. Installed as
