@@ -37,8 +37,8 @@ GO_PKG_LDFLAGS_X:=main.version=$(PKG_VERSION)-$(PKG_RELEASE)
 GO_PKG_TAGS:=nethttpomithttp2
 # No inlining (all packages, the standard library included): 0.5 MiB less
 # binary (under 6 MiB on MIPS) for 10-25 % more CPU inside the process
-# (about 1 ms per collection at 254 hosts); the process starts no slower
-# (docs/benchmarks.md, "Binary size and start").
+# (about 1 ms per collection at 254 hosts); the start is the same within the
+# noise (docs/benchmarks.md, "Binary size and start").
 GO_PKG_GCFLAGS:=all=-l
 
 include $(INCLUDE_DIR)/package.mk
@@ -139,7 +139,7 @@ GO ?= go
 # Everything is built and tested with the Go of OpenWrt 23.05's SDK (its
 # golang package: 1.21.13), which the go command fetches from the module
 # proxy on first use: what the router runs is what is measured. A newer Go
-# builds a binary that starts ~3 ms slower and is ~1.4 MiB bigger.
+# builds a binary that starts 2.5-4 ms slower and is ~1.5 MiB bigger.
 # `make GOTOOLCHAIN=local` uses the installed Go instead.
 ROUTER_GO := go1.21.13
 export GOTOOLCHAIN := $(ROUTER_GO)

@@ -139,19 +139,32 @@ EOF
 	chmod 0755 "$1/postinst" "$1/prerm"
 }
 
+# tgz DIR FILE MEMBER...: the MEMBERs of DIR as a tar, gzip -n'd into FILE;
+# the tar stays in $tmp/pack.tar until the next tgz. Not a pipeline (tar |
+# gzip): sh's set -e sees only a pipeline's last command, so a failing tar
+# would leave a short archive and a package that looks fine.
+tgz() {
+	src=$1 dst=$2
+	shift 2
+	rm -f "$tmp/pack.tar"
+	(cd "$src" && $TAR -cf "$tmp/pack.tar" "$@") || die "tar of $src failed"
+	gzip -n < "$tmp/pack.tar" > "$dst" || { rm -f "$dst"; die "gzip of $src failed"; }
+}
+
 # pack PKGDIR PACKAGE ARCH: PKGDIR/data and PKGDIR/control into
 # OUTDIR/PACKAGE_VERSION_ARCH.ipk.
 pack() {
 	d=$1
 	find "$d/data" "$d/control" -type d -exec chmod 0755 {} +
-	(cd "$d/data" && $TAR -cf - .) | gzip -n > "$d/data.tar.gz"
-	size=$(gzip -dc "$d/data.tar.gz" | wc -c | tr -d ' ')
+	tgz "$d/data" "$d/data.tar.gz" .
+	size=$(wc -c < "$tmp/pack.tar" | tr -d ' ')
+	case $size in '' | *[!0-9]*) die "$d: no size of the data tar" ;; esac
 	sed -i -e "s/^Installed-Size: .*/Installed-Size: $size/" "$d/control/control"
-	(cd "$d/control" && $TAR -cf - .) | gzip -n > "$d/control.tar.gz"
+	tgz "$d/control" "$d/control.tar.gz" .
 	echo 2.0 > "$d/debian-binary"
 	chmod 0644 "$d/debian-binary" "$d/control.tar.gz" "$d/data.tar.gz"
 	f=$out/$2_${version}_$3.ipk
-	(cd "$d" && $TAR -cf - ./debian-binary ./control.tar.gz ./data.tar.gz) | gzip -n > "$f.tmp"
+	tgz "$d" "$f.tmp" ./debian-binary ./control.tar.gz ./data.tar.gz
 	mv "$f.tmp" "$f"
 	echo "$f"
 }
@@ -233,12 +246,14 @@ mkdir -p "$d/data/www" "$d/control"
 cp -R "$l/htdocs/." "$d/data/www/"
 cp -R "$l/root/." "$d/data/"
 find "$d/data" -type f -exec chmod 0644 {} +
-(cd "$l" && find htdocs root -type f -perm -u+x) | while read -r f; do
+# (a list file, not find | while: a failing find must stop the build)
+(cd "$l" && find htdocs root -type f -perm -u+x) > "$tmp/executables"
+while read -r f; do
 	case $f in
 	htdocs/*) chmod 0755 "$d/data/www/${f#htdocs/}" ;;
 	root/*) chmod 0755 "$d/data/${f#root/}" ;;
 	esac
-done
+done < "$tmp/executables"
 control "$d/control/control" luci-app-transferometer all "$luci_deps" luci \
 	package/transferometer/luci-app-transferometer "$luci_license" "$luci_title"
 generic_scripts "$d/control"

@@ -10,7 +10,7 @@
 //                              without them the live-feed test is skipped
 //   CHROMIUM                   browser binary (default /usr/bin/chromium)
 // Without TRANSFEROMETER_BIN / TRANSFEROMETER_CONFIG_DIR the test fails when CI is set and is
-// skipped otherwise.
+// skipped otherwise. A binary that does not follow TRANSFEROMETER_CONFIG_DIR fails, CI or not.
 //
 // Every figure the page shows is compared with what `TRANSFEROMETER_BIN usage --json [--period P]`
 // prints for the same config dir, formatted with the same helpers.js the page uses, and the
@@ -778,7 +778,7 @@ describe('LuCI views in Chromium against the real binary', { skip: missing || fa
 		}
 	});
 
-	it('explains an empty table: accounting disabled', async (t) => {
+	it('explains an empty table: accounting disabled', async () => {
 		// A copy of the config with accounting off and an empty database: usage only reads the
 		// (empty) ledger then, it touches no counters.
 		const dir = mkdtempSync(path.join(os.tmpdir(), 'transferometer-luci-disabled.'));
@@ -792,11 +792,13 @@ describe('LuCI views in Chromium against the real binary', { skip: missing || fa
 		main.options.set('lock_dir', path.join(dir, 'lock'));
 		main.options.set('pid_file', path.join(dir, 'transferometer.pid'));
 		writeFileSync(path.join(cfg, 'transferometer'), uci.serialize(sections));
+		// A binary that reads another config than TRANSFEROMETER_CONFIG_DIR's (e.g. /etc/config, or
+		// the fixture's through a wrapper that does not pass the variable on) would report the other
+		// config's state here: that is the regression this check is for, so it fails, never skips.
 		const u = usageJson(cfg);
-		if (u.enabled !== false || u.hosts.length) {
-			t.skip('the binary under test does not follow TRANSFEROMETER_CONFIG_DIR');
-			return;
-		}
+		const notFollowed = `the binary under test does not follow TRANSFEROMETER_CONFIG_DIR=${cfg}`;
+		assert.equal(u.enabled, false, `${notFollowed}: its transferometer file has enabled '0', yet usage --json says enabled=${JSON.stringify(u.enabled)}`);
+		assert.deepEqual(u.hosts.map(x => x.mac), [], `${notFollowed}: its db_dir is a new empty directory, yet usage --json lists hosts`);
 		const srv2 = await startServer({ bin: BIN, configDir: cfg, port: 0 });
 		try {
 			await page.goto(srv2.url + USAGE_PATH);

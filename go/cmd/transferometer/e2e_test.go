@@ -2,13 +2,16 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"math/rand"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -323,6 +326,9 @@ func testStaleLockReclaimed(t *testing.T, v string) {
 
 // TestKill9NeverLosesOrCorrupts: collections and events killed at random
 // points; afterwards the ledger is intact and equals the traffic exactly.
+// It fails too unless enough runs really died of the kill mid-way, some of
+// them holding the lock (inside a transaction), so that it cannot pass by
+// killing only processes that had not started their work or had finished.
 func TestKill9NeverLosesOrCorrupts(t *testing.T) {
 	for _, v := range variants() {
 		t.Run(v, func(t *testing.T) { testKill9NeverLosesOrCorrupts(t, v) })
@@ -341,31 +347,116 @@ func testKill9NeverLosesOrCorrupts(t *testing.T, v string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	killed := 0
 	other := r.lan.Hosts[1]
-	for i := 0; i < 60; i++ {
-		args := []string{"collect"}
-		if i%3 == 1 {
-			args = []string{"arp-add", other.MAC.String(), other.IP4.String()}
-		} else if i%3 == 2 {
-			args = []string{"arp-del", other.MAC.String(), other.IP4.String()}
+	kinds := [][]string{
+		{"collect"},
+		{"arp-add", other.MAC.String(), other.IP4.String()},
+		{"arp-del", other.MAC.String(), other.IP4.String()},
+	}
+	// How long a run of each kind takes here, unkilled (the fastest of
+	// three: a busy machine only makes runs slower). The kills below land
+	// anywhere from a run's start to a quarter past its end. A run takes
+	// the lock only well into that (some 30 ms of 50-100 on a development
+	// machine): kills within a fixed few milliseconds, as this test made
+	// before, all landed before it and killed nothing but start-ups.
+	var took [3]time.Duration
+	for k, args := range kinds {
+		var ds []time.Duration
+		for j := 0; j < 3; j++ {
+			cmd := r.lan.Exec(ctx, r.lan.Router, r.bin, args...)
+			cmd.Env = r.env()
+			start := time.Now()
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("%v (not killed): %v\n%s", args, err, out)
+			}
+			ds = append(ds, time.Since(start))
 		}
+		sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+		took[k] = ds[0]
+	}
+	t.Logf("unkilled runs take %v (collect), %v (arp-add), %v (arp-del)", took[0], took[1], took[2])
+
+	// killed: runs that died of the SIGKILL, i.e. were still running when
+	// it came (a run that had already finished exits as it did: killing a
+	// zombie does nothing). holding: those that died holding the lock,
+	// mid-transaction, for the next run to reclaim: the lock dir is there
+	// and is not the one there before the run (or the PID file names the
+	// run). finished: runs that ended before the kill.
+	const runs, minKilled, minHolding = 60, 20, 5
+	killed, holding, finished, aged := 0, 0, 0, 0
+	pidFile := filepath.Join(filepath.Dir(r.lockDir), "transferometer.pid")
+	lockNow := func() os.FileInfo {
+		fi, err := os.Stat(r.lockDir)
+		if err != nil {
+			return nil
+		}
+		return fi
+	}
+	for i := 0; i < runs; i++ {
+		args := kinds[i%3]
+		before := lockNow()
 		cmd := r.lan.Exec(ctx, r.lan.Router, r.bin, args...)
 		cmd.Env = r.env()
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(time.Duration(rng.Intn(8000)) * time.Microsecond)
+		time.Sleep(time.Duration(rng.Int63n(int64(took[i%3])*5/4 + 1)))
 		// Kill the whole group: ip netns exec, the binary, its iptables child.
-		if syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) == nil {
-			killed++
+		if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); err != nil {
+			t.Fatalf("run %d %v: kill -9: %v", i, args, err)
 		}
-		cmd.Wait()
+		waitErr := cmd.Wait()
+		ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus)
+		if !ok {
+			t.Fatalf("run %d %v: no wait status (%v)", i, args, waitErr)
+		}
+		after := lockNow()
+		switch {
+		case ws.Signaled() && ws.Signal() == syscall.SIGKILL:
+			killed++
+			if after == nil {
+				break
+			}
+			made := before == nil || !os.SameFile(before, after) || !before.ModTime().Equal(after.ModTime())
+			pid, _ := os.ReadFile(pidFile)
+			if made || strings.TrimSpace(string(pid)) == fmt.Sprint(cmd.Process.Pid) {
+				holding++
+			}
+		case ws.Exited() && ws.ExitStatus() == 0:
+			finished++
+			// Runs go faster than measured (a busy machine calmed
+			// down): aim earlier.
+			took[i%3] = took[i%3] * 7 / 8
+		default:
+			t.Fatalf("run %d %v: %v; want killed by SIGKILL, or finished with exit 0 before the kill", i, args, waitErr)
+		}
+		// A run killed between taking the lock (mkdir) and writing its
+		// PID file leaves a lock that only ages into staleness (after
+		// lock.DefaultGrace, 2 s): every later run here would wait for it
+		// and die waiting, testing nothing. Age it as if that time had
+		// passed (nothing is running now), for the next run to reclaim.
+		if after != nil {
+			if _, err := os.Stat(pidFile); errors.Is(err, fs.ErrNotExist) {
+				old := time.Now().Add(-time.Minute)
+				if err := os.Chtimes(r.lockDir, old, old); err != nil {
+					t.Fatal(err)
+				}
+				aged++
+			}
+		}
 	}
 	res, err := flood.Wait()
 	if err != nil {
 		t.Fatal(err)
+	}
+	t.Logf("%d of %d runs killed mid-way, %d of them holding the lock; %d finished first; %d locks left without a PID file aged",
+		killed, runs, holding, finished, aged)
+	if killed < minKilled {
+		t.Errorf("only %d of %d runs died of the kill, want >= %d: the kills came after the runs had finished", killed, runs, minKilled)
+	}
+	if holding < minHolding {
+		t.Errorf("only %d runs were killed holding the lock, want >= %d: the kills missed the transactions", holding, minHolding)
 	}
 	// A killed holder leaves a stale lock: the next run must reclaim it.
 	u := r.usage(t)
@@ -377,7 +468,7 @@ func testKill9NeverLosesOrCorrupts(t *testing.T, v string) {
 	got := u.host(h.MAC.String())
 	pkt := uint64(testlan.EchoPacketBytes(r.lan.Internet4, size))
 	if got.UploadBytes != uint64(res.Transmitted)*pkt || got.DownloadBytes != uint64(res.Received)*pkt {
-		t.Fatalf("after %d kills: %+v; ping sent %d got %d", killed, got, res.Transmitted, res.Received)
+		t.Fatalf("after %d kills (%d holding the lock): %+v; ping sent %d got %d", killed, holding, got, res.Transmitted, res.Received)
 	}
 	entries, _ := os.ReadDir(r.dbDir)
 	for _, e := range entries {
@@ -385,7 +476,6 @@ func testKill9NeverLosesOrCorrupts(t *testing.T, v string) {
 			t.Errorf("corrupt file %s", e.Name())
 		}
 	}
-	t.Logf("%d processes killed mid-run; ledger exact", killed)
 }
 
 // TestHostileInput: every malformed argument is exit 2 with a one-line

@@ -343,10 +343,10 @@ func buildIPKs(t *testing.T, out, build string) {
 	t.Helper()
 	goBin, err := exec.LookPath("go")
 	if err != nil {
-		t.Skip("no go on PATH")
+		skipOrFail(t, "no go on PATH")
 	}
 	if _, err := exec.LookPath("gzip"); err != nil {
-		t.Skip("no gzip")
+		skipOrFail(t, "no gzip")
 	}
 	cmd := exec.Command(filepath.Join(repoRoot(t), "scripts", "mkipk.sh"), "-o", out, "-b", build)
 	cmd.Env = append(os.Environ(), "GO="+goBin)

@@ -55,17 +55,25 @@ func readFile(t *testing.T, path string) string {
 }
 
 // deadPID returns the PID of a process that has exited and been reaped.
+// Its PID being reused at once takes a wrap-around of the PID space: if
+// it happens, it is tried again, not skipped (that would hide a failure to
+// get any dead PID).
 func deadPID(t *testing.T) int {
 	t.Helper()
-	cmd := exec.Command("true")
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("run true: %v", err)
+	var err error
+	for try := 0; try < 5; try++ {
+		cmd := exec.Command("true")
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("run true: %v", err)
+		}
+		pid := cmd.Process.Pid
+		if err = syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+			return pid
+		}
+		t.Logf("pid %d of a reaped child is already reused (kill: %v)", pid, err)
 	}
-	pid := cmd.Process.Pid
-	if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
-		t.Skipf("pid %d of a reaped child is already reused (kill: %v)", pid, err)
-	}
-	return pid
+	t.Fatalf("no dead pid in 5 tries: the pids of reaped children stay alive (last kill: %v)", err)
+	return 0
 }
 
 // liveChild starts `sleep 30`, killed and reaped at test end.
