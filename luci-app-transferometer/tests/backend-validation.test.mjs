@@ -3,17 +3,20 @@
 // must accept (exit 0) or refuse (exit 2) it exactly as the table says, which helpers.test.mjs holds
 // the validators to. And what it accepts must be what the service then uses: the effective setting
 // `config --json` prints reads back as the stored value (the same value in the service's own
-// spelling: '3600' is '1h', '030' is '30'; an empty option is the default), every other setting
+// spelling: '3600' is '1h', '030' is '30', or as the table's third element says: 'on' is '1',
+// '10.99.0.5/24' is '10.99.0.0/24'; an empty option is the default), every other setting
 // keeps its default; what it refuses changes nothing: no settings printed, the config file is
-// byte-identical and nothing else appears in the config dir. Skipped without TRANSFEROMETER_BIN
-// (fails under CI).
+// byte-identical and nothing else appears in the config dir. A list option (LIST_OPTIONS) is
+// stored as `list NAME 'V'`, as LuCI's DynamicList writes it, and reads back as a list of that one
+// value.
+// Skipped without TRANSFEROMETER_BIN (fails under CI).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { VALIDATION_CASES } from './validation-cases.mjs';
+import { VALIDATION_CASES, LIST_OPTIONS } from './validation-cases.mjs';
 
 const BIN = process.env.TRANSFEROMETER_BIN || '';
 const missing = !BIN ? 'TRANSFEROMETER_BIN is not set' : !existsSync(BIN) ? `${BIN} does not exist` : null;
@@ -55,18 +58,20 @@ test('the binary takes exactly the settings values the form takes', { skip: (!pr
 		const wrong = [];
 		for (const [ opt, cases ] of Object.entries(VALIDATION_CASES)) {
 			assert.ok(opt in defaults, `config --json prints ${opt}`);
-			for (const [ value, ok ] of cases) {
+			const list = LIST_OPTIONS.has(opt);
+			for (const [ value, ok, readBack ] of cases) {
 				// UCI quoting: the values hold no single quote
 				assert.ok(!value.includes("'"), value);
-				const what = `${opt} '${value}'`;
-				const stored = Buffer.from(`config transferometer 'main'\n\toption ${opt} '${value}'\n`);
+				const what = `${list ? 'list' : 'option'} ${opt} '${value}'`;
+				const stored = Buffer.from(`config transferometer 'main'\n\t${what}\n`);
 				writeFileSync(file, stored);
 				const r = configJson(dir);
 				if (r.status !== 0 && r.status !== 2)
 					assert.fail(`${what}: exit ${r.status}: ${r.stderr}`);
 				const took = (r.status === 0);
 				if (took !== ok) {
-					wrong.push(`${what}: the form ${ok ? 'takes' : 'refuses'} it, the binary ${took ? 'takes' : 'refuses'} it ${r.stderr.trim()}`);
+					wrong.push(`${what}: the form ${ok ? 'takes' : 'refuses'} it, the binary ` +
+						`${took ? 'takes' : 'refuses'} it ${r.stderr.trim()}`);
 					continue;
 				}
 
@@ -82,8 +87,10 @@ test('the binary takes exactly the settings values the form takes', { skip: (!pr
 				let eff;
 				try { eff = JSON.parse(r.stdout); }
 				catch (e) { assert.fail(`${what}: config --json prints no JSON (${e.message}): ${r.stdout}`); }
-				const want = value === '' ? defaults[opt] : meaning(opt, value);
-				const got = value === '' ? eff[opt] : (typeof eff[opt] === 'string' ? meaning(opt, eff[opt]) : eff[opt]);
+				let want = value === '' ? defaults[opt] : readBack ?? meaning(opt, value);
+				const got = value === '' || readBack != null ? eff[opt] : (typeof eff[opt] === 'string' ? meaning(opt, eff[opt]) : eff[opt]);
+				if (list && value !== '')
+					want = [ want ];
 				assert.deepEqual(got, want, `${what} is stored, yet config --json reads back ${opt}=${JSON.stringify(eff[opt])}`);
 				for (const [ k, v ] of Object.entries(defaults))
 					if (k !== opt)

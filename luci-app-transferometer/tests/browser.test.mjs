@@ -619,7 +619,7 @@ describe('LuCI views in Chromium against the real binary', { skip: missing || fa
 		const OPTIONS = {
 			general: [ 'enabled', 'network', 'subnet', 'ipv6', 'refresh_interval' ],
 			history: [ 'period', 'period_start', 'period_days', 'generations', 'commit_interval', 'persist_dir' ],
-			live: [ 'live_port', 'live_tls_port', 'live_address', 'live_cert', 'live_key' ],
+			live: [ 'live_port', 'live_tls_port', 'live_address', 'live_cert', 'live_key', 'metrics', 'metrics_allow' ],
 			advanced: [ 'db_dir', 'backend', 'placement', 'lan_device', 'iptables_variant', 'lock_timeout' ]
 		};
 		for (const [ t, opts ] of Object.entries(OPTIONS))
@@ -692,6 +692,29 @@ describe('LuCI views in Chromium against the real binary', { skip: missing || fa
 			await page.fill(id('live_address'), v);
 			assert.equal(await invalid('live_address'), bad, `live_address ${v}`);
 		}
+		// Prometheus metrics: off unless the file turns them on; the allow list shows only while they are on
+		const allow = '#cbi-transferometer-main-metrics_allow';
+		const allowed = () => page.$$eval(`${allow} .cbi-dynlist .item`, is => is.map(i => i.getAttribute('data-value')));
+		assert.equal(await page.isChecked(id('metrics')), (opt('metrics') ?? '0') === '1');
+		assert.match(await page.textContent('#cbi-transferometer-main-metrics .cbi-value-description'), /\/metrics.*only to the addresses below/);
+		assert.deepEqual(await allowed(), [].concat(opt('metrics_allow') ?? []));
+		await page.uncheck(id('metrics'));
+		assert.ok(await page.isHidden(allow), 'no allow list while metrics are off');
+		await page.check(id('metrics'));
+		assert.ok(await page.isVisible(allow), 'the allow list once metrics are ticked');
+		assert.equal(await page.getAttribute(id('metrics_allow'), 'placeholder'), '192.168.1.10');
+		for (const [ v, bad ] of [ [ '10.0.0.0/08', true ], [ '10.0.0.0/33', true ], [ 'fe80::1%br-lan', true ], [ 'router', true ],
+			[ '192.168.1.0/24', false ], [ 'fd00::/64', false ], [ '10.99.0.5', false ] ]) {
+			await page.fill(id('metrics_allow'), v);
+			assert.equal(await invalid('metrics_allow'), bad, `metrics_allow ${v}`);
+		}
+		await page.press(id('metrics_allow'), 'Enter');
+		assert.deepEqual(await allowed(), [].concat(opt('metrics_allow') ?? [], '10.99.0.5'));
+		// turning metrics off and on again keeps the list (retain)
+		await page.uncheck(id('metrics'));
+		assert.ok(await page.isHidden(allow));
+		await page.check(id('metrics'));
+		assert.deepEqual(await allowed(), [].concat(opt('metrics_allow') ?? [], '10.99.0.5'));
 
 		// the advanced tab
 		await tab('advanced');
@@ -733,21 +756,32 @@ describe('LuCI views in Chromium against the real binary', { skip: missing || fa
 		const changed = {
 			subnet: [].concat(opt('subnet') ?? [], 'fd99::/64', '10.99.0.0/24'), iptables_variant: 'legacy', lock_timeout: '42',
 			refresh_interval: '10s', period: 'days', period_start: '2026-01-05', generations: '24', commit_interval: '6h',
-			live_port: '8095', live_address: '10.99.0.2', placement: 'forward', lan_device: 'br-lan'
+			live_port: '8095', live_address: '10.99.0.2', placement: 'forward', lan_device: 'br-lan',
+			metrics: '1', metrics_allow: [].concat(opt('metrics_allow') ?? [], '10.99.0.5')
 		};
 		for (const [ k, v ] of Object.entries(changed))
 			assert.deepEqual(saved.get(k), v, `${k} saved`);
 		for (const [ k, v ] of main.options)
 			if (!(k in changed))
 				assert.deepEqual(saved.get(k), v, `${k} kept`);
+		// a Flag's '1', and a list (one `list` line a value) for the DynamicList
+		const text = readFileSync(file, 'utf8');
+		assert.match(text, /^\s*option metrics '1'$/m);
+		assert.match(text, /^\s*list metrics_allow '10\.99\.0\.5'$/m);
 		// and the service takes the file the form wrote
 		const cfg = spawnSync(BIN, [ 'config', '--json' ], { env: { ...process.env, TRANSFEROMETER_CONFIG_DIR: CFG }, encoding: 'utf8' });
 		assert.equal(cfg.status, 0, `transferometer config takes the saved file: ${cfg.stderr}`);
 		const eff = JSON.parse(cfg.stdout);
+		// metrics_allow as the subnets the service matches: an address is a /32
 		for (const [ k, v ] of Object.entries(changed))
-			assert.deepEqual(eff[k], v, `the service reads ${k}`);
+			if (k !== 'metrics_allow')
+				assert.deepEqual(eff[k], v, `the service reads ${k}`);
+		assert.equal(eff.metrics_allow.length, changed.metrics_allow.length);
+		assert.equal(eff.metrics_allow.at(-1), '10.99.0.5/32', 'the service reads metrics_allow');
 		await page.waitForSelector('#cbi-transferometer .cbi-value');
 		assert.equal(await page.inputValue(id('lock_timeout')), '42', 'the reloaded form shows the saved value');
+		assert.ok(await page.isChecked(id('metrics')), 'the reloaded form has metrics on');
+		assert.deepEqual(await allowed(), changed.metrics_allow);
 		put();
 	});
 

@@ -376,7 +376,7 @@ test('settings validators: the backend\'s rules', () => {
 	for (const [ opt, cases ] of Object.entries(VALIDATION_CASES))
 		for (const [ v, ok ] of cases) {
 			const r = CHECKERS[opt](v);
-			assert.equal(r === true, ok, `${opt} ${JSON.stringify(v)}: ${r}`);
+			assert.equal(r === true, ok === true, `${opt} ${JSON.stringify(v)}: ${r}`);
 			if (r !== true) assert.equal(typeof r, 'string', 'an error is a message');
 		}
 	assert.match(h.checkDuration('2h', 1, 3600), /from 1s to 1h/);
@@ -389,6 +389,23 @@ test('settings validators: the backend\'s rules', () => {
 	assert.deepEqual(Array.from(h.PLACEMENTS), [ 'auto', 'forward', 'netdev' ]);
 	assert.equal(h.parseDuration('1d'), 86400);
 	assert.equal(h.parseDuration('x'), null);
+});
+
+test('checkAddressOrSubnet: an address or a subnet as Go 1.22+ net/netip parses it', () => {
+	const ok = (v) => h.checkAddressOrSubnet(v) === true;
+	// the prefix length: 0 to the family's bits, plain decimal
+	for (const [ addr, max ] of [ [ '10.0.0.0', 32 ], [ 'fd00::', 128 ], [ '::ffff:10.0.0.0', 128 ] ]) {
+		for (const b of [ 0, 1, max ])
+			assert.ok(ok(`${addr}/${b}`), `${addr}/${b}`);
+		for (const b of [ max + 1, '', '08', '00', '+1', '-0', ' 1', '1 ', '1.0', '0x8' ])
+			assert.ok(!ok(`${addr}/${b}`), `${addr}/${JSON.stringify(b)}`);
+	}
+	// the address part is checkIPAddress's: an address alone is taken, and refused alike
+	for (const a of [ '10.0.0.1', 'fd00::1', '::', '::ffff:10.0.0.1', '010.0.0.1', '10.0.0.1%eth0', 'fe80::1%br-lan', '1:2:3:4:5:6:7::8', 'fd00::00001', 'x' ])
+		assert.equal(ok(a), h.checkIPAddress(a) === true, a);
+	assert.match(h.checkAddressOrSubnet('10.0.0.0/33'), /an IP address or a subnet/);
+	assert.equal(h.checkAddressOrSubnet(''), true, 'nothing typed: nothing added to the list');
+	assert.equal(h.checkAddressOrSubnet(null), true);
 });
 
 test('checkPeriodStart: the form of period_start the chosen period uses', () => {

@@ -1,6 +1,14 @@
-// Values for the settings page's validators (helpers.js), each with whether the backend takes it.
+// Values for the settings page's validators (helpers.js), each with whether the backend takes it
+// and, where the service spells a value it takes otherwise, how `config --json` reads it back.
 // helpers.test.mjs checks the validators against these; backend-validation.test.mjs checks the real
 // binary (`transferometer config --json` on a config holding the value) against the same table.
+// The options in LIST_OPTIONS are stored as `list NAME 'V'` (a DynamicList writes one per value).
+export const LIST_OPTIONS = new Set([ 'metrics_allow' ]);
+
+// Go 1.21's net/netip (the router build's) also takes a prefix length with leading zeros or a sign
+// and IPv6 groups of more than four digits; the binary refuses those on every build (its
+// internal/ipaddr holds the rules of Go 1.22 and later), and so does the form.
+
 export const VALIDATION_CASES = {
 	refresh_interval: [ [ '', true ], [ '1', true ], [ '1s', true ], [ '30s', true ], [ '3600', true ], [ '60m', true ], [ '1h', true ],
 		[ '0', false ], [ '0s', false ], [ '3601', false ], [ '61m', false ], [ '2h', false ], [ '1d', false ], [ 'h', false ],
@@ -13,7 +21,11 @@ export const VALIDATION_CASES = {
 	live_tls_port: [ [ '0', true ], [ '8094', true ], [ '70000', false ] ],
 	live_address: [ [ '192.168.1.1', true ], [ '10.99.0.2', true ], [ 'fd00::1', true ], [ '::1', true ], [ '::ffff:10.0.0.1', true ],
 		[ '10.0.0.256', false ], [ '010.0.0.1', false ], [ 'fe80::1%br-lan', false ], [ '10.0.0.0/24', false ], [ 'router', false ],
-		[ ' 10.0.0.1', false ], [ '1.2.3', false ], [ '1::2::3', false ] ],
+		[ ' 10.0.0.1', false ], [ '1.2.3', false ], [ '1::2::3', false ],
+		// Go's netip.ParseAddr: '::' stands for at least one zero group; an IPv4 tail as strict as IPv4
+		[ '1:2:3:4:5:6:7::', true, '1:2:3:4:5:6:7:0' ], [ 'FD00::A', true, 'fd00::a' ], [ '::ffff:10.0.0.255', true ],
+		[ '1:2:3:4:5:6:7::8', false ], [ '::1:2:3:4:5:6:7:8', false ], [ '::ffff:010.0.0.1', false ], [ '::ffff:10.0.0.256', false ],
+		[ '::ffff:10.300.0.1', false ], [ 'fd00::00001', false ] ],
 	persist_dir: [ [ '/etc/transferometer', true ], [ '/', true ], [ 'etc/transferometer', false ], [ '~/x', false ] ],
 	live_cert: [ [ '/etc/uhttpd.crt', true ], [ 'uhttpd.crt', false ] ],
 	period_start: [ [ '1', true ], [ '28', true ], [ '01', true ], [ '2026-11-05', true ], [ '2028-02-29', true ],
@@ -26,8 +38,31 @@ export const VALIDATION_CASES = {
 		[ 'eth\u00010', false ] ],
 	// a ListValue: the form takes the values it lists (helpers.PLACEMENTS)
 	placement: [ [ '', true ], [ 'auto', true ], [ 'forward', true ], [ 'netdev', true ],
-		[ 'Auto', false ], [ 'netdev ', false ], [ 'ingress', false ], [ 'nftables', false ] ]
+		[ 'Auto', false ], [ 'netdev ', false ], [ 'ingress', false ], [ 'nftables', false ] ],
+	// a Flag: the form writes '0' or '1'; the service takes every word of OpenWrt's config_get_bool
+	// (case-sensitive there too), so a hand-written one is fine; empty: the default, off
+	metrics: [ [ '0', true ], [ '1', true ], [ 'on', true, '1' ], [ 'off', true, '0' ], [ 'true', true, '1' ], [ 'false', true, '0' ],
+		[ 'yes', true, '1' ], [ 'no', true, '0' ], [ 'enabled', true, '1' ], [ 'disabled', true, '0' ],
+		[ '', true ], [ 'ON', false ], [ 'Yes', false ], [ 'TRUE', false ], [ '2', false ], [ 'y', false ], [ 'enable', false ],
+		[ ' 1', false ], [ '1 ', false ] ],
+	// a list of addresses or subnets (Go's netip.ParsePrefix, else netip.ParseAddr without a zone),
+	// read back as the subnets the service matches: an address is /32 or /128, host bits are masked
+	metrics_allow: [ [ '192.168.1.10', true, '192.168.1.10/32' ], [ '10.99.0.0/24', true ], [ '10.99.0.5/24', true, '10.99.0.0/24' ],
+		[ '10.0.0.1/32', true ], [ '0.0.0.0/0', true ], [ '10.0.0.0/0', true, '0.0.0.0/0' ], [ 'fd00::/64', true ],
+		[ 'fd00::1', true, 'fd00::1/128' ], [ 'FD00::5/64', true, 'fd00::/64' ], [ 'fd00::/128', true ], [ '::/0', true ],
+		[ '::1', true, '::1/128' ], [ '0:0:0:0:0:0:0:0/0', true, '::/0' ], [ '1:2:3:4:5:6:7::/64', true, '1:2:3:4::/64' ],
+		[ '::ffff:10.0.0.0/104', true ], [ '::ffff:10.0.0.1', true, '::ffff:10.0.0.1/128' ],
+		[ '10.0.0.0/08', false ], [ '10.0.0.0/00', false ], [ '10.0.0.0/0008', false ],
+		[ 'fd00::/064', false ], [ '10.0.0.0/+8', false ], [ '10.0.0.0/-0', false ],
+		[ 'fd00::00001', false ], [ 'fd00::00001/64', false ],
+		[ '10.0.0.0/33', false ], [ '10.0.0.0/1000', false ], [ 'fd00::/129', false ], [ '10.0.0.0/-8', false ], [ '10.0.0.0/', false ], [ '/24', false ],
+		[ '10.0.0.0/8/8', false ], [ '10.0.0.0/1e1', false ], [ '10.0.0.0/8a', false ], [ '10.0.0.0 /8', false ], [ '10.0.0.0/ 8', false ],
+		[ ' 10.0.0.1', false ], [ '10.0.0.1 ', false ], [ '10.0.0.1 10.0.0.2', false ], [ '010.0.0.0/8', false ], [ '10.0.0.256', false ],
+		[ '10.0.0', false ], [ 'fe80::1%br-lan', false ], [ 'fe80::1%br-lan/64', false ], [ '1:2:3:4:5:6:7::8', false ],
+		[ '::ffff:010.0.0.1', false ], [ 'router', false ], [ '*', false ] ]
 };
+
+const BOOLEAN_WORDS = [ '1', 'on', 'true', 'yes', 'enabled', '0', 'off', 'false', 'no', 'disabled' ];
 
 // The settings page's validator of each option (as config.js wires them), on a loaded helpers.js.
 export function checkers(h) {
@@ -43,7 +78,10 @@ export function checkers(h) {
 		live_cert: (v) => h.checkAbsPath(v),
 		period_start: (v) => h.checkPeriodStart(v, null),
 		lan_device: (v) => h.checkDeviceName(v),
-		placement: (v) => (v === '' || h.PLACEMENTS.indexOf(v) >= 0) ? true : `not one of ${h.PLACEMENTS.join(', ')}`
+		placement: (v) => (v === '' || h.PLACEMENTS.indexOf(v) >= 0) ? true : `not one of ${h.PLACEMENTS.join(', ')}`,
+		// no validator on the page: a Flag writes only '0' or '1' (or removes the option), all taken here
+		metrics: (v) => (v === '' || BOOLEAN_WORDS.includes(v)) ? true : 'not a boolean of config_get_bool',
+		metrics_allow: (v) => h.checkAddressOrSubnet(v)
 	};
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/transferometer/transferometer/internal/account"
 	"github.com/transferometer/transferometer/internal/config"
 	"github.com/transferometer/transferometer/internal/daemon"
+	"github.com/transferometer/transferometer/internal/ipaddr"
 	"github.com/transferometer/transferometer/internal/macaddr"
 	"github.com/transferometer/transferometer/internal/rpcd"
 )
@@ -154,7 +155,7 @@ func parseHostArgs(cmd string, rest []string, maxArgs int) (macaddr.MAC, netip.A
 	if len(rest[1]) > 64 {
 		return mac, ip, badUsage("%s: invalid IP address: too long", cmd)
 	}
-	ip, err = netip.ParseAddr(rest[1])
+	ip, err = ipaddr.ParseAddr(rest[1])
 	if err != nil || ip.Zone() != "" {
 		return mac, ip, badUsage("%s: invalid IP address %q: want a single address like 192.168.1.10 or fd00::10", cmd, rest[1])
 	}

@@ -499,6 +499,7 @@ func testHostileInput(t *testing.T, v string) {
 		{"arp-add", mac + "; rm -rf /", ip}, {"arp-add", mac, "10.77.0.5 -j DROP"}, {"arp-add", mac, "fe80::1%eth0"},
 		{"arp-add", strings.Repeat("a", 100000), ip}, {"arp-add", mac, strings.Repeat("1", 100000)},
 		{"arp-del", "zz:zz:zz:zz:zz:zz", ip}, {"arp-del", mac, "300.1.1.1"},
+		{"arp-add", mac, "fd77::00010"}, {"arp-add", mac, "010.77.0.5"}, // Go 1.21's netip takes the first
 		{"add", mac, ip, "bad\nname"}, {"add", mac, ip, "<script>"},
 		{"--flush"}, {"-j", "DROP"}, {"usage", "--bogus"}, {"reset", "--mac", "nope"}, {"collect", "extra"},
 	}

@@ -23,6 +23,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/transferometer/transferometer/internal/ipaddr"
 	"github.com/transferometer/transferometer/internal/uci"
 )
 
@@ -440,7 +441,7 @@ func isLetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
 func parseSubnets(s *Settings, vs []string) error {
 	out := make([]netip.Prefix, 0, len(vs))
 	for _, v := range vs {
-		p, err := netip.ParsePrefix(v)
+		p, err := ipaddr.ParsePrefix(v)
 		if err != nil {
 			return fmt.Errorf("%q is not a subnet in CIDR notation (like 192.168.1.0/24 or fd00::/64)", v)
 		}
@@ -581,7 +582,7 @@ func parsePeriodStart(s *Settings, v string) error {
 }
 
 func parseLiveAddress(s *Settings, v string) error {
-	a, err := netip.ParseAddr(v)
+	a, err := ipaddr.ParseAddr(v)
 	if err != nil || a.Zone() != "" {
 		return errors.New("is not an IP address")
 	}
@@ -593,9 +594,9 @@ func parseLiveAddress(s *Settings, v string) error {
 func parseMetricsAllow(s *Settings, vs []string) error {
 	out := make([]netip.Prefix, 0, len(vs))
 	for _, v := range vs {
-		p, err := netip.ParsePrefix(v)
+		p, err := ipaddr.ParsePrefix(v)
 		if err != nil {
-			a, aerr := netip.ParseAddr(v)
+			a, aerr := ipaddr.ParseAddr(v)
 			if aerr != nil || a.Zone() != "" {
 				return fmt.Errorf("%q is not an address or a subnet", v)
 			}

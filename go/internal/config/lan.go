@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/transferometer/transferometer/internal/ipaddr"
 	"github.com/transferometer/transferometer/internal/uci"
 )
 
@@ -142,7 +143,7 @@ func parseAddr(v string, v6 bool, bits int) (netip.Prefix, error) {
 	}
 	bad := fmt.Errorf("is not %s address with optional /prefix length", family)
 	addrPart, maskPart, hasMask := strings.Cut(v, "/")
-	a, err := netip.ParseAddr(addrPart)
+	a, err := ipaddr.ParseAddr(addrPart)
 	if err != nil || a.Zone() != "" || a.Is4() == v6 || a.Is4In6() {
 		return netip.Prefix{}, bad
 	}

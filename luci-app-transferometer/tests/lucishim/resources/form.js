@@ -13,16 +13,20 @@
  *    section.option(), section.tab(), section.taboption(), section.cfgvalue(sid[, option]),
  *    section.formvalue(sid[, option]); map.lookupOption(name, sid) -> [ option, sid ];
  *  - as LuCI's Map.checkDepends does on every widget change, a change anywhere in the map
- *    re-validates every text input (a validate() may read other options' form values);
+ *    re-validates every text input (a validate() may read other options' form values) and
+ *    shows or hides the options with depends();
+ *  - depends(option, value) or depends({ option: value, ... }): as LuCI, the option is shown
+ *    (its .cbi-value gets class "hidden" otherwise) when the form values of one such set all
+ *    match, each of those options shown itself; a hidden option is not validated, and on save
+ *    its value is removed unless the option has retain set;
  *  - Value (text input; value() entries become a datalist), Flag (checkbox, enabled/disabled),
  *    ListValue (select), DynamicList (items + an input to add one), DummyValue;
- *    option properties: default, rmempty, optional, datatype, validate(), placeholder,
+ *    option properties: default, rmempty, optional, retain, datatype, validate(), placeholder,
  *    description, readonly; load(), cfgvalue(), formvalue(), write(), remove(). A ListValue
  *    whose value is not one of its choices shows the first choice, as LuCI's ui.Select does.
  *  - datatypes: cidr cidr4 cidr6 ipaddr ip4addr ip6addr uciname string uinteger integer
  *    range(min,max) min(n) max(n); an unknown one is reported with console.error.
- * Not implemented: depends() (stored, every option is always shown), JSONMap, GridSection,
- * modal sections, add/remove of sections.
+ * Not implemented: JSONMap, GridSection, modal sections, add/remove of sections.
  */
 
 var callUciGet = rpc.declare({
@@ -177,6 +181,23 @@ var CBIMap = baseclass.extend({
 		});
 	},
 
+	/* as LuCI's checkDepends: show or hide options until nothing changes (a dependency may depend on another) */
+	checkDepends: function() {
+		for (var pass = 0; pass < 10; pass++) {
+			var changed = false;
+			this.children.forEach(function(s) {
+				s.cfgsections().forEach(function(sid) {
+					s.children.forEach(function(o) {
+						if (o.setActive(sid, o.checkDepends(sid)))
+							changed = true;
+					});
+				});
+			});
+			if (!changed)
+				break;
+		}
+	},
+
 	renderContents: function() {
 		var node = E('div', { 'class': 'cbi-map', 'id': 'cbi-' + this.config }, [
 			this.title ? E('h2', { 'name': 'content' }, this.title) : '',
@@ -188,8 +209,12 @@ var CBIMap = baseclass.extend({
 		});
 
 		dom.bindClassInstance(node, this);
-		node.addEventListener('change', L.bind(this.revalidate, this));
+		node.addEventListener('change', L.bind(function() {
+			this.checkDepends();
+			this.revalidate();
+		}, this));
 		this.root = node;
+		this.checkDepends();
 
 		return node;
 	},
@@ -214,7 +239,7 @@ var CBIMap = baseclass.extend({
 		this.children.forEach(function(s) {
 			s.cfgsections().forEach(function(sid) {
 				s.children.forEach(function(o) {
-					var v = o.isValid(sid);
+					var v = o.isActive(sid) ? o.isValid(sid) : true;
 					if (v !== true)
 						invalid.push((o.title || o.option) + ': ' + v);
 				});
@@ -426,8 +451,10 @@ var CBIAbstractValue = baseclass.extend({
 		this.placeholder = null;
 		this.keylist = [];
 		this.vallist = [];
+		this.retain = false;
 		this.deps = [];
 		this.widgets = {};
+		this.fields = {};
 	},
 
 	value: function(key, label) {
@@ -436,7 +463,55 @@ var CBIAbstractValue = baseclass.extend({
 	},
 
 	depends: function(field, value) {
-		this.deps.push([ field, value ]);
+		var deps;
+		if (typeof(field) == 'string') {
+			deps = {};
+			deps[field] = value;
+		}
+		else {
+			deps = Object.assign({}, field);
+		}
+		this.deps.push(deps);
+	},
+
+	/* as LuCI's isDependencySatisfied: no depends() at all, or one set whose options are all shown and at their values */
+	checkDepends: function(section_id) {
+		var map = this.map, section = this.section;
+
+		if (!this.deps.length)
+			return true;
+
+		return this.deps.some(function(deps) {
+			return Object.keys(deps).every(function(name) {
+				var res = map.lookupOption(name, section_id);
+				if (!res || !res[0].isActive(section_id))
+					return false;
+				var v = section.formvalue(section_id, name);
+				return String(v != null ? v : '') == String(deps[name]);
+			});
+		});
+	},
+
+	/* shown: rendered and not hidden by its depends() */
+	isActive: function(section_id) {
+		var field = this.fields[section_id];
+		return field != null && !field.classList.contains('hidden');
+	},
+
+	/* true if that changed anything */
+	setActive: function(section_id, active) {
+		var field = this.fields[section_id];
+		if (!field || field.classList.contains('hidden') != active)
+			return false;
+		field.classList.toggle('hidden', !active);
+		return true;
+	},
+
+	/* as LuCI: a hidden option's value is removed on save, unless retain is set */
+	parseInactive: function(section_id) {
+		if (this.retain || this.cfgvalue(section_id) == null)
+			return Promise.resolve();
+		return Promise.resolve(this.remove(section_id));
 	},
 
 	cbid: function(section_id) {
@@ -512,6 +587,9 @@ var CBIAbstractValue = baseclass.extend({
 	},
 
 	parse: function(section_id) {
+		if (!this.isActive(section_id))
+			return this.parseInactive(section_id);
+
 		var fval = this.formvalue(section_id),
 		    cval = this.cfgvalue(section_id),
 		    same = JSON.stringify(L.toArray(cval)) == JSON.stringify(L.toArray(fval));
@@ -529,9 +607,10 @@ var CBIAbstractValue = baseclass.extend({
 		var cbid = this.cbid(section_id),
 		    widget = this.renderWidget(section_id, this.shownvalue(section_id));
 
-		return E('div', {
+		return this.fields[section_id] = E('div', {
 			'class': 'cbi-value',
 			'id': 'cbi-%s-%s-%s'.format(this.map.config, section_id, this.option),
+			'data-field': cbid,
 			'data-name': this.option,
 			'data-widget': this.__name__
 		}, [
@@ -617,6 +696,9 @@ var CBIFlag = CBIAbstractValue.extend({
 	},
 
 	parse: function(section_id) {
+		if (!this.isActive(section_id))
+			return this.parseInactive(section_id);
+
 		var fval = this.formvalue(section_id), cval = this.cfgvalue(section_id);
 
 		if (fval == this.default && (this.optional || this.rmempty))

@@ -687,19 +687,64 @@ function checkPeriodStart(v, period) {
 	return isDay ? true : tr('Monthly periods start on a day of the month from 1 to 28');
 }
 
+/* Dotted-quad IPv4 as Go's netip.ParseAddr takes it: four decimal octets up to 255, no leading zeros. */
+function isIPv4(s) {
+	var m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s);
+
+	return !!m && m.slice(1).every(function(o) { return +o <= 255 && (o.length == 1 || o.charAt(0) != '0'); });
+}
+
+/*
+ * IPv6 as Go's netip.ParseAddr takes it, zone refused: addrKey's groups,
+ * an IPv4 tail only as isIPv4 takes it, and a '::' standing for at least
+ * one group of zeros (1:2:3:4:5:6:7::8 is refused).
+ */
+function isIPv6(s) {
+	if (s.indexOf(':') < 0 || /[\s%\/]/.test(s) || addrKey(s) == null)
+		return false;
+
+	var last = s.slice(s.lastIndexOf(':') + 1),
+	    groups = s.split(':').filter(function(g) { return g !== ''; }).length;
+
+	if (last.indexOf('.') >= 0) {
+		if (!isIPv4(last))
+			return false;
+		groups++;
+	}
+
+	return s.indexOf('::') < 0 || groups <= 7;
+}
+
 /* An IPv4 or IPv6 address without prefix or zone (Go's netip.ParseAddr, zone refused). */
 function checkIPAddress(v) {
 	if (v == null || v === '')
 		return true;
 
-	var s = String(v), m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s), ok;
+	var s = String(v);
 
-	if (m)
-		ok = m.slice(1).every(function(o) { return +o <= 255 && (o.length == 1 || o.charAt(0) != '0'); });
-	else
-		ok = s.indexOf(':') >= 0 && !/[\s%\/]/.test(s) && addrKey(s) != null;
+	return (isIPv4(s) || isIPv6(s)) ? true : tr('Expecting an IP address (IPv4 or IPv6, without prefix length)');
+}
 
-	return ok ? true : tr('Expecting an IP address (IPv4 or IPv6, without prefix length)');
+/*
+ * metrics_allow: an address or a subnet, as the backend takes it (Go's
+ * netip.ParsePrefix, else netip.ParseAddr without a zone): ADDRESS or
+ * ADDRESS/BITS, BITS from 0 to 32 for IPv4 and to 128 for IPv6, plain
+ * decimal (no sign, no leading zero).  Host bits may be set (10.0.0.5/24):
+ * the service masks them.
+ */
+function checkAddressOrSubnet(v) {
+	if (v == null || v === '')
+		return true;
+
+	var s = String(v), slash = s.indexOf('/'),
+	    addr = (slash < 0) ? s : s.slice(0, slash),
+	    bits = (slash < 0) ? null : s.slice(slash + 1),
+	    ok = isIPv4(addr) || isIPv6(addr);
+
+	if (ok && bits != null)
+		ok = /^(0|[1-9]\d{0,2})$/.test(bits) && +bits <= (addr.indexOf(':') >= 0 ? 128 : 32);
+
+	return ok ? true : tr('Expecting an IP address or a subnet (e.g. 192.168.1.10, 192.168.1.0/24 or fd00::/64)');
 }
 
 /* The values of option placement the service takes, as the settings page lists them. */
@@ -774,6 +819,7 @@ return baseclass.extend({
 	checkAbsPath: checkAbsPath,
 	checkPeriodStart: checkPeriodStart,
 	checkIPAddress: checkIPAddress,
+	checkAddressOrSubnet: checkAddressOrSubnet,
 	checkDeviceName: checkDeviceName,
 	PLACEMENTS: PLACEMENTS
 });

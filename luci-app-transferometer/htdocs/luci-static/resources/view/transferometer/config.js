@@ -145,6 +145,21 @@ return view.extend({
 			return helpers.checkAbsPath(value);
 		};
 
+		o = s.taboption('live', form.Flag, 'metrics', _('Prometheus metrics'),
+			_('Serve the per-device counters as Prometheus text at http://ROUTER:PORT/metrics, PORT being the port above (and over https on the TLS port), answered only to the addresses below.'));
+		o.default = o.disabled;
+		o.rmempty = false;
+
+		/* kept when metrics is turned off (retain), so that turning it on again finds the list */
+		o = s.taboption('live', form.DynamicList, 'metrics_allow', _('Metrics allowed from'),
+			_('The addresses or subnets that may read the metrics, e.g. 192.168.1.10 or 192.168.1.0/24; every other host is refused. Empty: nobody.'));
+		o.depends('metrics', '1');
+		o.retain = true;
+		o.placeholder = '192.168.1.10';
+		o.validate = function(section_id, value) {
+			return helpers.checkAddressOrSubnet(value);
+		};
+
 		/* --- advanced --- */
 
 		o = s.taboption('advanced', form.Value, 'db_dir', _('Database directory'),
