@@ -394,15 +394,18 @@ test('settings validators: the backend\'s rules', () => {
 test('checkAddressOrSubnet: an address or a subnet as Go 1.22+ net/netip parses it', () => {
 	const ok = (v) => h.checkAddressOrSubnet(v) === true;
 	// the prefix length: 0 to the family's bits, plain decimal
-	for (const [ addr, max ] of [ [ '10.0.0.0', 32 ], [ 'fd00::', 128 ], [ '::ffff:10.0.0.0', 128 ] ]) {
+	for (const [ addr, max ] of [ [ '10.0.0.0', 32 ], [ 'fd00::', 128 ], [ '::fffe:10.0.0.0', 128 ] ]) {
 		for (const b of [ 0, 1, max ])
 			assert.ok(ok(`${addr}/${b}`), `${addr}/${b}`);
 		for (const b of [ max + 1, '', '08', '00', '+1', '-0', ' 1', '1 ', '1.0', '0x8' ])
 			assert.ok(!ok(`${addr}/${b}`), `${addr}/${JSON.stringify(b)}`);
 	}
 	// the address part is checkIPAddress's: an address alone is taken, and refused alike
-	for (const a of [ '10.0.0.1', 'fd00::1', '::', '::ffff:10.0.0.1', '010.0.0.1', '10.0.0.1%eth0', 'fe80::1%br-lan', '1:2:3:4:5:6:7::8', 'fd00::00001', 'x' ])
+	for (const a of [ '10.0.0.1', 'fd00::1', '::', '::fffe:10.0.0.1', '010.0.0.1', '10.0.0.1%eth0', 'fe80::1%br-lan', '1:2:3:4:5:6:7::8', 'fd00::00001', 'x' ])
 		assert.equal(ok(a), h.checkIPAddress(a) === true, a);
+	// IPv4-mapped: the service matches callers as IPv4, so it refuses these, and so does the form
+	for (const a of [ '::ffff:10.0.0.1', '::FFFF:10.0.0.1', '::ffff:a00:1', '0:0:0:0:0:ffff:10.0.0.1', '::ffff:10.0.0.0/104', '::ffff:0.0.0.0/96' ])
+		assert.match(String(h.checkAddressOrSubnet(a)), /IPv4 notation/, a);
 	assert.match(h.checkAddressOrSubnet('10.0.0.0/33'), /an IP address or a subnet/);
 	assert.equal(h.checkAddressOrSubnet(''), true, 'nothing typed: nothing added to the list');
 	assert.equal(h.checkAddressOrSubnet(null), true);

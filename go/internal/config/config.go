@@ -602,6 +602,11 @@ func parseMetricsAllow(s *Settings, vs []string) error {
 			}
 			p = netip.PrefixFrom(a, a.BitLen())
 		}
+		// Callers are matched as IPv4 (their mapped form unmapped), so a
+		// mapped entry would match nobody.
+		if p.Addr().Is4In6() {
+			return fmt.Errorf("%q is an IPv4-mapped IPv6 address; write it in IPv4 notation", v)
+		}
 		out = append(out, p.Masked())
 	}
 	s.MetricsAllow = out

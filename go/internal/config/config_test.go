@@ -265,6 +265,8 @@ func TestLoadBadValues(t *testing.T) {
 		{"option live_address 'fd00::00001'", `option live_address: "fd00::00001" is not an IP address`},
 		{"list metrics_allow '10.0.0.0/-0'", `list metrics_allow: "10.0.0.0/-0" is not an address or a subnet`},
 		{"list metrics_allow 'fd00::00001'", `list metrics_allow: "fd00::00001" is not an address or a subnet`},
+		{"list metrics_allow '::ffff:10.0.0.1'", `list metrics_allow: "::ffff:10.0.0.1" is an IPv4-mapped IPv6 address; write it in IPv4 notation`},
+		{"list metrics_allow '::ffff:10.0.0.0/104'", `list metrics_allow: "::ffff:10.0.0.0/104" is an IPv4-mapped IPv6 address; write it in IPv4 notation`},
 	}
 	for _, tt := range tests {
 		dir := writeConfig(t, mainSection(tt.line))

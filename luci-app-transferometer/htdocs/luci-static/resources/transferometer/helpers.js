@@ -730,7 +730,8 @@ function checkIPAddress(v) {
  * netip.ParsePrefix, else netip.ParseAddr without a zone): ADDRESS or
  * ADDRESS/BITS, BITS from 0 to 32 for IPv4 and to 128 for IPv6, plain
  * decimal (no sign, no leading zero).  Host bits may be set (10.0.0.5/24):
- * the service masks them.
+ * the service masks them.  IPv4-mapped IPv6 (::ffff:10.0.0.1) is refused, as
+ * the service refuses it.
  */
 function checkAddressOrSubnet(v) {
 	if (v == null || v === '')
@@ -743,6 +744,10 @@ function checkAddressOrSubnet(v) {
 
 	if (ok && bits != null)
 		ok = /^(0|[1-9]\d{0,2})$/.test(bits) && +bits <= (addr.indexOf(':') >= 0 ? 128 : 32);
+
+	/* the service sees IPv4 callers as IPv4: a mapped entry would match nobody */
+	if (ok && addrKey(addr).indexOf('6' + '00000000000000000000' + 'ffff') === 0)
+		return tr('Write an IPv4-mapped address in IPv4 notation (e.g. 10.0.0.1 for ::ffff:10.0.0.1)');
 
 	return ok ? true : tr('Expecting an IP address or a subnet (e.g. 192.168.1.10, 192.168.1.0/24 or fd00::/64)');
 }
