@@ -37,8 +37,8 @@ GO_PKG_LDFLAGS_X:=main.version=$(PKG_VERSION)-$(PKG_RELEASE)
 GO_PKG_TAGS:=nethttpomithttp2
 # No inlining (all packages, the standard library included): 0.5 MiB less
 # binary (under 6 MiB on MIPS) for 10-25 % more CPU inside the process
-# (about 1 ms per collection at 254 hosts); the start is the same within the
-# noise (docs/benchmarks.md, "Binary size and start").
+# (about 1 ms per collection, 4-5 ms per hook event at 254 hosts); the start
+# is the same within the noise (docs/benchmarks.md, "Binary size and start").
 GO_PKG_GCFLAGS:=all=-l
 
 include $(INCLUDE_DIR)/package.mk
