@@ -139,7 +139,7 @@ GO ?= go
 # Everything is built and tested with the Go of OpenWrt 23.05's SDK (its
 # golang package: 1.21.13), which the go command fetches from the module
 # proxy on first use: what the router runs is what is measured. A newer Go
-# builds a binary that starts 2.5-4 ms slower and is ~1.5 MiB bigger.
+# builds a binary that starts 2-4 ms slower and is ~1.5 MiB bigger.
 # `make GOTOOLCHAIN=local` uses the installed Go instead.
 ROUTER_GO := go1.21.13
 export GOTOOLCHAIN := $(ROUTER_GO)

@@ -454,11 +454,14 @@ describe('LuCI views in Chromium against the real binary', { skip: missing || fa
 		page2.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
 		page2.on('pageerror', (e) => errors.push(e.message));
 		try {
-			const u = usageJson(cfg);
-			if (u.placement !== 'netdev' && /egress hook/.test(u.placement_reason || '')) {
-				t.skip(`this kernel cannot count on netdev hooks: ${u.placement_reason}`);
+			// Skipped on a kernel without the netdev egress hook (Linux 5.16) only, by
+			// the test's own reading: the binary's check is under test here.
+			const [ major, minor ] = os.release().split('.').map(Number);
+			if (major < 5 || (major == 5 && minor < 16)) {
+				t.skip(`kernel ${os.release()} has no netdev egress hook`);
 				return;
 			}
+			const u = usageJson(cfg);
 			assert.match(u.backend, /^nftables/);
 			assert.equal(u.placement, 'netdev', `usage --json counts on the LAN devices: ${JSON.stringify(u.warnings)}`);
 			assert.ok(u.warnings.some(w => w.code === 'placement_netdev'), `usage --json says so: ${JSON.stringify(u.warnings)}`);

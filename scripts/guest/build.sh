@@ -86,13 +86,19 @@ done
 mknod -m 600 "$ird/dev/console" c 5 1
 cp "$here/init" "$ird/init"
 chmod 755 "$ird/init"
+# Files between the steps, not pipes: set -e sees only a pipeline's last
+# command, and a failed step must not leave an image the stamp calls good.
 for m in virtio_pci 9pnet_virtio 9p overlay virtio_console virtio_rng; do
-	modprobe -d "$out/modules" -S "$kver" --show-depends "$m"
-done | awk '$1 == "insmod" && !seen[$2]++ { print $2 }' | while read -r ko; do
+	modprobe -d "$out/modules" -S "$kver" --show-depends "$m" >>"$tmp/deps"
+done
+awk '$1 == "insmod" && !seen[$2]++ { print $2 }' "$tmp/deps" >"$tmp/kos"
+while read -r ko; do
 	cp "$ko" "$ird/modules/"
 	echo "${ko##*/}" >>"$ird/modules/order"
-done
-(cd "$ird" && find . | cpio -o -H newc --quiet | gzip -9) >"$out/initrd.img"
+done <"$tmp/kos"
+[ -s "$ird/modules/order" ] || { echo "guest/build: no modules found for the initramfs" >&2; exit 1; }
+(cd "$ird" && find . >"$tmp/files" && cpio -o -H newc --quiet <"$tmp/files" >"$tmp/initrd.cpio")
+gzip -9 <"$tmp/initrd.cpio" >"$out/initrd.img"
 
 echo "$kver" >"$out/kver"
 touch "$out/stamp"

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/transferometer/transferometer/internal/ledger"
+	"github.com/transferometer/transferometer/internal/testlan"
 )
 
 // useBackend points the bench rig at a backend ("nft": iptables-nft,
@@ -92,7 +93,7 @@ func BenchmarkNFTArpAdd(b *testing.B) {
 // iperf host's rules last: 506 rules walked), nftables with 254 hosts
 // (two set lookups per packet).
 func BenchmarkNFTForwarding(b *testing.B) {
-	requireTool(b, "iperf3")
+	testlan.RequireTools(b, "iperf3")
 	br := newBenchRig(b, "nft", 1)
 	h := br.lan.Hosts[0]
 	persist := filepath.Join(b.TempDir(), "persist")

@@ -3,6 +3,8 @@ package main
 import (
 	"strings"
 	"testing"
+
+	"github.com/transferometer/transferometer/internal/testlan"
 )
 
 // BenchmarkOffload: forwarding throughput with an fw4-style flowtable
@@ -15,7 +17,7 @@ import (
 // As BenchmarkForwarding: one TCP stream host → Internet4, offloads off,
 // median of 7 runs, the configurations in interleaved rounds; -benchtime=1x.
 func BenchmarkOffload(b *testing.B) {
-	requireTool(b, "iperf3")
+	testlan.RequireTools(b, "iperf3")
 	br := newBenchRig(b, "netdev", 1)
 	requireFlowtable(b, br.rig)
 	h := br.lan.Hosts[0]

@@ -46,6 +46,7 @@ import (
 
 	"github.com/transferometer/transferometer/internal/ledger"
 	"github.com/transferometer/transferometer/internal/macaddr"
+	"github.com/transferometer/transferometer/internal/testlan"
 )
 
 // benchSubnet is added to the LAN subnets for synthetic hosts.
@@ -640,7 +641,7 @@ func BenchmarkExecs(b *testing.B) {
 // ns/op is suppressed.
 func BenchmarkForwarding(b *testing.B) {
 	perVariant(b, func(b *testing.B, v string) {
-		requireTool(b, "iperf3")
+		testlan.RequireTools(b, "iperf3")
 		br := newBenchRig(b, v, 1)
 		h := br.lan.Hosts[0]
 		stop := startIperfServer(b, br.lan.WAN, br.lan.Internet4.String())
@@ -723,13 +724,6 @@ func loadavg() string {
 }
 
 // requireTool skips (fails under CI, which installs them) without name.
-func requireTool(b testing.TB, name string) {
-	b.Helper()
-	if _, err := exec.LookPath(name); err != nil {
-		skipOrFail(b, "%s not installed", name)
-	}
-}
-
 func reportGbps(b *testing.B, runs []float64) {
 	s := append([]float64(nil), runs...)
 	sort.Float64s(s)
@@ -822,15 +816,15 @@ func BenchmarkRPCD(b *testing.B) {
 				// from the ledger the daemon saved: no lock, no counter
 				// read, no write.
 				b.Run("usage-daemon", func(b *testing.B) {
+					// (one left by a smaller host count's run is stale)
+					snap := filepath.Join(br.dbDir, "usage.snapshot")
+					if err := os.Remove(snap); err != nil && !os.IsNotExist(err) {
+						b.Fatal(err)
+					}
 					d := br.startDaemon(b)
 					defer d.stop(b)
-					deadline := time.Now().Add(20 * time.Second)
-					for !fileExists(filepath.Join(br.dbDir, "daemon.pid")) {
-						if time.Now().After(deadline) {
-							b.Fatalf("the daemon did not start:\n%s", d.out.String())
-						}
-						time.Sleep(50 * time.Millisecond)
-					}
+					// Its first collection writes the snapshot the calls read.
+					waitFor(b, 20*time.Second, "the daemon's usage snapshot", func() bool { return exists(snap) })
 					// Side by side with what the plugin was before: a
 					// /bin/sh wrapper exec'ing the binary (interleaved).
 					sh := filepath.Join(b.TempDir(), "transferometer")
@@ -857,9 +851,4 @@ func BenchmarkRPCD(b *testing.B) {
 			})
 		}
 	})
-}
-
-func fileExists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
 }

@@ -366,6 +366,18 @@ func TestRPCDUsageFromDaemon(t *testing.T) {
 	if got := num(t, hostObj(t, r.rpcdRun(t, []byte("{}"), "call", "usage"), h.MAC.String()), "upload_bytes"); got != 0 {
 		t.Fatalf("usage right after a reset: upload %d, want 0", got)
 	}
+	// The daemon's next collection makes a snapshot of the transfer.db it
+	// leaves (its first line names that file: inode, mtime, size).
+	snapshotApplies := func() bool {
+		b, err := os.ReadFile(filepath.Join(r.dbDir, "usage.snapshot"))
+		st, err2 := os.Stat(filepath.Join(r.dbDir, "transfer.db"))
+		if err != nil || err2 != nil {
+			return false
+		}
+		id, _, _ := strings.Cut(string(b), "\n")
+		return id == fmt.Sprintf("%d %d %d", st.Sys().(*syscall.Stat_t).Ino, st.ModTime().UnixNano(), st.Size())
+	}
+	waitFor(t, 10*time.Second, "a snapshot of the current transfer.db", snapshotApplies)
 	// Another process holds the lock: a collecting usage would wait for
 	// it (lock_timeout 20 s here) and warn; the saved answer does neither.
 	holder := exec.Command("sleep", "60")
@@ -374,6 +386,20 @@ func TestRPCDUsageFromDaemon(t *testing.T) {
 	}
 	t.Cleanup(func() { holder.Process.Kill(); holder.Wait() })
 	r.plantLock(t, holder.Process.Pid)
+	// Nothing can write while the lock is held, so the snapshot keeps
+	// applying: mark its reply, and the call must answer with it.
+	if !snapshotApplies() {
+		t.Fatal("the snapshot stopped applying while the lock was held")
+	}
+	snap, err = os.ReadFile(filepath.Join(r.dbDir, "usage.snapshot"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, body, _ := strings.Cut(string(snap), "\n")
+	marked := id + "\n" + strings.Replace(body, "{", `{"from_snapshot":1,`, 1)
+	if err := os.WriteFile(filepath.Join(r.dbDir, "usage.snapshot"), []byte(marked), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	start := time.Now()
 	u := r.rpcdRun(t, []byte("{}"), "call", "usage")
 	if el := time.Since(start); el > 5*time.Second {
@@ -381,6 +407,9 @@ func TestRPCDUsageFromDaemon(t *testing.T) {
 	}
 	if ws, _ := u["warnings"].([]any); len(ws) != 0 {
 		t.Errorf("warnings %v", ws)
+	}
+	if _, ok := u["from_snapshot"]; !ok {
+		t.Errorf("usage did not answer from the daemon's snapshot: %v", u)
 	}
 	at := int64(num(t, u, "collected_at"))
 	st, err := os.Stat(filepath.Join(r.dbDir, "transfer.db"))

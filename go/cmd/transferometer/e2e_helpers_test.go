@@ -17,17 +17,6 @@ import (
 	"github.com/transferometer/transferometer/internal/testlan"
 )
 
-// skipOrFail skips the test for a missing prerequisite, or fails it when
-// CI is set: CI (.ci/run, make test) installs every prerequisite, so one
-// missing there is a broken setup, which a skip would hide.
-func skipOrFail(t testing.TB, format string, args ...any) {
-	t.Helper()
-	if os.Getenv("CI") != "" {
-		t.Fatalf(format+" (CI is set: failing instead of skipping)", args...)
-	}
-	t.Skipf(format, args...)
-}
-
 // binary is the transferometer under test: $TRANSFEROMETER_BIN (make test
 // builds it) or a fresh build of this package.
 func binary(t testing.TB) string {

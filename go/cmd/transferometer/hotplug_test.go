@@ -30,6 +30,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/transferometer/transferometer/internal/testlan"
 )
 
 // procdPath is the PATH procd gives hotplug handlers and services.
@@ -526,7 +528,7 @@ func TestFirewallUCIDefaults(t *testing.T) {
 		// The router's file system is this machine's with the files
 		// above on top: a firewall of its own would mix with the fakes.
 		// CI's Debian has none.
-		skipOrFail(t, "this machine has /sbin/fw3")
+		testlan.SkipOrFail(t, "this machine has /sbin/fw3")
 	}
 	r := newRig(t, "", 1)
 	dir := t.TempDir()
@@ -840,7 +842,7 @@ func TestManifest(t *testing.T) {
 // set. Without TOPDIR the developer targets are there.
 func TestManifestPackageMakefile(t *testing.T) {
 	if _, err := exec.LookPath("make"); err != nil {
-		skipOrFail(t, "no make")
+		testlan.SkipOrFail(t, "no make")
 	}
 	root := repoRoot(t)
 	topdir, dest, bindir := t.TempDir(), t.TempDir(), t.TempDir()

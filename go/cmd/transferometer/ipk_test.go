@@ -27,6 +27,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/transferometer/transferometer/internal/testlan"
 )
 
 // ipkArches are the architectures make ipk builds, with what their binary
@@ -343,10 +345,10 @@ func buildIPKs(t *testing.T, out, build string) {
 	t.Helper()
 	goBin, err := exec.LookPath("go")
 	if err != nil {
-		skipOrFail(t, "no go on PATH")
+		testlan.SkipOrFail(t, "no go on PATH")
 	}
 	if _, err := exec.LookPath("gzip"); err != nil {
-		skipOrFail(t, "no gzip")
+		testlan.SkipOrFail(t, "no gzip")
 	}
 	cmd := exec.Command(filepath.Join(repoRoot(t), "scripts", "mkipk.sh"), "-o", out, "-b", build)
 	cmd.Env = append(os.Environ(), "GO="+goBin)

@@ -147,7 +147,7 @@ func iperf(t testing.TB, r *rig, h *testlan.Host, dst netip.Addr, args ...string
 // a plain LAN device, a bridge port and a VLAN port. The forward hook,
 // where the other tools count, sees a handful of packets.
 func TestOffloadExact(t *testing.T) {
-	requireTool(t, "iperf3")
+	testlan.RequireTools(t, "iperf3")
 	if os.Getenv("TRANSFEROMETER_GUEST") != "" {
 		// No veth backlog drops under emulation's bursts: the host's
 		// count and the router's must be of the same packets.
@@ -230,7 +230,7 @@ func ctx(t testing.TB) context.Context {
 // flow_offloading warning; the netdev placement sees every byte and says
 // where it counts instead.
 func TestOffloadWhatEachBackendSees(t *testing.T) {
-	requireTool(t, "iperf3")
+	testlan.RequireTools(t, "iperf3")
 	for _, tc := range []struct {
 		variant, extra, backend string
 		exact                   bool

@@ -163,8 +163,6 @@ type txn struct {
 	at         time.Time
 	// commit asks for the ledger to be copied to persist_dir as well.
 	commit bool
-	// savedID names the transfer.db the cycle left (resident core only).
-	savedID string
 	// closed holds buckets a rollover (or a restore) ended, for history.db.
 	closed []ledger.Closed
 }
@@ -293,8 +291,10 @@ func (c *Core) transact(ctx context.Context, fn func(tx *txn) error) (*txn, erro
 	if c.resident {
 		// Still under the lock: which transfer.db this cycle left, and
 		// the usage reply the page's polls get until the next write.
-		if tx.savedID, err = c.transferID(); err == nil {
-			err = c.writeSnapshot(tx)
+		var id string
+		var savedAt time.Time
+		if id, savedAt, err = c.transferID(); err == nil {
+			err = c.writeSnapshot(tx, id, savedAt)
 		}
 		if err != nil {
 			tx.warnings = append(tx.warnings, Warning{Code: "usage_snapshot", Message: err.Error() + "; usage reads the ledger instead"})

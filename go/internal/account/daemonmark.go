@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/transferometer/transferometer/internal/ledger"
 )
@@ -67,11 +68,13 @@ func (c *Core) DaemonRunning() bool {
 const snapshotFile = "usage.snapshot"
 
 // writeSnapshot saves, as the snapshot, the usage reply built from the
-// ledger tx holds in memory (no second read of the files), named by the
-// transfer.db tx left (taken under the lock: a later write by anyone else
-// makes the snapshot unused).
-func (c *Core) writeSnapshot(tx *txn) error {
+// ledger tx holds in memory (no second read of the files), named by id,
+// the transfer.db tx left, written at savedAt (taken under the lock: a later
+// write by anyone else makes the snapshot unused).
+func (c *Core) writeSnapshot(tx *txn, id string, savedAt time.Time) error {
 	r := c.newReport(tx.at)
+	// As a reply from the saved ledger says: as of transfer.db's write.
+	r.CollectedAt = savedAt.Unix()
 	r.Warnings = append(r.Warnings, txWarnings(tx)...)
 	r, err := c.fill(r, tx.at, nil, "", tx.hosts, tx.transfer)
 	if err != nil {
@@ -81,8 +84,8 @@ func (c *Core) writeSnapshot(tx *txn) error {
 	if err != nil {
 		return fmt.Errorf("usage snapshot: %w", err)
 	}
-	buf := make([]byte, 0, len(tx.savedID)+1+len(data))
-	buf = append(append(append(buf, tx.savedID...), '\n'), data...)
+	buf := make([]byte, 0, len(id)+1+len(data))
+	buf = append(append(append(buf, id...), '\n'), data...)
 	return ledger.WriteAtomic(filepath.Join(c.settings.DBDir, snapshotFile), buf, 0o644)
 }
 
@@ -97,21 +100,22 @@ func (c *Core) Snapshot() ([]byte, bool) {
 	if !ok {
 		return nil, false
 	}
-	cur, err := c.transferID()
+	cur, _, err := c.transferID()
 	if err != nil || string(id) != cur {
 		return nil, false
 	}
 	return rest, true
 }
 
-func (c *Core) transferID() (string, error) {
+// transferID names the current transfer.db (and says when it was written).
+func (c *Core) transferID() (string, time.Time, error) {
 	st, err := os.Stat(filepath.Join(c.settings.DBDir, ledger.TransferFile))
 	if err != nil {
-		return "", fmt.Errorf("usage snapshot: %w", err)
+		return "", time.Time{}, fmt.Errorf("usage snapshot: %w", err)
 	}
 	var ino uint64
 	if sys, ok := st.Sys().(*syscall.Stat_t); ok {
 		ino = uint64(sys.Ino)
 	}
-	return fmt.Sprintf("%d %d %d", ino, st.ModTime().UnixNano(), st.Size()), nil
+	return fmt.Sprintf("%d %d %d", ino, st.ModTime().UnixNano(), st.Size()), st.ModTime(), nil
 }

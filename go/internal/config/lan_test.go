@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/transferometer/transferometer/internal/testlan"
 	"github.com/transferometer/transferometer/internal/uci"
 )
 
@@ -28,17 +29,6 @@ func writeNetwork(t *testing.T, body string) string {
 		t.Fatal(err)
 	}
 	return dir
-}
-
-// skipOrFail skips the test for a missing prerequisite, or fails it when
-// CI is set: CI (.ci/run, make test) has every prerequisite, so one missing
-// there is a broken setup, which a skip would hide.
-func skipOrFail(t testing.TB, format string, args ...any) {
-	t.Helper()
-	if os.Getenv("CI") != "" {
-		t.Fatalf(format+" (CI is set: failing instead of skipping)", args...)
-	}
-	t.Skipf(format, args...)
 }
 
 func hasDevice(name string) bool {
@@ -103,7 +93,7 @@ func TestDeviceName(t *testing.T) {
 // derived, while loopback addresses themselves are never LAN hosts.
 func TestLANLiveAddresses(t *testing.T) {
 	if !hasDevice("lo") {
-		skipOrFail(t, "no lo device")
+		testlan.SkipOrFail(t, "no lo device")
 	}
 	dir := writeNetwork(t, "config interface 'lan'\n\toption device 'lo'\n\toption proto 'static'\n\toption ipaddr '192.168.9.1'\n\toption netmask '255.255.255.0'\n")
 	l, err := Defaults().LAN(dir)

@@ -18,6 +18,7 @@ import (
 	"github.com/transferometer/transferometer/internal/macaddr"
 	"github.com/transferometer/transferometer/internal/neigh"
 	"github.com/transferometer/transferometer/internal/netfilter"
+	"github.com/transferometer/transferometer/internal/testlan"
 )
 
 // The daemon's loop with the fake backend and a driven clock: a simulated
@@ -118,18 +119,6 @@ func TestSimulatedDayFlashWrites(t *testing.T) {
 	}
 }
 
-// skipOrFail skips the test for a missing prerequisite, or fails it when
-// CI is set: CI (.ci/run, make test) has every prerequisite (inotify works
-// natively and under qemu-user), so one missing there is a broken setup,
-// which a skip would hide.
-func skipOrFail(t testing.TB, format string, args ...any) {
-	t.Helper()
-	if os.Getenv("CI") != "" {
-		t.Fatalf(format+" (CI is set: failing instead of skipping)", args...)
-	}
-	t.Skipf(format, args...)
-}
-
 type testWriter struct{ t *testing.T }
 
 func (w testWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return len(p), nil }
@@ -139,7 +128,7 @@ func (w testWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return le
 func watch(t *testing.T, dir string) func() []string {
 	fd, err := syscall.InotifyInit1(syscall.IN_NONBLOCK | syscall.IN_CLOEXEC)
 	if err != nil {
-		skipOrFail(t, "inotify: %v", err)
+		testlan.SkipOrFail(t, "inotify: %v", err)
 	}
 	t.Cleanup(func() { syscall.Close(fd) })
 	if _, err := syscall.InotifyAddWatch(fd, dir, syscall.IN_MOVED_TO); err != nil {

@@ -288,23 +288,10 @@ func (s Store) Ensure() error {
 // readAll reads up to maxFile+1 bytes into one buffer sized from the file
 // (io.ReadAll starts small and copies as it grows).
 func readAll(f *os.File) ([]byte, error) {
-	size := 512
+	var b bytes.Buffer
 	if st, err := f.Stat(); err == nil && st.Size() >= 0 && st.Size() < maxFile {
-		size = int(st.Size()) + 512
+		b.Grow(int(st.Size()) + bytes.MinRead) // room for the read that sees EOF
 	}
-	buf := make([]byte, 0, size)
-	r := io.LimitReader(f, maxFile+1)
-	for {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
-		}
-		n, err := r.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if err == io.EOF {
-			return buf, nil
-		}
-		if err != nil {
-			return buf, err
-		}
-	}
+	_, err := b.ReadFrom(io.LimitReader(f, maxFile+1))
+	return b.Bytes(), err
 }

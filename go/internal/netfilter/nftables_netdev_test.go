@@ -195,8 +195,13 @@ func TestNFTablesManyHosts(t *testing.T) {
 		if len(ch.Added) != len(hosts) {
 			t.Fatalf("added %d", len(ch.Added))
 		}
-		if c := nftRead(t, b); len(c) < 2*len(hosts) {
-			t.Fatalf("read %d counters", len(c))
+		c := nftRead(t, b)
+		for _, ip := range hosts {
+			for _, k := range []netfilter.Key{netfilter.HostKey(netfilter.Upload, ip), netfilter.HostKey(netfilter.Download, ip)} {
+				if _, ok := c[k]; !ok {
+					t.Fatalf("read %d counters; none for %v", len(c), k)
+				}
+			}
 		}
 		if ch, _ := nftSync(t, b); len(ch.Removed) != len(hosts) {
 			t.Fatalf("removed %d", len(ch.Removed))

@@ -1,22 +1,11 @@
 package period
 
 import (
-	"os"
 	"testing"
 	"time"
-)
 
-// skipOrFail skips the test for a missing prerequisite, or fails it when
-// CI is set: CI's Debian has every prerequisite (tzdata is Priority:
-// required there), so one missing is a broken setup, which a skip would
-// hide.
-func skipOrFail(t testing.TB, format string, args ...any) {
-	t.Helper()
-	if os.Getenv("CI") != "" {
-		t.Fatalf(format+" (CI is set: failing instead of skipping)", args...)
-	}
-	t.Skipf(format, args...)
-}
+	"github.com/transferometer/transferometer/internal/testlan"
+)
 
 func TestMonthly(t *testing.T) {
 	loc := time.FixedZone("X", 3600)
@@ -68,7 +57,7 @@ func TestDays(t *testing.T) {
 func TestDaysAcrossDST(t *testing.T) {
 	loc, err := time.LoadLocation("Europe/Berlin")
 	if err != nil {
-		skipOrFail(t, "no zoneinfo (tzdata): %v", err)
+		testlan.SkipOrFail(t, "no zoneinfo (tzdata): %v", err)
 	}
 	s := Spec{Anchor: time.Date(2026, 3, 28, 0, 0, 0, 0, loc), Days: 1}
 	// 2026-03-29 is 23 hours long in Berlin.

@@ -55,7 +55,7 @@ type Dnsmasq struct {
 // by LAN prefix.
 func (l *LAN) StartDnsmasq(t testing.TB, o DnsmasqOptions) *Dnsmasq {
 	t.Helper()
-	requireTools(t, "dnsmasq")
+	RequireTools(t, "dnsmasq")
 	lease := o.LeaseFile
 	if lease == "" {
 		lease = filepath.Join(t.TempDir(), "dnsmasq.leases")

@@ -181,7 +181,7 @@ func (l *LAN) FlushNeigh(t testing.TB, h *Host) {
 // del) and ends udhcpc; it also runs at cleanup, and may be called twice.
 func (h *Host) DHCP(t testing.TB, hostname string) (lease netip.Addr, stop func()) {
 	t.Helper()
-	requireTools(t, "busybox")
+	RequireTools(t, "busybox")
 	dir := t.TempDir()
 	state := filepath.Join(dir, "lease")
 	script := filepath.Join(dir, "udhcpc.sh")

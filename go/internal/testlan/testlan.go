@@ -190,7 +190,7 @@ func requireBasics(t testing.TB) {
 	if os.Geteuid() != 0 {
 		unavailable(t, "needs root for network namespaces")
 	}
-	requireTools(t, "ip", "ping")
+	RequireTools(t, "ip", "ping")
 }
 
 // netnsAddError marks a failed `ip netns add`: on a machine that cannot
@@ -199,11 +199,12 @@ type netnsAddError struct{ error }
 
 func (e netnsAddError) Unwrap() error { return e.error }
 
-// unavailable skips, or fails when CI is set: a CI run that silently
-// skipped every integration test would look green while testing nothing.
-func unavailable(t testing.TB, format string, args ...any) {
+// SkipOrFail skips a test whose prerequisite is missing, or fails it when
+// CI is set: a CI run that silently skipped them would look green while
+// testing nothing.
+func SkipOrFail(t testing.TB, format string, args ...any) {
 	t.Helper()
-	msg := "testlan: " + fmt.Sprintf(format, args...)
+	msg := fmt.Sprintf(format, args...)
 	if os.Getenv("CI") != "" {
 		t.Fatal(msg + " (CI is set: failing instead of skipping)")
 		return
@@ -211,7 +212,13 @@ func unavailable(t testing.TB, format string, args ...any) {
 	t.Skip(msg)
 }
 
-func requireTools(t testing.TB, names ...string) {
+func unavailable(t testing.TB, format string, args ...any) {
+	t.Helper()
+	SkipOrFail(t, "testlan: "+format, args...)
+}
+
+// RequireTools skips (fails under CI) unless every named program is on PATH.
+func RequireTools(t testing.TB, names ...string) {
 	t.Helper()
 	for _, n := range names {
 		if _, err := exec.LookPath(n); err != nil {
@@ -251,7 +258,7 @@ func New(t testing.TB, o Options) *LAN {
 	switch o.Variant {
 	case "":
 	case "legacy", "nft":
-		requireTools(t, "iptables-"+o.Variant, "ip6tables-"+o.Variant)
+		RequireTools(t, "iptables-"+o.Variant, "ip6tables-"+o.Variant)
 	default:
 		t.Fatalf(`testlan: Variant %q: want "legacy", "nft" or ""`, o.Variant)
 	}
