@@ -107,8 +107,18 @@ func TestNetdevExactCounts(t *testing.T) {
 	}
 
 	// A LAN prefix change rewrites the filter chains without touching
-	// the counters.
-	before := nftRead(t, b)
+	// the hosts' counters (the router's own in/out counters may move
+	// meanwhile: it sends IPv6 neighbour and MLD packets on its own).
+	hostCounters := func() map[netfilter.Key]netfilter.Counter {
+		out := map[netfilter.Key]netfilter.Counter{}
+		for k, v := range nftRead(t, b) {
+			if k.Kind == netfilter.Upload || k.Kind == netfilter.Download {
+				out[k] = v
+			}
+		}
+		return out
+	}
+	before := hostCounters()
 	*prefixes = append(*prefixes, netip.MustParsePrefix("10.99.0.0/16"))
 	if ch, _ := nftSync(t, b, h1.IP4, h1.IP6, h2.IP4, h3.IP4); ch.Structural == 0 || ch.Batches != 1 {
 		t.Fatalf("prefix change: %+v", ch)
@@ -116,7 +126,7 @@ func TestNetdevExactCounts(t *testing.T) {
 	if out := lan.Run(t, lan.Router, "nft", "list", "chain", "netdev", "transferometer", "in_"+h1.RouterPort); !strings.Contains(out, "ip daddr 10.99.0.0/16 return") {
 		t.Fatalf("new prefix not excluded:\n%s", out)
 	}
-	if after := nftRead(t, b); !reflect.DeepEqual(before, after) {
+	if after := hostCounters(); len(after) != 8 || !reflect.DeepEqual(before, after) {
 		t.Fatalf("counters changed with the filter rules:\n%v\n%v", before, after)
 	}
 	if err := b.Teardown(context.Background()); err != nil {
