@@ -1,61 +1,26 @@
-// Package lock is the single lock shared by every Transferometer entry point:
-// the dnsmasq hook, hotplug handlers (which run concurrently), the rpcd
-// plugin, the daemon and the CLI.
+// Package lock is the one lock every Transferometer door shares (hook,
+// hotplug handlers, rpcd plugin, daemon, CLI).
 //
-// It keeps the seed's on-disk form so that anything that knows the original
-// design still understands it: the lock is held by whoever managed to mkdir
-// the lock dir (default /tmp/~transferometer), and the PID file (default
-// /var/run/transferometer.pid) holds the holder's PID as a bare decimal
-// number, so `kill $(cat /var/run/transferometer.pid)` keeps working.
+// Contract: Acquire returns once this process holds the lock, after waiting
+// at most Options.Timeout (ErrTimeout, naming the holder) while a live
+// process holds it; nothing on disk changes by a wait that fails. A lock
+// whose holder is dead is reclaimed: its PID file names a process that is
+// gone, a zombie, or a later process with the same PID (the start time in
+// the file differs); without a PID file of root's, once the lock is older
+// than Options.Grace. What another user put at the lock path (a file, a
+// link, their directory and its contents) is no lock and is removed at
+// once where they could have put it there. What cannot be removed safely
+// (not a directory but root's, another user's in a directory only root
+// writes to, a stale lock directory with something in it) makes Acquire
+// fail at once, asking for removal by hand. Release undoes only a lock that
+// is still the caller's.
 //
-// Unlike the seed, a held lock means wait, not abort: an aborted arp-add is a
-// host that is never counted. Acquire retries mkdir with jittered exponential
-// backoff until Options.Timeout, and reclaims stale locks on the way.
-//
-// # Staleness protocol
-//
-// A holder does, in this order: mkdir(dir); write the PID file to a temp file
-// in the PID file's directory, fsync, rename over the PID file. A waiter whose
-// mkdir fails inspects the lock:
-//
-//  1. It stats the dir, reads the PID file (content and, via fstat of the same
-//     open file, its mtime), and stats the dir again. If the dir changed
-//     identity (device, inode, mtime) in between, the lock changed hands
-//     mid-read and the snapshot is not used.
-//  2. The PID file counts only if its mtime is not older than the dir's: the
-//     holder writes it after mkdir, so an older PID file is a leftover of an
-//     earlier holder whose dir vanished some other way. (The holder makes sure
-//     its file passes this test even if the clock stepped back or the PID
-//     file's filesystem has coarser timestamps; see writePIDFile.)
-//  3. With a counting PID file, the lock is stale iff that process is dead:
-//     kill(pid, 0) fails with ESRCH, or the process is a zombie (killed but not
-//     yet reaped). EPERM means alive.
-//  4. Without one (missing, unreadable, garbage, or a leftover), the holder may
-//     be between mkdir and rename, so the lock is stale only once the dir is
-//     older than Options.Grace, by its mtime or by how long this waiter has
-//     itself watched the same dir sit there without a PID file (which still
-//     works if the wall clock jumped back).
-//  5. To reclaim, the waiter takes flock(LOCK_EX|LOCK_NB) on dir+".reclaim"
-//     (the kernel drops it if the process dies, and the file is never
-//     deleted, since deleting a flock file is itself racy). If another process
-//     holds it, that one is reclaiming and we just keep waiting. Under the
-//     flock it repeats the whole inspection, because the lock may have been
-//     released and freshly re-taken since the first look; only if it is still
-//     stale does it remove the PID file, then the dir (checking the dir is the
-//     one it judged). Nobody else can remove or replace a stale dir meanwhile:
-//     its holder is dead, other reclaimers are excluded by the flock, and
-//     mkdir fails while the dir exists. Then it drops the flock and goes back
-//     to mkdir like everyone else; a plain waiter may win that, which is fine.
-//
-// The one case this cannot get right is inherent to mkdir+PID file: a holder
-// that stalls for longer than Grace between mkdir and writing its PID file
-// (e.g. SIGSTOPped) looks exactly like one that died there. It notices when it
-// resumes (its dir is gone) and goes back to waiting, and Release refuses to
-// delete a lock whose PID file no longer names its caller.
-//
-// PID reuse is not detected: the PID file is a bare PID (see above), so a dead
-// holder whose PID was reused by a live process makes Acquire time out with a
-// message naming that PID rather than reclaim it.
+// On disk, as in the seed: the lock is the directory (mkdir), and the PID
+// file (outside it, mode 0600) holds the holder's PID on its first line and
+// "start=" its start time after boot in clock ticks on the second.
+// Reclaims are serialised by flock on Dir+".reclaim". The inspection and
+// reclaim steps, and why they are safe, are documented where they happen
+// (inspect, watcher.stale, reclaim).
 package lock
 
 import (
@@ -163,7 +128,7 @@ func Acquire(ctx context.Context, o Options) (*Lock, error) {
 	}
 	start := time.Now()
 	deadline := start.Add(o.Timeout)
-	pid := selfPID()
+	pid, started := self()
 
 	// /var/run exists on OpenWrt, but tests and odd configs point elsewhere.
 	for _, d := range []string{filepath.Dir(o.Dir), filepath.Dir(o.PIDFile)} {
@@ -181,7 +146,7 @@ func Acquire(ctx context.Context, o Options) (*Lock, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, cancelled(o, time.Since(start), w.last, err)
 		}
-		l, err := take(o, pid)
+		l, err := take(o, pid, started)
 		if err != nil {
 			return nil, err
 		}
@@ -247,7 +212,7 @@ func holderDesc(st state) string {
 
 // take makes one attempt: mkdir, then the PID file. It returns (nil, nil)
 // when someone else holds the lock.
-func take(o Options, pid int) (*Lock, error) {
+func take(o Options, pid int, started uint64) (*Lock, error) {
 	err := os.Mkdir(o.Dir, 0o755)
 	if errors.Is(err, fs.ErrExist) {
 		return nil, nil
@@ -260,7 +225,7 @@ func take(o Options, pid int) (*Lock, error) {
 		return nil, fmt.Errorf("lock %s: stat new lock dir: %w", o.Dir, err)
 	}
 	mine := statID(fi)
-	pfi, err := writePIDFile(o.PIDFile, pid, fi.ModTime())
+	pfi, err := writePIDFile(o.PIDFile, pid, started, fi.ModTime())
 	if err != nil {
 		// Nothing half-done: give the dir back, unless (after a stall) it
 		// already is someone else's.
@@ -275,7 +240,7 @@ func take(o Options, pid int) (*Lock, error) {
 	// reclaimed our dir (and maybe a third process taken it). Then we do not
 	// hold the lock: withdraw our PID file if it is still ours and wait on.
 	if cur, err := os.Lstat(o.Dir); err != nil || statID(cur) != mine {
-		if p, fi, err := readPIDFile(o.PIDFile); err == nil && p == pid && statID(fi) == l.pidFile {
+		if p, _, fi, err := readPIDFile(o.PIDFile); err == nil && p == pid && statID(fi) == l.pidFile {
 			_ = os.Remove(o.PIDFile)
 		}
 		return nil, nil
@@ -283,9 +248,10 @@ func take(o Options, pid int) (*Lock, error) {
 	return l, nil
 }
 
-// writePIDFile atomically replaces path with our PID, never older than the
-// lock dir (mtime dirMtime), and returns the new file's info.
-func writePIDFile(path string, pid int, dirMtime time.Time) (fs.FileInfo, error) {
+// writePIDFile atomically replaces path with our PID and start time (if
+// known), never older than the lock dir (mtime dirMtime), and returns the
+// new file's info.
+func writePIDFile(path string, pid int, started uint64, dirMtime time.Time) (fs.FileInfo, error) {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
 	if err != nil {
 		return nil, err
@@ -298,13 +264,10 @@ func writePIDFile(path string, pid int, dirMtime time.Time) (fs.FileInfo, error)
 			_ = os.Remove(tmp)
 		}
 	}()
-	if _, err := f.WriteString(strconv.Itoa(pid) + "\n"); err != nil {
+	if _, err := f.WriteString(pidFileContent(pid, started)); err != nil {
 		return nil, err
 	}
-	// Readable by all, like any PID file, for diagnostics and HolderPID.
-	if err := f.Chmod(0o644); err != nil {
-		return nil, err
-	}
+	// CreateTemp made it 0600: root's business only.
 	if err := f.Sync(); err != nil {
 		return nil, err
 	}
@@ -356,7 +319,7 @@ func (l *Lock) Release() error {
 	}
 	l.released = true
 
-	pid, fi, err := readPIDFile(l.o.PIDFile)
+	pid, _, fi, err := readPIDFile(l.o.PIDFile)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return fmt.Errorf("lock %s: release: pid file %s is gone, so the lock was taken from us; left it alone: %w", l.o.Dir, l.o.PIDFile, ErrNotHeld)
@@ -405,17 +368,37 @@ func HolderPID(o Options) (int, bool) {
 	return st.pid, true
 }
 
-// selfPID reads our PID from /proc/self/stat as the design prescribes (the
-// seed did so because shelling out would yield the child's PID). It equals
-// os.Getpid() for a Go program, which is the fallback when /proc is not
-// mounted.
-func selfPID() int {
-	if b, err := os.ReadFile("/proc/self/stat"); err == nil {
-		if f := bytes.Fields(b); len(f) > 0 {
-			if n, err := strconv.Atoi(string(f[0])); err == nil && n > 0 {
-				return n
-			}
-		}
+// pidFileContent: the PID alone on the first line (what the seed wrote and
+// `kill $(head -n1 FILE)` wants), then the start time as one non-numeric
+// token.
+func pidFileContent(pid int, started uint64) string {
+	s := strconv.Itoa(pid) + "\n"
+	if started != 0 {
+		s += startPrefix + strconv.FormatUint(started, 10) + "\n"
 	}
-	return os.Getpid()
+	return s
+}
+
+// self returns our PID, read from /proc/self/stat as the design prescribes
+// (the seed did so because shelling out would yield the child's PID), and
+// our start time as any waiter reads it (procStat). The PID equals os.Getpid() for a Go
+// program, the fallback when /proc is not mounted (start time 0: unknown).
+func self() (int, uint64) {
+	b, err := os.ReadFile("/proc/self/stat")
+	if err != nil {
+		return os.Getpid(), 0
+	}
+	f := bytes.Fields(b)
+	if len(f) == 0 {
+		return os.Getpid(), 0
+	}
+	n, err := strconv.Atoi(string(f[0]))
+	if err != nil || n <= 0 {
+		return os.Getpid(), 0
+	}
+	_, started, ok := procStat(n)
+	if !ok {
+		started = 0
+	}
+	return n, started
 }

@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/transferometer/transferometer/internal/testlan"
 )
 
 // Environment of the helper process (see TestHelperProcess).
@@ -109,6 +111,13 @@ func fakeHolder(t *testing.T, o Options, pid string) {
 	}
 }
 
+// ownPIDFile is what this process writes as a holder: its PID, then its
+// start time from /proc/self/stat.
+func ownPIDFile() string {
+	_, started, _ := procStat(os.Getpid())
+	return fmt.Sprintf("%d\nstart=%d\n", os.Getpid(), started)
+}
+
 func setMtime(t *testing.T, path string, ago time.Duration) {
 	t.Helper()
 	when := time.Now().Add(-ago)
@@ -168,8 +177,11 @@ func TestAcquireRelease(t *testing.T) {
 	if fi, err := os.Stat(o.Dir); err != nil || !fi.IsDir() {
 		t.Fatalf("lock dir: %v", err)
 	}
-	if got, want := readFile(t, o.PIDFile), strconv.Itoa(os.Getpid())+"\n"; got != want {
+	if got, want := readFile(t, o.PIDFile), ownPIDFile(); got != want {
 		t.Fatalf("pid file = %q, want %q", got, want)
+	}
+	if fi, err := os.Stat(o.PIDFile); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("pid file mode: %v (%v), want 0600", fi.Mode(), err)
 	}
 	if pid, ok := HolderPID(o); !ok || pid != os.Getpid() {
 		t.Fatalf("HolderPID = %d, %v", pid, ok)
@@ -320,7 +332,7 @@ func TestStaleDeadPID(t *testing.T) {
 	if took := time.Since(start); took > 2*time.Second {
 		t.Errorf("reclaim took %v", took)
 	}
-	if got, want := readFile(t, o.PIDFile), strconv.Itoa(os.Getpid())+"\n"; got != want {
+	if got, want := readFile(t, o.PIDFile), ownPIDFile(); got != want {
 		t.Fatalf("pid file = %q, want %q", got, want)
 	}
 }
@@ -726,7 +738,11 @@ func TestKilledHolderZombie(t *testing.T) {
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(10 * time.Second); !zombie(pid); {
+	zombie := func() bool {
+		st, _, _ := procStat(pid)
+		return st == 'Z' || st == 'X'
+	}
+	for deadline := time.Now().Add(10 * time.Second); !zombie(); {
 		if time.Now().After(deadline) {
 			t.Fatal("killed child never became a zombie")
 		}
@@ -741,9 +757,20 @@ func TestKilledHolderZombie(t *testing.T) {
 	}
 }
 
-func TestSelfPID(t *testing.T) {
-	if got := selfPID(); got != os.Getpid() {
-		t.Fatalf("selfPID = %d, os.Getpid = %d", got, os.Getpid())
+func TestSelf(t *testing.T) {
+	pid, started := self()
+	if pid != os.Getpid() {
+		t.Fatalf("self: pid %d, os.Getpid %d", pid, os.Getpid())
+	}
+	// As another process sees it (under qemu-user, our own view of
+	// /proc/self/stat is qemu's).
+	out, err := exec.Command("cat", "/proc/"+strconv.Itoa(pid)+"/stat").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, want, ok := parseStat(out)
+	if !ok || started == 0 || started != want {
+		t.Fatalf("self: start time %d, cat /proc/PID/stat says %d (%v): %q", started, want, ok, out)
 	}
 }
 
@@ -757,7 +784,7 @@ func TestWritePIDFileNotOlderThanDir(t *testing.T) {
 	if err := os.Chtimes(o.Dir, future, future); err != nil {
 		t.Fatal(err)
 	}
-	fi, err := writePIDFile(o.PIDFile, os.Getpid(), future)
+	fi, err := writePIDFile(o.PIDFile, os.Getpid(), 0, future)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -767,4 +794,217 @@ func TestWritePIDFileNotOlderThanDir(t *testing.T) {
 	if pid, ok := HolderPID(o); !ok || pid != os.Getpid() {
 		t.Fatalf("HolderPID = %d, %v", pid, ok)
 	}
+}
+
+// needRoot: planting things owned by another user takes chown.
+func needRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		testlan.SkipOrFail(t, "needs root to chown files to another user")
+	}
+}
+
+// nobody is the user that plants things in these tests.
+const nobody = 65534
+
+// publicTmp makes the lock dir's parent world-writable and sticky, like
+// /tmp: where another user can put something at the lock path first.
+func publicTmp(t *testing.T, o Options) {
+	t.Helper()
+	for _, d := range []string{filepath.Dir(o.Dir), filepath.Dir(o.PIDFile)} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Chmod(filepath.Dir(o.Dir), 0o1777|os.ModeSticky); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func lchown(t *testing.T, paths ...string) {
+	t.Helper()
+	for _, p := range paths {
+		if err := os.Lchown(p, nobody, nobody); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestPlantedLock: whatever another user puts at the lock path before us (a
+// file, a symlink, a directory of theirs, with files in it) is not a lock:
+// the next door removes it and takes the lock, without following a link.
+// The grace period is an hour and the timeout 2 s, so neither ageing nor
+// waiting can be what frees the lock.
+func TestPlantedLock(t *testing.T) {
+	needRoot(t)
+	for _, c := range []struct {
+		name  string
+		plant func(t *testing.T, o Options, victim string)
+	}{
+		{"file", func(t *testing.T, o Options, victim string) {
+			if err := os.WriteFile(o.Dir, []byte("x"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			lchown(t, o.Dir)
+		}},
+		{"symlink to a file", func(t *testing.T, o Options, victim string) {
+			if err := os.Symlink(victim, o.Dir); err != nil {
+				t.Fatal(err)
+			}
+			lchown(t, o.Dir)
+		}},
+		{"symlink to a directory", func(t *testing.T, o Options, victim string) {
+			if err := os.Symlink(filepath.Dir(victim), o.Dir); err != nil {
+				t.Fatal(err)
+			}
+			lchown(t, o.Dir)
+		}},
+		{"empty directory", func(t *testing.T, o Options, victim string) {
+			if err := os.Mkdir(o.Dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			lchown(t, o.Dir)
+		}},
+		{"directory with a file, a link and a subdirectory", func(t *testing.T, o Options, victim string) {
+			if err := os.MkdirAll(filepath.Join(o.Dir, "sub"), 0o777); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(o.Dir, "sub", "f"), nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink(filepath.Dir(victim), filepath.Join(o.Dir, "link")); err != nil {
+				t.Fatal(err)
+			}
+			lchown(t, o.Dir, filepath.Join(o.Dir, "sub"), filepath.Join(o.Dir, "sub", "f"), filepath.Join(o.Dir, "link"))
+		}},
+		{"directory with a PID file naming a live process", func(t *testing.T, o Options, victim string) {
+			fakeHolder(t, o, "1\n")
+			lchown(t, o.Dir)
+		}},
+	} {
+		c := c
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			o := testOptions(t)
+			o.Timeout, o.Grace = 2*time.Second, time.Hour
+			publicTmp(t, o)
+			victim := filepath.Join(t.TempDir(), "victim")
+			if err := os.WriteFile(victim, []byte("keep"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			c.plant(t, o, victim)
+			l, err := Acquire(context.Background(), o)
+			if err != nil {
+				t.Fatalf("Acquire: %v", err)
+			}
+			fi, err := os.Lstat(o.Dir)
+			if err != nil || !fi.IsDir() || owner(fi) != os.Geteuid() {
+				t.Fatalf("lock path after Acquire: %v (%v), want our directory", fi, err)
+			}
+			if err := l.Release(); err != nil {
+				t.Fatal(err)
+			}
+			if got := readFile(t, victim); got != "keep" {
+				t.Fatalf("victim file changed: %q", got)
+			}
+		})
+	}
+}
+
+// TestPlantedLockRootOnlyParent: something another user owns in a directory
+// only root may write to was put there by root (a setting may name a real
+// directory): a clear error at once, and it is left alone.
+func TestPlantedLockRootOnlyParent(t *testing.T) {
+	needRoot(t)
+	t.Parallel()
+	o := testOptions(t)
+	o.Timeout, o.Grace = 2*time.Second, time.Hour
+	fakeHolder(t, o, "")
+	if err := os.WriteFile(filepath.Join(o.Dir, "data"), []byte("keep"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	lchown(t, o.Dir)
+	_, err := Acquire(context.Background(), o)
+	if err == nil || errors.Is(err, ErrTimeout) || !strings.Contains(err.Error(), "owned by uid 65534") || !strings.Contains(err.Error(), "remove it by hand") {
+		t.Fatalf("want an immediate error naming the owner, got %v", err)
+	}
+	if got := readFile(t, filepath.Join(o.Dir, "data")); got != "keep" {
+		t.Fatalf("data = %q", got)
+	}
+}
+
+// TestForeignPIDFileIgnored: a PID file another user wrote (naming a live
+// process, pid 1) does not count: the lock ages into staleness as one
+// without a PID file.
+func TestForeignPIDFileIgnored(t *testing.T) {
+	needRoot(t)
+	t.Parallel()
+	o := testOptions(t)
+	o.Timeout, o.Grace = 5*time.Second, 200*time.Millisecond
+	fakeHolder(t, o, "1\n")
+	lchown(t, o.PIDFile)
+	if pid, ok := HolderPID(o); ok {
+		t.Fatalf("HolderPID believes another user's PID file: %d", pid)
+	}
+	if err := mustAcquire(t, o).Release(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestPlantedReclaimFile: another user's file at the reclaim flock's path,
+// flocked by them forever, would stop every reclaim; it is replaced, and a
+// dead holder's lock reclaimed.
+func TestPlantedReclaimFile(t *testing.T) {
+	needRoot(t)
+	t.Parallel()
+	o := testOptions(t)
+	o.Timeout = 2 * time.Second
+	publicTmp(t, o)
+	fakeHolder(t, o, strconv.Itoa(deadPID(t))+"\n")
+	f, err := os.OpenFile(o.Dir+reclaimSuffix, os.O_RDONLY|os.O_CREATE, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	lchown(t, f.Name())
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	if err := mustAcquire(t, o).Release(); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Lstat(o.Dir + reclaimSuffix)
+	if err != nil || owner(fi) != os.Geteuid() || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("reclaim file after: %v (%v), want ours, 0600", fi, err)
+	}
+}
+
+// TestReusedPID: the holder died and its PID now belongs to a long-lived
+// process that started later. The start time in the PID file tells them
+// apart: stale, reclaimed. The same process with its own start time holds.
+func TestReusedPID(t *testing.T) {
+	t.Parallel()
+	pid := liveChild(t)
+	_, started, ok := procStat(pid)
+	if !ok {
+		t.Fatalf("no start time for pid %d", pid)
+	}
+	t.Run("other start time", func(t *testing.T) {
+		t.Parallel()
+		o := testOptions(t)
+		o.Timeout, o.Grace = 2*time.Second, time.Hour
+		fakeHolder(t, o, pidFileContent(pid, started-1))
+		setMtime(t, o.Dir, time.Hour)
+		setMtime(t, o.PIDFile, time.Hour)
+		if err := mustAcquire(t, o).Release(); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("its own start time", func(t *testing.T) {
+		t.Parallel()
+		o := testOptions(t)
+		o.Timeout = 300 * time.Millisecond
+		fakeHolder(t, o, pidFileContent(pid, started))
+		assertTimeout(t, o, "pid "+strconv.Itoa(pid))
+	})
 }
