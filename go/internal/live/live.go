@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"sort"
 	"strings"
@@ -78,6 +79,15 @@ type Options struct {
 	AllowedOrigins func(origin, host string) bool
 	// Checker decides on sessions (default: a UbusSessionChecker).
 	Checker SessionChecker
+	// MaxPending caps session checks under way at once (default 4), and
+	// MaxPendingPerClient those of one client, an IPv4 address or an IPv6
+	// /64 (default 1): beyond them a connection is refused with 503 at once
+	// instead of queueing, so a flood of made-up sessions from one host
+	// neither grows memory nor delays anyone else's check.
+	MaxPending          int
+	MaxPendingPerClient int
+	// CheckTimeout bounds one session check, waiting included (default 5 s).
+	CheckTimeout time.Duration
 }
 
 const (
@@ -110,6 +120,15 @@ func (o Options) withDefaults() Options {
 	if o.Checker == nil {
 		o.Checker = &UbusSessionChecker{}
 	}
+	if o.MaxPending <= 0 {
+		o.MaxPending = 4
+	}
+	if o.MaxPendingPerClient <= 0 {
+		o.MaxPendingPerClient = 1
+	}
+	if o.CheckTimeout <= 0 {
+		o.CheckTimeout = 5 * time.Second
+	}
 	return o
 }
 
@@ -122,6 +141,10 @@ type Hub struct {
 	mu       sync.Mutex
 	clients  map[*client]struct{}
 	reserved int // admitted, still upgrading
+	pending  int // session checks under way
+	// pendingBy counts them per client; it holds only clients with a check
+	// under way, so it is bounded by MaxPending.
+	pendingBy map[netip.Prefix]int
 	prev     Sample
 	havePrev bool
 	last     []byte // latest message, so a new client needn't wait for the next
@@ -142,7 +165,7 @@ type client struct {
 
 // NewHub returns a hub with no subscribers.
 func NewHub(o Options) *Hub {
-	h := &Hub{opts: o.withDefaults(), clients: map[*client]struct{}{}}
+	h := &Hub{opts: o.withDefaults(), clients: map[*client]struct{}{}, pendingBy: map[netip.Prefix]int{}}
 	h.upgrader = websocket.Upgrader{
 		HandshakeTimeout: 10 * time.Second,
 		CheckOrigin:      h.originOK,
@@ -218,9 +241,11 @@ func perSecond(before, after uint64, secs float64) float64 {
 
 // ServeHTTP serves the feed at /live?session=ID (a browser cannot set
 // headers on a WebSocket, so the session travels in the query). Every
-// refusal happens before the upgrade, as a plain HTTP status: 403 for a
-// foreign Origin or a session that is missing, malformed or not allowed,
-// 503 when full or when the session cannot be checked.
+// refusal happens before the upgrade, as a plain HTTP status that closes
+// the connection: 403 for a foreign Origin or a session that is missing,
+// malformed or not allowed, 503 when full, when too many session checks
+// are under way, or when the session cannot be checked in time. The
+// cheap refusals come first: a full hub checks no session.
 func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
 	case "/live":
@@ -234,30 +259,47 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
+	refuse := func(msg string, code int) {
+		// A refused client gets no keep-alive connection to sit on.
+		w.Header().Set("Connection", "close")
+		http.Error(w, msg, code)
+	}
 	if !websocket.IsWebSocketUpgrade(r) {
-		http.Error(w, "websocket upgrade expected", http.StatusBadRequest)
+		refuse("websocket upgrade expected", http.StatusBadRequest)
 		return
 	}
 	if !h.originOK(r) {
-		http.Error(w, "origin not allowed", http.StatusForbidden)
+		refuse("origin not allowed", http.StatusForbidden)
 		return
 	}
 	session := r.URL.Query().Get("session")
 	if !validSessionID(session) {
-		http.Error(w, "a LuCI session is required", http.StatusForbidden)
+		refuse("a LuCI session is required", http.StatusForbidden)
 		return
 	}
-	ok, err := h.opts.Checker.Allowed(r.Context(), session)
+	if h.full() {
+		refuse("too many live clients", http.StatusServiceUnavailable)
+		return
+	}
+	who := clientKey(r.RemoteAddr)
+	if !h.beginCheck(who) {
+		refuse("too many session checks under way", http.StatusServiceUnavailable)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), h.opts.CheckTimeout)
+	ok, err := h.opts.Checker.Allowed(ctx, session)
+	cancel()
+	h.endCheck(who)
 	if err != nil {
-		http.Error(w, "cannot check the session now", http.StatusServiceUnavailable)
+		refuse("cannot check the session now", http.StatusServiceUnavailable)
 		return
 	}
 	if !ok {
-		http.Error(w, "session not allowed", http.StatusForbidden)
+		refuse("session not allowed", http.StatusForbidden)
 		return
 	}
 	if !h.reserve() {
-		http.Error(w, "too many live clients", http.StatusServiceUnavailable)
+		refuse("too many live clients", http.StatusServiceUnavailable)
 		return
 	}
 	conn, err := h.upgrader.Upgrade(w, r, nil)
@@ -277,6 +319,32 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	go h.writePump(c)
 	go h.recheck(c)
 	h.readPump(c)
+}
+
+func (h *Hub) full() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.closed || len(h.clients)+h.reserved >= h.opts.MaxClients
+}
+
+func (h *Hub) beginCheck(who netip.Prefix) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.pending >= h.opts.MaxPending || h.pendingBy[who] >= h.opts.MaxPendingPerClient {
+		return false
+	}
+	h.pending++
+	h.pendingBy[who]++
+	return true
+}
+
+func (h *Hub) endCheck(who netip.Prefix) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.pending--
+	if h.pendingBy[who]--; h.pendingBy[who] <= 0 {
+		delete(h.pendingBy, who)
+	}
 }
 
 func (h *Hub) reserve() bool {

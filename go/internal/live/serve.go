@@ -11,8 +11,10 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -27,8 +29,33 @@ func ListenAndServe(ctx context.Context, addr, certFile, keyFile string, h http.
 	return Serve(ctx, ln, h)
 }
 
-// Listen opens addr, wrapped in TLS when a certificate and key are given.
+// Connection limits of a listener: a LAN client that opens connections and
+// sends nothing, or floods handshakes, must neither exhaust the router's
+// memory and descriptors nor lock others out.
+const (
+	// maxConns caps a listener's open connections, upgraded feeds included.
+	maxConns = 32
+	// maxConnsPerClient caps them per client: an IPv4 address, or an IPv6
+	// /64, since one host can take any number of addresses from its prefix.
+	maxConnsPerClient = 8
+)
+
+// Listen opens addr, wrapped in TLS when a certificate and key are given,
+// with the connection limits above: a connection beyond them is closed as
+// soon as it is accepted. addr must name an address: a wildcard (empty
+// host, 0.0.0.0, ::) would face the WAN too.
 func Listen(addr, certFile, keyFile string) (net.Listener, error) {
+	return listen(addr, certFile, keyFile, maxConns, maxConnsPerClient)
+}
+
+func listen(addr, certFile, keyFile string, total, perClient int) (net.Listener, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("live: listen address %q: %w", addr, err)
+	}
+	if ip, err := netip.ParseAddr(host); host == "" || (err == nil && ip.Unmap().IsUnspecified()) {
+		return nil, fmt.Errorf("live: listen address %q is a wildcard: the feed must listen on a LAN address only", addr)
+	}
 	var cfg *tls.Config
 	if certFile != "" || keyFile != "" {
 		if certFile == "" || keyFile == "" {
@@ -45,6 +72,8 @@ func Listen(addr, certFile, keyFile string) (net.Listener, error) {
 	if err != nil {
 		return nil, fmt.Errorf("live: listen on %s: %w", addr, err)
 	}
+	// Below TLS, so that handshakes count too.
+	ln = &limitListener{Listener: ln, total: total, perClient: perClient, open: map[netip.Prefix]int{}}
 	if cfg != nil {
 		ln = tls.NewListener(ln, cfg)
 	}
@@ -57,8 +86,12 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler) error {
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       time.Minute,
-		MaxHeaderBytes:    8 << 10,
+		// Nothing here reads a body or writes for long (an upgraded feed
+		// sets its own deadlines).
+		ReadTimeout:    10 * time.Second,
+		WriteTimeout:   15 * time.Second,
+		IdleTimeout:    time.Minute,
+		MaxHeaderBytes: 8 << 10,
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -74,6 +107,80 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler) error {
 	}
 	<-errc // http.ErrServerClosed
 	return nil
+}
+
+// limitListener closes, as soon as they are accepted, connections beyond
+// its limits; a connection counts until it is closed, by the server or by
+// the hub after an upgrade (the hijacked net.Conn is this wrapper).
+type limitListener struct {
+	net.Listener
+	total, perClient int
+
+	mu   sync.Mutex
+	n    int
+	open map[netip.Prefix]int
+}
+
+func (l *limitListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		key := clientKey(c.RemoteAddr().String())
+		if l.admit(key) {
+			return &limitConn{Conn: c, release: func() { l.done(key) }}, nil
+		}
+		_ = c.Close()
+	}
+}
+
+func (l *limitListener) admit(key netip.Prefix) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.n >= l.total || l.open[key] >= l.perClient {
+		return false
+	}
+	l.n++
+	l.open[key]++
+	return true
+}
+
+func (l *limitListener) done(key netip.Prefix) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.n--
+	if l.open[key]--; l.open[key] <= 0 {
+		delete(l.open, key) // the map holds only clients with connections
+	}
+}
+
+type limitConn struct {
+	net.Conn
+	once    sync.Once
+	release func()
+}
+
+func (c *limitConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(c.release)
+	return err
+}
+
+// clientKey is who a remote address counts as: the IPv4 address, or the
+// IPv6 /64. An address that does not parse counts as one unknown client.
+func clientKey(remote string) netip.Prefix {
+	ap, err := netip.ParseAddrPort(remote)
+	if err != nil {
+		return netip.Prefix{}
+	}
+	a := ap.Addr().Unmap()
+	bits := 32
+	if a.Is6() {
+		bits = 64
+	}
+	p, _ := a.Prefix(bits)
+	return p
 }
 
 // LoadKeyPair reads a certificate (chain) and its private key, each in PEM

@@ -17,8 +17,9 @@ import (
 // (2022-06-01) exits with -4, which the shell sees as 252.
 func notFound(code int) bool { return code == 4 || code == 252 }
 
-// maxCached bounds the positive-answer cache: a router has a handful of
-// LuCI sessions, and a flood of ids must not grow memory.
+// maxCached bounds each answer cache: a router has a handful of LuCI
+// sessions, and a flood of ids must not grow memory. Yes and no are kept
+// apart, so that a flood of made-up ids cannot push a real session out.
 const maxCached = 32
 
 // UbusSessionChecker asks rpcd, through the ubus command, whether a LuCI
@@ -28,10 +29,15 @@ type UbusSessionChecker struct {
 	Ubus    string           // ubus binary, default "ubus" from PATH
 	Timeout time.Duration    // per ubus call, default 5 s
 	TTL     time.Duration    // how long a yes is believed, default 5 s
-	Now     func() time.Time // default time.Now
+	// NegativeTTL is how long a no is believed (default 5 s): a client
+	// retrying one bad id forks ubus once in that time. Session ids are
+	// random, so a fresh login never has an id that was refused.
+	NegativeTTL time.Duration
+	Now         func() time.Time // default time.Now
 
 	mu    sync.Mutex
 	yes   map[string]time.Time // session → when its yes expires
+	no    map[string]time.Time // session → when its no expires
 	calls chan struct{}        // one ubus call at a time
 }
 
@@ -43,18 +49,19 @@ type accessRequest struct {
 	Function string `json:"function"`
 }
 
-// Allowed runs `ubus call session access {...}`. Positive answers are
-// cached for TTL so that a page reconnecting in a loop doesn't fork ubus
-// each time; negative ones are not, so a fresh login works at once. Calls
-// are serialized, and a caller that waited re-reads the cache, so a burst
-// of connections with one session forks ubus once.
+// Allowed runs `ubus call session access {...}`. Answers are cached, a yes
+// for TTL and a no for NegativeTTL, so that a page reconnecting in a loop,
+// or a client repeating a bad id, doesn't fork ubus each time. Errors are
+// not cached. Calls are serialized (waiting for one ends with ctx), and a
+// caller that waited re-reads the cache, so a burst of connections with
+// one session forks ubus once.
 func (u *UbusSessionChecker) Allowed(ctx context.Context, session string) (bool, error) {
 	if session == "" {
 		return false, nil
 	}
 	calls := u.begin()
-	if u.cached(session) {
-		return true, nil
+	if ok, hit := u.cached(session); hit {
+		return ok, nil
 	}
 	select {
 	case calls <- struct{}{}:
@@ -62,12 +69,12 @@ func (u *UbusSessionChecker) Allowed(ctx context.Context, session string) (bool,
 		return false, fmt.Errorf("live: wait for a session check: %w", ctx.Err())
 	}
 	defer func() { <-calls }()
-	if u.cached(session) {
-		return true, nil
+	if ok, hit := u.cached(session); hit {
+		return ok, nil
 	}
 	ok, err := u.ask(ctx, session)
-	if ok {
-		u.remember(session)
+	if err == nil {
+		u.remember(session, ok)
 	}
 	return ok, err
 }
@@ -78,6 +85,7 @@ func (u *UbusSessionChecker) begin() chan struct{} {
 	if u.calls == nil {
 		u.calls = make(chan struct{}, 1)
 		u.yes = map[string]time.Time{}
+		u.no = map[string]time.Time{}
 	}
 	return u.calls
 }
@@ -89,36 +97,49 @@ func (u *UbusSessionChecker) now() time.Time {
 	return time.Now()
 }
 
-func (u *UbusSessionChecker) cached(session string) bool {
+// cached returns the cached answer for session, and whether there is one.
+func (u *UbusSessionChecker) cached(session string) (ok, hit bool) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	exp, ok := u.yes[session]
-	if ok && u.now().Before(exp) {
-		return true
+	now := u.now()
+	for _, c := range []struct {
+		m  map[string]time.Time
+		ok bool
+	}{{u.yes, true}, {u.no, false}} {
+		if exp, found := c.m[session]; found {
+			if now.Before(exp) {
+				return c.ok, true
+			}
+			delete(c.m, session)
+		}
 	}
-	delete(u.yes, session)
-	return false
+	return false, false
 }
 
-func (u *UbusSessionChecker) remember(session string) {
-	ttl := u.TTL
+func (u *UbusSessionChecker) remember(session string, ok bool) {
+	m, ttl := u.no, u.NegativeTTL
+	if ok {
+		m, ttl = u.yes, u.TTL
+	}
 	if ttl <= 0 {
 		ttl = 5 * time.Second
 	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	now := u.now()
-	if len(u.yes) >= maxCached {
-		for s, exp := range u.yes {
+	if len(m) >= maxCached {
+		for s, exp := range m {
 			if !now.Before(exp) {
-				delete(u.yes, s)
+				delete(m, s)
 			}
 		}
-		if len(u.yes) >= maxCached {
-			u.yes = map[string]time.Time{} // still full: start over, it's only a cache
+		if len(m) >= maxCached {
+			for s := range m { // still full: start over, it's only a cache
+				delete(m, s)
+			}
 		}
 	}
-	u.yes[session] = now.Add(ttl)
+	m[session] = now.Add(ttl)
 }
 
 func (u *UbusSessionChecker) ask(ctx context.Context, session string) (bool, error) {

@@ -108,15 +108,23 @@ func TestUbusSessionChecker(t *testing.T) {
 		t.Fatalf("%d ubus calls after the TTL, want 2", n)
 	}
 
-	// No is not cached, and "not found" (expired session) is a no, not an error.
-	// OpenWrt 22.03's ubus exits 252 (-4 as a byte) for "not found".
-	for _, s := range []string{badSession, badSession, goneSession, gone22Session} {
+	// "not found" (expired session) is a no, not an error. OpenWrt 22.03's
+	// ubus exits 252 (-4 as a byte) for "not found". A no is believed for
+	// NegativeTTL: a repeated bad id forks ubus once in that time.
+	for _, s := range []string{badSession, badSession, goneSession, gone22Session, goneSession} {
 		if ok, err := u.Allowed(ctx, s); err != nil || ok {
 			t.Fatalf("session %s: %v, %v; want false, nil", s, ok, err)
 		}
 	}
+	if n := len(calls(t, logFile)); n != 5 {
+		t.Fatalf("%d ubus calls, want 5 (each denied id asked once)", n)
+	}
+	now = now.Add(6 * time.Second)
+	if ok, err := u.Allowed(ctx, badSession); err != nil || ok {
+		t.Fatalf("bad session after the negative TTL: %v, %v", ok, err)
+	}
 	if n := len(calls(t, logFile)); n != 6 {
-		t.Fatalf("%d ubus calls, want 6 (denials are asked every time)", n)
+		t.Fatalf("%d ubus calls after the negative TTL, want 6", n)
 	}
 
 	// ubus itself failing is an error, not a verdict.
@@ -128,6 +136,36 @@ func TestUbusSessionChecker(t *testing.T) {
 	}
 	if ok, err := u.Allowed(ctx, ""); err != nil || ok {
 		t.Fatalf("empty session: %v, %v", ok, err)
+	}
+}
+
+// TestUbusCheckerCacheBounded: a flood of made-up ids, each refused, keeps
+// each cache within maxCached and does not push a real session's yes out.
+func TestUbusCheckerCacheBounded(t *testing.T) {
+	dir := t.TempDir()
+	logFile := fakeUbus(t, dir)
+	now := time.Unix(1700000000, 0)
+	u := &UbusSessionChecker{Ubus: filepath.Join(dir, "ubus"), Now: func() time.Time { return now }}
+	ctx := context.Background()
+	if ok, err := u.Allowed(ctx, goodSession); err != nil || !ok {
+		t.Fatalf("good session: %v, %v", ok, err)
+	}
+	const ids = 2*maxCached + 3
+	for i := 0; i < ids; i++ {
+		if ok, err := u.Allowed(ctx, fmt.Sprintf("%032x", i+1)); err != nil || ok {
+			t.Fatalf("made-up id %d: %v, %v", i, ok, err)
+		}
+	}
+	if ok, err := u.Allowed(ctx, goodSession); err != nil || !ok {
+		t.Fatalf("good session after the flood: %v, %v", ok, err)
+	}
+	if n := len(calls(t, logFile)); n != 1+ids {
+		t.Fatalf("%d ubus calls, want %d (the good session's yes still cached)", n, 1+ids)
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if len(u.yes) > maxCached || len(u.no) > maxCached {
+		t.Fatalf("caches hold %d yes and %d no, want at most %d each", len(u.yes), len(u.no), maxCached)
 	}
 }
 
