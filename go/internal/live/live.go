@@ -145,10 +145,10 @@ type Hub struct {
 	// pendingBy counts them per client; it holds only clients with a check
 	// under way, so it is bounded by MaxPending.
 	pendingBy map[netip.Prefix]int
-	prev     Sample
-	havePrev bool
-	last     []byte // latest message, so a new client needn't wait for the next
-	closed   bool
+	prev      Sample
+	havePrev  bool
+	last      []byte // latest message, so a new client needn't wait for the next
+	closed    bool
 }
 
 type client struct {

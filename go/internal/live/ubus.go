@@ -26,9 +26,9 @@ const maxCached = 32
 // session may call transferometer.usage: the feed shows nothing that
 // method would not. Use it by pointer; the zero value works.
 type UbusSessionChecker struct {
-	Ubus    string           // ubus binary, default "ubus" from PATH
-	Timeout time.Duration    // per ubus call, default 5 s
-	TTL     time.Duration    // how long a yes is believed, default 5 s
+	Ubus    string        // ubus binary, default "ubus" from PATH
+	Timeout time.Duration // per ubus call, default 5 s
+	TTL     time.Duration // how long a yes is believed, default 5 s
 	// NegativeTTL is how long a no is believed (default 5 s): a client
 	// retrying one bad id forks ubus once in that time. Session ids are
 	// random, so a fresh login never has an id that was refused.
