@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/transferometer/transferometer/internal/testlan"
 )
 
 // BenchmarkBuilds: what the toolchain and flags the Makefile builds with
@@ -29,7 +31,7 @@ import (
 // 2-3 ms slower, every time.)
 func BenchmarkBuilds(b *testing.B) {
 	if _, err := exec.LookPath("go"); err != nil {
-		b.Skip("no go command")
+		testlan.SkipOrFail(b, "no go command")
 	}
 	type buildSpec struct{ name, goCmd, toolchain, gcflags string }
 	builds := []buildSpec{

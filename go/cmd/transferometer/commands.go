@@ -18,6 +18,7 @@ import (
 	"github.com/transferometer/transferometer/internal/daemon"
 	"github.com/transferometer/transferometer/internal/ipaddr"
 	"github.com/transferometer/transferometer/internal/macaddr"
+	"github.com/transferometer/transferometer/internal/period"
 	"github.com/transferometer/transferometer/internal/rpcd"
 )
 
@@ -107,7 +108,7 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		if err := noArgs(cmd, rest); err != nil {
 			return err
 		}
-		core, err := openCore()
+		core, err := open(account.Options{Resident: true})
 		if err != nil {
 			return err
 		}
@@ -120,14 +121,16 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	return collect(ctx, "collect", nil, stderr)
 }
 
-// openCore loads the settings and builds the core.
-func openCore() (*account.Core, error) {
+// openCore loads the settings and builds a one-shot door's core.
+func openCore() (*account.Core, error) { return open(account.Options{}) }
+
+func open(o account.Options) (*account.Core, error) {
 	dir := config.Dir()
 	s, err := config.Load(dir)
 	if err != nil {
 		return nil, badUsage("%v", err)
 	}
-	return account.Open(s, dir)
+	return account.Open(s, dir, o)
 }
 
 func noArgs(cmd string, rest []string) error {
@@ -264,7 +267,7 @@ func parseFlags(cmd string, rest []string, allowJSON, allowMAC bool) (flags, err
 			if err != nil {
 				return f, err
 			}
-			if !rpcd.ValidPeriod(v) {
+			if !period.ValidSelector(v) {
 				return f, badUsage("%s: --period %q: want current, all or a date like 2026-11-01", cmd, v)
 			}
 			f.period = v
@@ -291,6 +294,16 @@ func writeJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
+// freshUsage is the CLI's usage: numbers collected just now, whether or
+// not the daemon runs.
+func freshUsage(ctx context.Context, core *account.Core, mac *macaddr.MAC, sel string) (account.Report, error) {
+	r, err := core.Usage(ctx, account.UsageQuery{MAC: mac, Period: sel, Fresh: true})
+	if err != nil {
+		return account.Report{}, err
+	}
+	return r.Report()
+}
+
 func usage(ctx context.Context, rest []string, stdout io.Writer) error {
 	f, err := parseFlags("usage", rest, true, true)
 	if err != nil {
@@ -300,7 +313,7 @@ func usage(ctx context.Context, rest []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	r, err := core.Usage(ctx, f.mac, f.period)
+	r, err := freshUsage(ctx, core, f.mac, f.period)
 	if err != nil {
 		return err
 	}
@@ -344,7 +357,7 @@ func export(ctx context.Context, rest []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	r, err := core.Usage(ctx, nil, f.period)
+	r, err := freshUsage(ctx, core, nil, f.period)
 	if err != nil {
 		if errors.Is(err, account.ErrNoPeriod) {
 			return badUsage("export: %v", err)
@@ -382,16 +395,14 @@ func hosts(ctx context.Context, rest []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	hs, warnings, err := core.Hosts(ctx)
+	reply, err := core.Hosts(ctx)
 	if err != nil {
 		return err
 	}
 	if f.json {
-		if warnings == nil {
-			warnings = []account.Warning{}
-		}
-		return writeJSON(stdout, map[string]any{"hosts": hs, "warnings": warnings})
+		return writeJSON(stdout, reply)
 	}
+	hs := reply.Hosts
 	now := time.Now().Unix()
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "MAC\tHOSTNAME\tRULES\tLAST SEEN\tIPS\n")

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"math/rand"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -339,7 +338,7 @@ func testKill9NeverLosesOrCorrupts(t *testing.T, v string) {
 	r := newRig(t, v, 2)
 	h := r.lan.Hosts[0]
 	r.ok(t, "arp-add", h.MAC.String(), h.IP4.String())
-	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
+	rng := testlan.Rand(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	const size, packets = 100, 8000

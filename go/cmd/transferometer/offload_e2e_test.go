@@ -32,10 +32,7 @@ func requireFlowtable(t testing.TB, r *rig) {
 		r.lan.Run(t, r.lan.Router, "nft", "delete", "table", "inet", "probe")
 		return
 	}
-	if os.Getenv("TRANSFEROMETER_GUEST") != "" {
-		t.Fatalf("the guest kernel cannot make a flowtable: %v\n%s", err, out)
-	}
-	t.Skipf("this kernel has no flowtable (%s); `make test-offload` runs this in a guest kernel", strings.TrimSpace(string(out)))
+	testlan.SkipForGuest(t, "this kernel has no flowtable: %v: %s", err, strings.TrimSpace(string(out)))
 }
 
 // fw4Flowtable gives the router what fw4 makes of flow_offloading '1': a

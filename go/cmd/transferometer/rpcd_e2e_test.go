@@ -122,9 +122,16 @@ func hostObj(t testing.TB, usage map[string]any, mac string) map[string]any {
 	return nil
 }
 
+// TestRPCDList runs the installed form of the plugin (the symlink) as
+// rpcd does at start; the signature itself is internal/rpcd's unit test.
 func TestRPCDList(t *testing.T) {
-	r := newRig(t, "nft", 1)
-	got := r.rpcdRun(t, nil, "list")
+	cmd := exec.Command(rpcdPlugin(t, binary(t)), "list")
+	cmd.Env = []string{"TRANSFEROMETER_CONFIG_DIR=" + t.TempDir()}
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("list: %v", err)
+	}
+	got := oneObject(t, out)
 	want := map[string]any{
 		"hosts": map[string]any{},
 		"usage": map[string]any{"mac": "str", "period": "str"},

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/transferometer/transferometer/internal/config"
+	"github.com/transferometer/transferometer/internal/counter"
 	"github.com/transferometer/transferometer/internal/macaddr"
 	"github.com/transferometer/transferometer/internal/netfilter"
 )
@@ -45,9 +46,23 @@ func newCore(t *testing.T) (*Core, *netfilter.Fake) {
 	s.LeaseFile = filepath.Join(dir, "leases")
 	s.LockTimeout = 2 * time.Second
 	s.Subnets = []netip.Prefix{netip.MustParsePrefix("10.77.0.0/24"), netip.MustParsePrefix("fd77::/64")}
-	f := netfilter.NewFake()
+	s.Backend = "nftables"
+	k := newFakeKernel()
 	clock := time.Unix(1_700_000_000, 0)
-	return New(s, dir, f, func() time.Time { clock = clock.Add(time.Second); return clock }), f
+	now := func() time.Time { clock = clock.Add(time.Second); return clock }
+	c := openFake(t, s, dir, k, Options{Now: now, BootID: func() string { return "boot-1" }})
+	return c, k.fake(netfilter.KindNFTables)
+}
+
+// reopen makes another core on the same settings, clock and fake kernel,
+// as the next process (or a reboot, with a new boot id) would.
+func reopen(t *testing.T, c *Core, boot string) *Core {
+	t.Helper()
+	c2, err := Open(c.settings, c.configDir, Options{Now: c.now, BootID: func() string { return boot }, Backends: c.backends, Host: c.host})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c2
 }
 
 func handle(t *testing.T, c *Core, kind EventKind, mac macaddr.MAC, ip netip.Addr) Outcome {
@@ -61,7 +76,7 @@ func handle(t *testing.T, c *Core, kind EventKind, mac macaddr.MAC, ip netip.Add
 
 func usageOf(t *testing.T, c *Core, mac macaddr.MAC) HostUsage {
 	t.Helper()
-	r, err := c.Usage(context.Background(), &mac, "")
+	r, err := fresh(c, &mac, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,8 +86,8 @@ func usageOf(t *testing.T, c *Core, mac macaddr.MAC) HostUsage {
 	return r.Hosts[0]
 }
 
-func up(a netip.Addr) netfilter.Key   { return netfilter.HostKey(netfilter.Upload, a) }
-func down(a netip.Addr) netfilter.Key { return netfilter.HostKey(netfilter.Download, a) }
+func up(a netip.Addr) counter.Key   { return counter.HostKey(counter.Upload, a) }
+func down(a netip.Addr) counter.Key { return counter.HostKey(counter.Download, a) }
 
 func TestAddCountDelKeepsBytes(t *testing.T) {
 	c, f := newCore(t)
@@ -182,7 +197,7 @@ func TestDisabledDoesNothing(t *testing.T) {
 	if out := handle(t, c, NeighAdd, macA, ipA); !out.Disabled || f.Batches != 0 {
 		t.Fatalf("disabled core acted: %+v", out)
 	}
-	r, err := c.Usage(context.Background(), nil, "")
+	r, err := fresh(c, nil, "")
 	if err != nil || r.Enabled || len(r.Warnings) == 0 || r.Warnings[0].Code != "disabled" {
 		t.Fatalf("usage = %+v, %v", r, err)
 	}
@@ -223,10 +238,14 @@ func TestFlowOffloadingWarnings(t *testing.T) {
 		{"nftables, no offloading", "nftables", "6.6.73", "option flow_offloading '0'", "forward", nil, []string{"flow_offloading", "flow_offloading_hw", "placement_netdev"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c, _ := newCore(t)
-			c.settings.Backend, c.settings.KernelRelease = tc.backend, tc.kernel
-			writeFile(t, filepath.Join(c.configDir, "firewall"), "config defaults\n\toption input 'ACCEPT'\n\t"+tc.firewall+"\n")
-			r, err := c.Usage(context.Background(), nil, "")
+			c0, _ := newCore(t)
+			writeFile(t, filepath.Join(c0.configDir, "firewall"), "config defaults\n\toption input 'ACCEPT'\n\t"+tc.firewall+"\n")
+			s := c0.settings
+			s.Backend = tc.backend
+			h := testHost(c0.configDir)
+			h.KernelRelease = tc.kernel
+			c := openFake(t, s, c0.configDir, newFakeKernel(), Options{Host: h})
+			r, err := fresh(c, nil, "")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -261,7 +280,7 @@ func TestPeriodRolloverAndGenerations(t *testing.T) {
 	handle(t, c, Collect, macaddr.MAC{}, netip.Addr{})
 	now = time.Date(2026, 12, 1, 0, 0, 30, 0, time.Local) // the new period
 	f.Traffic(down(ipA), 1, 7)
-	r, err := c.Usage(context.Background(), &macA, "")
+	r, err := fresh(c, &macA, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,21 +290,21 @@ func TestPeriodRolloverAndGenerations(t *testing.T) {
 	if len(r.Periods) != 2 || r.Periods[0] != "2026-12-01" || r.Periods[1] != "2026-11-01" {
 		t.Fatalf("periods = %v", r.Periods)
 	}
-	old, err := c.Usage(context.Background(), &macA, "2026-11-01")
+	old, err := fresh(c, &macA, "2026-11-01")
 	if err != nil || old.Hosts[0].DownloadBytes != 1000 {
 		t.Fatalf("November: %+v %v", old.Hosts, err)
 	}
-	all, _ := c.Usage(context.Background(), &macA, "all")
+	all, _ := fresh(c, &macA, "all")
 	if all.Hosts[0].DownloadBytes != 1007 || all.Period.Key != "all" {
 		t.Fatalf("all: %+v", all)
 	}
 	// Two more months: November falls out of the two generations kept.
 	now = time.Date(2027, 1, 2, 0, 0, 0, 0, time.Local)
-	r, _ = c.Usage(context.Background(), &macA, "")
+	r, _ = fresh(c, &macA, "")
 	if len(r.Periods) != 2 || r.Periods[1] != "2026-12-01" {
 		t.Fatalf("after pruning: %v", r.Periods)
 	}
-	if _, err := c.Usage(context.Background(), &macA, "2026-11-01"); !errors.Is(err, ErrNoPeriod) {
+	if _, err := fresh(c, &macA, "2026-11-01"); !errors.Is(err, ErrNoPeriod) {
 		t.Fatalf("pruned period: %v", err)
 	}
 }
@@ -293,7 +312,6 @@ func TestPeriodRolloverAndGenerations(t *testing.T) {
 func TestCommitRestoreAcrossReboot(t *testing.T) {
 	c, f := newCore(t)
 	c.settings.PersistDir = filepath.Join(c.configDir, "flash")
-	c.SetBootID(func() string { return "boot-1" })
 	writeFile(t, c.settings.LeaseFile, "0 02:00:00:00:00:0a 10.77.0.10 laptop *\n")
 	handle(t, c, NeighAdd, macA, ipA)
 	f.Traffic(down(ipA), 2, 2000)
@@ -308,13 +326,12 @@ func TestCommitRestoreAcrossReboot(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Flush()
-	c2 := New(c.settings, c.configDir, f, c.now)
-	c2.SetBootID(func() string { return "boot-2" })
+	c2 := reopen(t, c, "boot-2")
 	handle(t, c2, Collect, macaddr.MAC{}, netip.Addr{})
 	if f.Has(up(ipA)) {
 		t.Fatal("an address from before the reboot got rules (no arp-del would ever remove them)")
 	}
-	r, err := c2.Usage(context.Background(), &macA, "")
+	r, err := fresh(c2, &macA, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -327,8 +344,7 @@ func TestCommitRestoreAcrossReboot(t *testing.T) {
 		t.Fatalf("after reboot and new traffic: %d, want 2005 (merged once)", got)
 	}
 	// Restarting the daemon (same boot, RAM intact) does not merge again.
-	c3 := New(c.settings, c.configDir, f, c.now)
-	c3.SetBootID(func() string { return "boot-2" })
+	c3 := reopen(t, c, "boot-2")
 	if got := usageOf(t, c3, macA).DownloadBytes; got != 2005 {
 		t.Fatalf("merged twice: %d", got)
 	}

@@ -3,74 +3,17 @@ package account
 import (
 	"context"
 	"fmt"
-	"net/netip"
-	"strings"
 
-	"github.com/transferometer/transferometer/internal/config"
+	"github.com/transferometer/transferometer/internal/counter"
 	"github.com/transferometer/transferometer/internal/ledger"
 	"github.com/transferometer/transferometer/internal/netfilter"
 )
-
-// Open makes the core with the backend and placement the settings
-// choose, 'auto' resolved once by Settings.Resolve (fw4's presence, the
-// firewall's flow offloading options in dir, the kernel's hooks); usage
-// reports that same choice.
-func Open(s config.Settings, dir string) (*Core, error) {
-	ch, err := s.Resolve(dir)
-	if err != nil {
-		return nil, err
-	}
-	c := New(s, dir, nil, nil)
-	if c.backend, err = c.newBackend(ch.Kind()); err != nil {
-		return nil, err
-	}
-	c.choice = &ch
-	return c, nil
-}
-
-// newBackend builds a backend of the given kind with the core's settings.
-func (c *Core) newBackend(kind string) (netfilter.Backend, error) {
-	s := c.settings
-	switch kind {
-	case "iptables":
-		return netfilter.NewIPTables(netfilter.IPTablesOptions{ChainPrefix: s.ChainPrefix, Variant: s.IPTablesVariant, IPv6: s.IPv6})
-	case "nftables":
-		return netfilter.NewNFTables(netfilter.NFTablesOptions{ChainPrefix: s.ChainPrefix, IPv6: s.IPv6})
-	case "nftables-netdev":
-		dev, err := s.ResolveLANDevice(c.configDir)
-		if err != nil {
-			return nil, err
-		}
-		// The LAN the events were checked against (cached by lanSet),
-		// not a second derivation.
-		prefixes := func() ([]netip.Prefix, error) {
-			l, err := c.lanSet()
-			if err != nil {
-				return nil, err
-			}
-			return l.Prefixes(), nil
-		}
-		return netfilter.NewNFTables(netfilter.NFTablesOptions{ChainPrefix: s.ChainPrefix, IPv6: s.IPv6,
-			Netdev: &netfilter.NetdevOptions{LANDevice: dev, Prefixes: prefixes}})
-	}
-	return nil, fmt.Errorf("backend %q is not supported", kind)
-}
-
-// backendKind names the family of a backend: "iptables" for every
-// iptables variant (they share rules and baselines), else its name.
-func backendKind(b netfilter.Backend) string {
-	n := b.Name()
-	if strings.HasPrefix(n, "iptables") {
-		return "iptables"
-	}
-	return n
-}
 
 // teardownOthers credits and removes the backends other than the current
 // one that the ledger still names (a switch and a disable in one reload).
 // Like Teardown it credits into the current buckets.
 func (c *Core) teardownOthers(ctx context.Context, hosts *ledger.Hosts, t *ledger.Transfer) error {
-	cur := backendKind(c.be())
+	cur := c.Kind().Family()
 	stamp := ledger.Stamp{Day: t.Day.Key, Period: t.Period.Key}
 	var others []ledger.Retired
 	if t.Retired != nil {
@@ -78,16 +21,16 @@ func (c *Core) teardownOthers(ctx context.Context, hosts *ledger.Hosts, t *ledge
 	}
 	if t.Backend != "" && t.Backend != cur {
 		others = append(others, ledger.Retired{Backend: t.Backend, Baselines: t.Baselines})
-		t.Baselines = map[netfilter.Key]ledger.Baseline{}
+		t.Baselines = map[counter.Key]ledger.Baseline{}
 	}
 	if len(others) == 0 {
 		return nil
 	}
 	saved := t.Baselines
 	for _, o := range others {
-		b, err := c.newBackend(o.Backend)
+		b, err := c.backendOf(o.Backend)
 		if err != nil {
-			return fmt.Errorf("previous backend: %w", err)
+			return err
 		}
 		snap, err := b.Read(ctx)
 		if err != nil {
@@ -95,7 +38,7 @@ func (c *Core) teardownOthers(ctx context.Context, hosts *ledger.Hosts, t *ledge
 		}
 		t.Baselines = o.Baselines
 		if t.Baselines == nil {
-			t.Baselines = map[netfilter.Key]ledger.Baseline{}
+			t.Baselines = map[counter.Key]ledger.Baseline{}
 		}
 		t.Apply(snap.Counters, hosts.Owner, stamp)
 		if err := c.store.SaveTransfer(t); err != nil {
@@ -125,10 +68,10 @@ func (c *Core) teardownOthers(ctx context.Context, hosts *ledger.Hosts, t *ledge
 // or counted twice.
 func (c *Core) switchBackends(ctx context.Context, tx *txn) error {
 	t := tx.transfer
-	cur := backendKind(c.be())
-	if t.Backend == "" && len(t.Baselines) > 0 && cur == "nftables" {
+	cur := c.Kind().Family()
+	if t.Backend == "" && len(t.Baselines) > 0 && !c.Kind().IPTables() {
 		// Ledgers from before the choice existed hold iptables baselines.
-		t.Backend = "iptables"
+		t.Backend = netfilter.KindIPTablesLegacy.Family()
 	}
 	if t.Retired != nil {
 		b, err := c.creditOther(ctx, tx, t.Retired.Backend, t.Retired.Baselines)
@@ -145,7 +88,7 @@ func (c *Core) switchBackends(ctx context.Context, tx *txn) error {
 	if err != nil {
 		return err
 	}
-	fresh := map[netfilter.Key]ledger.Baseline{}
+	fresh := map[counter.Key]ledger.Baseline{}
 	if t.Retired != nil && t.Retired.Backend == cur {
 		fresh = t.Retired.Baselines // switched back before the retire finished
 	}
@@ -156,19 +99,19 @@ func (c *Core) switchBackends(ctx context.Context, tx *txn) error {
 	return nil
 }
 
-// creditOther reads the backend kind (not the current one) and credits its
-// growth since base, returning the moved baselines.
-func (c *Core) creditOther(ctx context.Context, tx *txn, kind string, base map[netfilter.Key]ledger.Baseline) (map[netfilter.Key]ledger.Baseline, error) {
-	b, err := c.newBackend(kind)
+// creditOther reads the backend of a rule family (not the current one)
+// and credits its growth since base, returning the moved baselines.
+func (c *Core) creditOther(ctx context.Context, tx *txn, family string, base map[counter.Key]ledger.Baseline) (map[counter.Key]ledger.Baseline, error) {
+	b, err := c.backendOf(family)
 	if err != nil {
-		return nil, fmt.Errorf("previous backend: %w", err)
+		return nil, err
 	}
 	snap, err := b.Read(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("previous backend %s: %w", kind, err)
+		return nil, fmt.Errorf("previous backend %s: %w", family, err)
 	}
 	if base == nil {
-		base = map[netfilter.Key]ledger.Baseline{}
+		base = map[counter.Key]ledger.Baseline{}
 	}
 	t := tx.transfer
 	saved := t.Baselines
@@ -193,9 +136,9 @@ func (c *Core) retire(ctx context.Context, tx *txn) error {
 	if r == nil {
 		return nil
 	}
-	b, err := c.newBackend(r.Backend)
+	b, err := c.backendOf(r.Backend)
 	if err != nil {
-		return fmt.Errorf("previous backend: %w", err)
+		return err
 	}
 	if err := b.Teardown(ctx); err != nil {
 		return fmt.Errorf("remove previous backend %s: %w", r.Backend, err)

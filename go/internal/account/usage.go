@@ -2,16 +2,15 @@ package account
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"time"
 
-	"github.com/transferometer/transferometer/internal/config"
 	"github.com/transferometer/transferometer/internal/ledger"
 	"github.com/transferometer/transferometer/internal/lock"
 	"github.com/transferometer/transferometer/internal/macaddr"
@@ -69,21 +68,70 @@ type Report struct {
 // ErrNoPeriod reports a period that has no history.
 var ErrNoPeriod = errors.New("no such period")
 
-// Usage collects fresh counts (when enabled) and reports them. If the lock
-// cannot be had in time it reports the last saved numbers with a warning
-// rather than failing: the page stays useful while a long operation runs.
-// only, when non-nil, narrows the report to one device. sel picks the
-// period: "" or "current", "all" (since the last reset), or a period's
-// first day as listed in Periods.
-func (c *Core) Usage(ctx context.Context, only *macaddr.MAC, sel string) (Report, error) {
-	return c.report(ctx, only, sel, true)
+// UsageQuery asks for a usage report.
+type UsageQuery struct {
+	// MAC narrows the report to one device; nil means every device.
+	MAC *macaddr.MAC
+	// Period is "" or "current", "all" (since the last reset), or a
+	// period's first day as listed in Report.Periods.
+	Period string
+	// Fresh collects before reporting even while the daemon runs (the
+	// CLI's `usage` promises numbers read just now).
+	Fresh bool
 }
 
-// Saved reports the last saved numbers without collecting: no lock, no
-// write, no process launch (for scrapers polling a busy router, and for
-// ubus usage while the daemon collects).
-func (c *Core) Saved(ctx context.Context, only *macaddr.MAC, sel string) (Report, error) {
-	return c.report(ctx, only, sel, false)
+// UsageReply is a report, or the daemon's ready-made encoding of one.
+type UsageReply struct {
+	report  Report
+	encoded []byte
+}
+
+// JSON returns the reply as `usage --json` prints it.
+func (r UsageReply) JSON() ([]byte, error) {
+	if r.encoded != nil {
+		return r.encoded, nil
+	}
+	b, err := json.Marshal(r.report)
+	if err != nil {
+		return nil, fmt.Errorf("encode usage: %w", err)
+	}
+	return b, nil
+}
+
+// Report returns the reply as a Report.
+func (r UsageReply) Report() (Report, error) {
+	if r.encoded == nil {
+		return r.report, nil
+	}
+	var out Report
+	if err := json.Unmarshal(r.encoded, &out); err != nil {
+		return Report{}, fmt.Errorf("usage snapshot: %w", err)
+	}
+	return out, nil
+}
+
+// Usage answers a usage query by the one policy every door shares:
+//   - While the daemon runs (and for its own core), from its last
+//     collection, at most refresh_interval old, with no lock, no counter
+//     read and no write — the page polls: for the default arguments its
+//     ready-made reply (the snapshot) while transfer.db is the one it was
+//     made from, otherwise the saved ledger.
+//   - Otherwise, or when q.Fresh, collect first (when enabled). If the
+//     lock cannot be had in time, the last saved numbers with a warning
+//     rather than failing: the page stays useful while a long operation
+//     runs.
+func (c *Core) Usage(ctx context.Context, q UsageQuery) (UsageReply, error) {
+	if !q.Fresh && (c.resident || c.DaemonRunning()) {
+		if q.MAC == nil && q.Period == "" {
+			if b, ok := c.snapshot(); ok {
+				return UsageReply{encoded: b}, nil
+			}
+		}
+		r, err := c.report(ctx, q.MAC, q.Period, false)
+		return UsageReply{report: r}, err
+	}
+	r, err := c.report(ctx, q.MAC, q.Period, true)
+	return UsageReply{report: r}, err
 }
 
 // newReport starts a report made at now.
@@ -154,7 +202,7 @@ func (c *Core) report(ctx context.Context, only *macaddr.MAC, sel string, collec
 // devices (only the one when only is set), totals and router counters.
 func (c *Core) fill(r Report, now time.Time, only *macaddr.MAC, sel string, hosts *ledger.Hosts, transfer *ledger.Transfer) (Report, error) {
 	cur := c.periods().Containing(now)
-	r.Backend = c.be().Name()
+	r.Backend = c.Kind().String()
 	r.Placement, r.PlacementReason = c.placement(&r.Warnings)
 	r.Periods = periodKeys(transfer, cur.Key())
 	bucket := transfer.Totals
@@ -255,146 +303,4 @@ func devices(h *ledger.Hosts, t *ledger.Transfer) []macaddr.MAC {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].String() < out[j].String() })
 	return out
-}
-
-// HostInfo is one device in the hosts listing.
-type HostInfo struct {
-	MAC       string   `json:"mac"`
-	Hostname  string   `json:"hostname"`
-	IPs       []string `json:"ips"`
-	FirstSeen int64    `json:"first_seen"`
-	LastSeen  int64    `json:"last_seen"`
-	Active    bool     `json:"active"`
-	// Rules says every address of the device has its rules in the kernel.
-	Rules bool `json:"rules"`
-}
-
-// Hosts lists the known devices and whether their rules are in place
-// (after repairing them, which is what a collect does).
-func (c *Core) Hosts(ctx context.Context) ([]HostInfo, []Warning, error) {
-	var hosts *ledger.Hosts
-	var warnings []Warning
-	inPlace := map[netip.Addr]bool{}
-	if c.settings.Enabled {
-		tx, err := c.transact(ctx, nil)
-		if err != nil {
-			return nil, nil, err
-		}
-		hosts, warnings = tx.hosts, tx.warnings
-		for _, a := range c.wanted(tx) {
-			inPlace[a] = true // Sync succeeded, so every wanted address has its rules
-		}
-	} else {
-		h, _, err := c.peek()
-		if err != nil {
-			return nil, nil, err
-		}
-		hosts = h
-		warnings = append(warnings, Warning{Code: "disabled", Message: ErrDisabled.Error()})
-	}
-	out := []HostInfo{}
-	addrs := hosts.AddrsByMAC()
-	for _, mac := range devices(hosts, ledger.NewTransfer()) {
-		h := HostInfo{MAC: mac.String(), IPs: []string{}, Rules: true}
-		if d := hosts.Devices[mac]; d != nil {
-			h.Hostname, h.FirstSeen, h.LastSeen = d.Hostname, d.FirstSeen, d.LastSeen
-		}
-		for _, a := range addrs[mac] {
-			h.IPs = append(h.IPs, a.String())
-			h.Rules = h.Rules && inPlace[a]
-		}
-		h.Active = len(h.IPs) > 0
-		h.Rules = h.Rules && h.Active
-		out = append(out, h)
-	}
-	return out, warnings, nil
-}
-
-// ResetEntry is what one reset zeroed.
-type ResetEntry struct {
-	MAC string `json:"mac"`
-	ledger.Usage
-}
-
-// Reset collects first, then zeroes the device's totals (all devices when
-// only is nil) in the same locked cycle: bytes counted before the reset are
-// gone for good, bytes after it keep counting from the kernel baselines.
-func (c *Core) Reset(ctx context.Context, only *macaddr.MAC) ([]ResetEntry, error) {
-	if !c.settings.Enabled {
-		return nil, ErrDisabled
-	}
-	var zeroed map[macaddr.MAC]ledger.Usage
-	_, err := c.transact(ctx, func(tx *txn) error {
-		var macs []macaddr.MAC
-		if only != nil {
-			macs = []macaddr.MAC{*only}
-		}
-		zeroed = tx.transfer.Reset(macs)
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	out := []ResetEntry{}
-	for m, u := range zeroed {
-		out = append(out, ResetEntry{MAC: m.String(), Usage: u})
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].MAC < out[j].MAC })
-	return out, nil
-}
-
-// Teardown credits the final counts, then removes every rule and chain we
-// own. The ledger keeps the totals.
-func (c *Core) Teardown(ctx context.Context) error {
-	l, err := lock.Acquire(ctx, c.lockOptions())
-	if err != nil {
-		return err
-	}
-	defer l.Release()
-	hosts, transfer, _, err := c.store.Load(c.now())
-	if err != nil {
-		return err
-	}
-	if err := c.teardownOthers(ctx, hosts, transfer); err != nil {
-		return err
-	}
-	snap, err := c.be().Read(ctx)
-	if err != nil {
-		return err
-	}
-	if len(snap.Counters) == 0 && len(snap.Hosts()) == 0 {
-		return nil // nothing of ours in the kernel
-	}
-	// No history here: a rollover is archived by the next normal run.
-	transfer.Apply(snap.Counters, hosts.Owner, ledger.Stamp{Day: transfer.Day.Key, Period: transfer.Period.Key})
-	if err := c.store.SaveTransfer(transfer); err != nil {
-		return err
-	}
-	// Rules vanish here; their baselines are dropped by the next Apply.
-	return c.be().Teardown(ctx)
-}
-
-// placement reports where the backend counts and why, and warns where
-// flow offloading makes numbers incomplete: never silently wrong.
-func (c *Core) placement(w *[]Warning) (string, string) {
-	ch, err := c.resolved()
-	if err != nil {
-		*w = append(*w, Warning{Code: "placement", Message: err.Error()})
-		return "", ""
-	}
-	if ch.Offload.Hardware {
-		*w = append(*w, Warning{Code: "flow_offloading_hw", Message: "Hardware flow offloading is on: flows handed to the switch or NIC never reach the CPU, so no kernel hook (forward or netdev) sees their packets and per-host numbers miss them. Turn it off in Network → Firewall for exact counts. (conntrack's flowtable counters — fw4 gives its flowtable a counter — do keep per-flow totals; per-host numbers from them would need a conntrack reader, which Transferometer does not have.)"})
-	}
-	switch {
-	case ch.Placement == config.PlacementNetdev:
-		*w = append(*w, Warning{Code: "placement_netdev", Message: "Counting on the LAN devices' ingress and egress hooks because " + ch.Reason + "."})
-	case ch.Offload.Software:
-		*w = append(*w, Warning{Code: "flow_offloading", Message: "Software flow offloading is on and counting happens in the forward hook (" + ch.Reason + "): established TCP/UDP flows bypass it, so per-host numbers miss most forwarded traffic. Use the nftables backend on Linux 5.16 or later (option placement 'auto' or 'netdev'), or turn offloading off in Network → Firewall."})
-	}
-	return ch.Placement, ch.Reason
-}
-
-func fileExists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
 }

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/transferometer/transferometer/internal/ipaddr"
+	"github.com/transferometer/transferometer/internal/netfilter"
 	"github.com/transferometer/transferometer/internal/uci"
 )
 
@@ -57,23 +58,17 @@ type Settings struct {
 	Network   string
 	IPv6      bool   // ipv6
 	LeaseFile string // leasefile
-	Backend   string // backend: "auto", "iptables" or "nftables"
-	// FW4Path is the file whose presence makes backend 'auto' choose
-	// nftables (fw4 means an nftables firewall). Not a UCI option: tests
-	// point it elsewhere.
-	FW4Path         string
-	IPTablesVariant string // iptables_variant: "auto", "legacy" or "nft"
+	// Backend, IPTablesVariant and Placement are option values as written
+	// ("auto" or a choice); netfilter.Choose decides what runs.
+	Backend         string // backend
+	IPTablesVariant string // iptables_variant
 	// Placement says where the nftables backend counts forwarded bytes:
-	// "forward" (the forward hook), "netdev" (ingress/egress of the LAN's
-	// lowest devices, which software flow offloading does not bypass) or
-	// "auto" (netdev exactly when it is needed and possible).
+	// the forward hook, the LAN's lowest devices' ingress/egress (which
+	// software flow offloading does not bypass), or auto.
 	Placement string // placement
 	// LANDevice is the device whose ports the netdev placement counts on;
 	// "" means the device of interface Network in the network file.
 	LANDevice string // lan_device
-	// KernelRelease replaces /proc/sys/kernel/osrelease for the egress
-	// hook check. Not a UCI option: tests set it.
-	KernelRelease string
 
 	// The resident daemon.
 	RefreshInterval time.Duration // refresh_interval: seconds between collections, 1..3600
@@ -128,10 +123,9 @@ func Defaults() Settings {
 		Network:         "lan",
 		IPv6:            true,
 		LeaseFile:       "/tmp/dhcp.leases",
-		Backend:         "auto",
-		FW4Path:         "/sbin/fw4",
-		IPTablesVariant: "auto",
-		Placement:       "auto",
+		Backend:         netfilter.Auto,
+		IPTablesVariant: netfilter.Auto,
+		Placement:       netfilter.Auto,
 		RefreshInterval: 30 * time.Second,
 		CommitInterval:  24 * time.Hour,
 		PersistDir:      "/etc/transferometer",
@@ -472,37 +466,21 @@ func parseNetwork(s *Settings, v string) error {
 }
 
 func parseBackend(s *Settings, v string) error {
-	switch v {
-	case "auto", "iptables", "nftables":
-		s.Backend = v
-		return nil
+	if err := netfilter.CheckBackendOption(v); err != nil {
+		return err
 	}
-	return errors.New("is not one of auto, iptables, nftables")
-}
-
-// ResolveBackend names the backend that runs: Backend, with 'auto' made
-// 'nftables' when fw4 is installed (OpenWrt 22.03+, where iptables is an
-// extra package) and 'iptables' otherwise.
-func (s Settings) ResolveBackend() string {
-	if s.Backend != "auto" && s.Backend != "" {
-		return s.Backend
-	}
-	if _, err := os.Stat(s.FW4Path); s.FW4Path != "" && err == nil {
-		return "nftables"
-	}
-	return "iptables"
+	s.Backend = v
+	return nil
 }
 
 func parseVariant(s *Settings, v string) error {
-	switch v {
-	case "auto", "legacy", "nft":
-		s.IPTablesVariant = v
-		return nil
+	if err := netfilter.CheckVariantOption(v); err != nil {
+		return err
 	}
-	return errors.New("is not one of auto, legacy, nft")
+	s.IPTablesVariant = v
+	return nil
 }
 
-// parseInt accepts a whole decimal number in [lo, hi].
 func parseInt(v string, lo, hi int) (int, error) {
 	bad := fmt.Errorf("is not a whole number from %d to %d", lo, hi)
 	if v == "" || len(v) > 9 || strings.Trim(v, "0123456789") != "" {

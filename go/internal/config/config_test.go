@@ -36,7 +36,6 @@ func TestDefaults(t *testing.T) {
 		IPv6:            true,
 		LeaseFile:       "/tmp/dhcp.leases",
 		Backend:         "auto",
-		FW4Path:         "/sbin/fw4",
 		IPTablesVariant: "auto",
 		Placement:       "auto",
 		RefreshInterval: 30 * time.Second,
@@ -133,7 +132,6 @@ func TestLoadEveryOption(t *testing.T) {
 		IPv6:            false,
 		LeaseFile:       "/var/dhcp.leases",
 		Backend:         "nftables",
-		FW4Path:         "/sbin/fw4",
 		IPTablesVariant: "legacy",
 		Placement:       "forward",
 		LANDevice:       "br-guest",
@@ -428,75 +426,6 @@ func TestOptions(t *testing.T) {
 		if !reflect.DeepEqual(got[name], v) {
 			t.Errorf("Options()[%s] = %#v, want %#v", name, got[name], v)
 		}
-	}
-}
-
-func TestResolveBackend(t *testing.T) {
-	fw4 := filepath.Join(t.TempDir(), "fw4")
-	s := Defaults()
-	s.FW4Path = fw4
-	if got := s.ResolveBackend(); got != "iptables" {
-		t.Errorf("auto without fw4 = %q, want iptables", got)
-	}
-	if err := os.WriteFile(fw4, nil, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if got := s.ResolveBackend(); got != "nftables" {
-		t.Errorf("auto with fw4 = %q, want nftables", got)
-	}
-	s.Backend = "iptables"
-	if got := s.ResolveBackend(); got != "iptables" {
-		t.Errorf("explicit iptables with fw4 = %q", got)
-	}
-	s.Backend, s.FW4Path = "nftables", ""
-	if got := s.ResolveBackend(); got != "nftables" {
-		t.Errorf("explicit nftables = %q", got)
-	}
-}
-
-func TestResolvePlacement(t *testing.T) {
-	dir := t.TempDir()
-	fw := func(body string) {
-		t.Helper()
-		if err := os.WriteFile(filepath.Join(dir, "firewall"), []byte("config defaults\n"+body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, tc := range []struct {
-		name, backend, placement, kernel, firewall string
-		kind                                       string
-		err                                        string
-	}{
-		{"auto off", "nftables", "auto", "6.6.73", "\toption flow_offloading '0'\n", "nftables", ""},
-		{"auto on", "nftables", "auto", "6.6.73", "\toption flow_offloading '1'\n", "nftables-netdev", ""},
-		{"auto on 5.16", "nftables", "auto", "5.16.0-rc1", "\toption flow_offloading 'on'\n", "nftables-netdev", ""},
-		{"auto on 5.15", "nftables", "auto", "5.15.167", "\toption flow_offloading '1'\n", "nftables", ""},
-		{"auto hw only", "nftables", "auto", "6.6.73", "\toption flow_offloading_hw '1'\n", "nftables", ""},
-		{"forced forward", "nftables", "forward", "6.6.73", "\toption flow_offloading '1'\n", "nftables", ""},
-		{"forced netdev", "nftables", "netdev", "6.6.73", "", "nftables-netdev", ""},
-		{"forced netdev old kernel", "nftables", "netdev", "5.10.201", "", "", "5.16"},
-		{"netdev on iptables", "iptables", "netdev", "6.6.73", "", "", "nftables backend"},
-		{"iptables auto on", "iptables", "auto", "6.6.73", "\toption flow_offloading '1'\n", "iptables", ""},
-		{"garbage kernel", "nftables", "auto", "x.y", "\toption flow_offloading '1'\n", "nftables", ""},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			fw(tc.firewall)
-			s := Defaults()
-			s.Backend, s.Placement, s.KernelRelease = tc.backend, tc.placement, tc.kernel
-			ch, err := s.Resolve(dir)
-			if tc.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.err) {
-					t.Fatalf("err = %v, want one saying %q", err, tc.err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if ch.Kind() != tc.kind || ch.Reason == "" {
-				t.Fatalf("kind = %q (%q), want %q", ch.Kind(), ch.Reason, tc.kind)
-			}
-		})
 	}
 }
 

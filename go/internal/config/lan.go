@@ -20,12 +20,17 @@ type LAN struct {
 	ipv6     bool
 }
 
+// DevicePrefixes returns the prefixes of the addresses now on a device
+// (links.DevicePrefixes on a router; nil when it has none or is missing).
+type DevicePrefixes func(dev string) []netip.Prefix
+
 // LAN works out the LAN prefixes: the subnet list if it is set, otherwise
 // the addresses of interface s.Network in <dir>/network (ipaddr with
 // netmask or CIDR, ip6addr) plus the live addresses of that interface's
-// device, which include IPv6 prefixes delegated by the ISP that no file
-// names. A device that does not exist (yet) only contributes nothing.
-func (s Settings) LAN(dir string) (LAN, error) {
+// device as live reports them, which include IPv6 prefixes delegated by
+// the ISP that no file names. A device that does not exist (yet) only
+// contributes nothing. live may be nil (files only).
+func (s Settings) LAN(dir string, live DevicePrefixes) (LAN, error) {
 	if len(s.Subnets) > 0 {
 		return newLAN(s.Subnets, s.IPv6), nil
 	}
@@ -48,8 +53,8 @@ func (s Settings) LAN(dir string) (LAN, error) {
 		return LAN{}, err
 	}
 	dev := deviceName(s.Network, sec)
-	if dev != "" {
-		prefixes = append(prefixes, livePrefixes(dev)...)
+	if dev != "" && live != nil {
+		prefixes = append(prefixes, live(dev)...)
 	}
 	if len(prefixes) == 0 {
 		return LAN{}, fmt.Errorf("%s: the interface has no static address and its device %q has none either", hint, dev)
@@ -206,50 +211,4 @@ func first(sec *uci.Section, name string) string {
 		return vs[0]
 	}
 	return ""
-}
-
-// livePrefixes returns the prefixes of the addresses now on device dev,
-// read through the standard library (netlink, no process). Link-local
-// prefixes are left out: every interface has fe80::/64 and Contains never
-// accepts those addresses anyway. Errors mean no addresses: the device
-// may not exist yet, and the config-derived prefixes still count.
-func livePrefixes(dev string) []netip.Prefix {
-	ifi, err := net.InterfaceByName(dev)
-	if err != nil {
-		return nil
-	}
-	addrs, err := ifi.Addrs()
-	if err != nil {
-		return nil
-	}
-	var out []netip.Prefix
-	for _, a := range addrs {
-		ipn, ok := a.(*net.IPNet)
-		if !ok {
-			continue
-		}
-		ip, ok := netip.AddrFromSlice(ipn.IP)
-		if !ok {
-			continue
-		}
-		ones, size := ipn.Mask.Size()
-		if size == 0 {
-			continue // non-contiguous mask
-		}
-		if ip.Is4In6() {
-			ip = ip.Unmap()
-			if size == 128 {
-				ones -= 96
-			}
-		}
-		if ip.IsLinkLocalUnicast() {
-			continue
-		}
-		p, err := ip.Prefix(ones)
-		if err != nil {
-			continue
-		}
-		out = append(out, p)
-	}
-	return out
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/transferometer/transferometer/internal/links"
 	"github.com/transferometer/transferometer/internal/testlan"
 	"github.com/transferometer/transferometer/internal/uci"
 )
@@ -52,7 +53,7 @@ func TestLANFromFixtures(t *testing.T) {
 	for _, tt := range tests {
 		s := Defaults()
 		s.Network = tt.network
-		l, err := s.LAN(filepath.Join("testdata", tt.dir))
+		l, err := s.LAN(filepath.Join("testdata", tt.dir), links.DevicePrefixes)
 		if err != nil {
 			t.Errorf("%s/%s: %v", tt.dir, tt.network, err)
 			continue
@@ -96,7 +97,7 @@ func TestLANLiveAddresses(t *testing.T) {
 		testlan.SkipOrFail(t, "no lo device")
 	}
 	dir := writeNetwork(t, "config interface 'lan'\n\toption device 'lo'\n\toption proto 'static'\n\toption ipaddr '192.168.9.1'\n\toption netmask '255.255.255.0'\n")
-	l, err := Defaults().LAN(dir)
+	l, err := Defaults().LAN(dir, links.DevicePrefixes)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +124,7 @@ func TestLANLiveAddresses(t *testing.T) {
 
 	// Live addresses alone are enough, whatever the protocol.
 	dir = writeNetwork(t, "config interface 'lan'\n\toption device 'lo'\n\toption proto 'dhcp'\n\toption ipaddr '192.168.9.1/24'\n")
-	l, err = Defaults().LAN(dir)
+	l, err = Defaults().LAN(dir, links.DevicePrefixes)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +142,7 @@ func TestLANExplicitSubnets(t *testing.T) {
 	s := Defaults()
 	s.Subnets = prefixes("192.168.1.0/24", "fd00::/64", "192.168.1.0/24")
 	// No network file: explicit subnets need none.
-	l, err := s.LAN(t.TempDir())
+	l, err := s.LAN(t.TempDir(), links.DevicePrefixes)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,7 +186,7 @@ func TestLANErrors(t *testing.T) {
 			if tt.setting != nil {
 				tt.setting(&s)
 			}
-			_, err := s.LAN(dir)
+			_, err := s.LAN(dir, links.DevicePrefixes)
 			if err == nil {
 				t.Fatal("no error")
 			}
@@ -213,7 +214,7 @@ func TestLANConfigForms(t *testing.T) {
 	}
 	for _, tt := range tests {
 		dir := writeNetwork(t, "config interface 'lan'\n\toption device 'nonexistent9'\n\toption proto 'static'\n\t"+tt.body+"\n")
-		l, err := Defaults().LAN(dir)
+		l, err := Defaults().LAN(dir, links.DevicePrefixes)
 		if err != nil {
 			t.Errorf("%q: %v", tt.body, err)
 			continue

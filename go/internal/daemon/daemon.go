@@ -8,7 +8,6 @@ package daemon
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -16,6 +15,7 @@ import (
 	"os"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -23,16 +23,23 @@ import (
 	"github.com/transferometer/transferometer/internal/config"
 	"github.com/transferometer/transferometer/internal/links"
 	"github.com/transferometer/transferometer/internal/live"
+	"github.com/transferometer/transferometer/internal/logline"
 	"github.com/transferometer/transferometer/internal/metrics"
 	"github.com/transferometer/transferometer/internal/neigh"
+	"github.com/transferometer/transferometer/internal/netfilter"
 )
 
 // Options wire the daemon; zero fields take the production defaults.
 type Options struct {
 	Core      *account.Core
 	ConfigDir string
-	Log       io.Writer
-	Now       func() time.Time
+	// Logger takes the daemon's messages (default logline.Service: syslog
+	// when procd runs the daemon, else information on stdout and warnings
+	// and errors on Log).
+	Logger *logline.Logger
+	// Log is where warnings and errors go without syslog (default os.Stderr).
+	Log io.Writer
+	Now func() time.Time
 	// Neighbours reads the kernel's neighbour table (default neigh.Read).
 	Neighbours func() ([]neigh.Entry, error)
 	// Checker decides on live-feed sessions (default: ubus session access).
@@ -47,10 +54,15 @@ func realTick(d time.Duration) (<-chan time.Time, func()) {
 }
 
 // Run serves until ctx ends (SIGTERM), then collects and commits a last
-// time so that a clean stop loses nothing.
+// time so that a clean stop loses nothing. A healthy start logs one line,
+// at info: "started, counting ...; live feed on ...".
 func Run(ctx context.Context, o Options) error {
 	if o.Log == nil {
 		o.Log = os.Stderr
+	}
+	if o.Logger == nil {
+		o.Logger = logline.Service("transferometer", os.Stdout, o.Log)
+		defer o.Logger.Close()
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -63,77 +75,43 @@ func Run(ctx context.Context, o Options) error {
 	}
 	// Routers have little RAM and this heap is small and short-lived (a
 	// ledger decoded per collection): collecting garbage sooner keeps the
-	// resident size down (1000 hosts: 13.9 MiB at the default 100, 11.4 at
-	// 20; docs/benchmarks.md). GOGC in the environment still wins.
+	// resident size down (docs/benchmarks.md). GOGC in the environment
+	// still wins.
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(20)
 	}
 	s := o.Core.Settings()
-	o.Core.Resident()
-	logf := func(format string, a ...any) { fmt.Fprintf(o.Log, "transferometer: "+format+"\n", a...) }
+	lg := o.Logger
+	warned := &warnings{log: lg}
 
 	if !s.Enabled {
-		// Off: make sure nothing of ours counts, then idle until stopped,
-		// so procd does not respawn us in a loop.
-		if err := o.Core.Teardown(ctx); err != nil {
-			logf("teardown: %v", err)
-		}
-		logf("disabled (option enabled '0'); idle")
-		<-ctx.Done()
+		idleDisabled(ctx, o.Core, lg)
 		return nil
 	}
 
 	// While this mark stands, ubus usage answers from the saved ledger.
 	if unmark, err := o.Core.MarkDaemon(); err != nil {
-		logf("%v (usage calls collect themselves)", err)
+		lg.Warningf("%v (usage calls collect themselves)", err)
 	} else {
 		defer unmark()
 	}
 
 	entries, err := o.Neighbours()
 	if err != nil {
-		logf("neighbour table: %v", err) // dnsmasq's events still come
+		lg.Warningf("neighbour table: %v", err) // dnsmasq's events still come
 	}
 	if out, err := o.Core.Seed(ctx, entries); err != nil {
-		logf("start: %v", err)
+		lg.Errorf("start: %v", err)
 	} else {
-		warn(logf, out.Warnings)
+		warned.note(out.Warnings)
 	}
 
-	if s.Metrics && s.LivePort == 0 && s.LiveTLSPort == 0 {
-		logf("metrics: on, but live_port and live_tls_port are 0: nothing listens")
-	}
-	var hub *live.Hub
-	var wg sync.WaitGroup
-	if s.LivePort != 0 || s.LiveTLSPort != 0 {
-		hub = live.NewHub(live.Options{Checker: o.Checker})
+	hub, feed, wait := startFeeds(ctx, o, lg)
+	defer wait()
+	if hub != nil {
 		defer hub.Close()
-		for _, l := range listeners(s, o.ConfigDir) {
-			ln, err := live.Listen(l.addr, l.cert, l.key)
-			if err != nil {
-				logf("live feed: %v", err)
-				continue
-			}
-			logf("live feed on %s", ln.Addr())
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				mux := http.NewServeMux()
-				mux.Handle("/live", hub)
-				if s.Metrics {
-					// The saved numbers: a scrape takes no lock and
-					// launches nothing; the daemon collects anyway.
-					mux.Handle("/metrics", metrics.Handler(s.MetricsAllow, func(ctx context.Context) (account.Report, error) {
-						return o.Core.Saved(ctx, nil, "all")
-					}))
-				}
-				if err := live.Serve(ctx, ln, mux); err != nil && !errors.Is(err, http.ErrServerClosed) {
-					logf("live feed: %v", err)
-				}
-			}()
-		}
 	}
-	defer wg.Wait()
+	lg.Infof("started, %s; %s", countingWhere(o.Core.Placement()), feed)
 
 	nextCommit := o.Now().Add(s.CommitInterval)
 	if last := o.Core.LastCommit(); last > 0 {
@@ -148,7 +126,7 @@ func Run(ctx context.Context, o Options) error {
 	// counted on before its hosts' traffic flows, not a refresh later.
 	linkC, err := links.Watch(ctx)
 	if err != nil {
-		logf("device watch: %v (devices are followed every refresh_interval)", err)
+		lg.Warningf("device watch: %v (devices are followed every refresh_interval)", err)
 	}
 	var settle <-chan time.Time
 	for {
@@ -159,7 +137,7 @@ func Run(ctx context.Context, o Options) error {
 			err := o.Core.Commit(end)
 			cancel()
 			if err != nil {
-				logf("final commit: %v", err)
+				lg.Errorf("final commit: %v", err)
 				return err
 			}
 			return nil
@@ -168,60 +146,130 @@ func Run(ctx context.Context, o Options) error {
 			// before it acts) a switch to enabled '0' must still stop the
 			// counting.
 			if cur, err := config.Load(o.ConfigDir); err == nil && !cur.Enabled {
-				if err := o.Core.Teardown(ctx); err != nil {
-					logf("teardown: %v", err)
-				}
-				logf("disabled (option enabled '0'); idle")
-				<-ctx.Done()
+				idleDisabled(ctx, o.Core, lg)
 				end, cancel := context.WithTimeout(context.Background(), s.LockTimeout+10*time.Second)
 				defer cancel()
 				return o.Core.Persist(end) // the last counts, without touching the kernel
 			}
-			if !collect(ctx, o.Core, logf, "collect") {
+			if !collect(ctx, o.Core, lg, warned, "collect") {
 				continue
 			}
 			if !o.Now().Before(nextCommit) {
 				if err := o.Core.Commit(ctx); err != nil {
-					logf("commit: %v", err)
+					lg.Errorf("commit: %v", err)
 					continue
 				}
 				nextCommit = o.Now().Add(s.CommitInterval)
 			}
 		case <-linkC:
-			if o.Core.Placement() == config.PlacementNetdev && settle == nil {
+			if o.Core.Placement() == netfilter.PlacementNetdev && settle == nil {
 				// A bridge port is enslaved a moment after it appears.
 				settle = time.After(linkSettle)
 			}
 		case <-settle:
 			settle = nil
-			collect(ctx, o.Core, logf, "collect after a device change")
+			collect(ctx, o.Core, lg, warned, "collect after a device change")
 		case <-secondC:
-			if hub == nil || hub.Clients() == 0 {
-				continue
-			}
-			sample, err := o.Core.Sample(ctx)
-			if err != nil {
-				logf("live sample: %v", err)
-				continue
-			}
-			ls := live.Sample{At: o.Now(), Hosts: map[string]live.Counts{}}
-			for mac, v := range sample {
-				ls.Hosts[mac.String()] = live.Counts{DownloadBytes: v[0], UploadBytes: v[1]}
-			}
-			hub.Publish(ls)
+			publishSample(ctx, o, hub, lg)
 		}
 	}
 }
 
+// idleDisabled removes our rules and waits for the stop: with enabled '0'
+// nothing of ours may count, and a daemon that exited would be respawned
+// by procd in a loop.
+func idleDisabled(ctx context.Context, c *account.Core, lg *logline.Logger) {
+	if err := c.Teardown(ctx); err != nil {
+		lg.Errorf("teardown: %v", err)
+	}
+	lg.Infof("disabled (option enabled '0'); idle")
+	<-ctx.Done()
+}
+
+// startFeeds opens the live feed's listeners (and /metrics on them) and
+// serves them until ctx ends. It returns the hub (nil when both ports are
+// 0), what the start line says of the feed, and a wait for the servers.
+func startFeeds(ctx context.Context, o Options, lg *logline.Logger) (*live.Hub, string, func()) {
+	s := o.Core.Settings()
+	var wg sync.WaitGroup
+	if s.LivePort == 0 && s.LiveTLSPort == 0 {
+		if s.Metrics {
+			lg.Warningf("metrics: on, but live_port and live_tls_port are 0: nothing listens")
+		}
+		return nil, "live feed off (live_port and live_tls_port 0)", wg.Wait
+	}
+	hub := live.NewHub(live.Options{Checker: o.Checker})
+	var on []string
+	for _, l := range listeners(o.Core) {
+		ln, err := live.Listen(l.addr, l.cert, l.key)
+		if err != nil {
+			lg.Errorf("live feed: %v", err)
+			continue
+		}
+		on = append(on, ln.Addr().String())
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			mux := http.NewServeMux()
+			mux.Handle("/live", hub)
+			if s.Metrics {
+				// The saved numbers: a scrape takes no lock and
+				// launches nothing; the daemon collects anyway.
+				mux.Handle("/metrics", metrics.Handler(s.MetricsAllow, func(ctx context.Context) (account.Report, error) {
+					r, err := o.Core.Usage(ctx, account.UsageQuery{Period: "all"})
+					if err != nil {
+						return account.Report{}, err
+					}
+					return r.Report()
+				}))
+			}
+			if err := live.Serve(ctx, ln, mux); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				lg.Errorf("live feed: %v", err)
+			}
+		}()
+	}
+	if len(on) == 0 {
+		lg.Warningf("live feed: no address to listen on (live_address, or the router's addresses in the LAN); the LuCI page polls instead")
+		return hub, "live feed not listening", wg.Wait
+	}
+	return hub, "live feed on " + strings.Join(on, ", "), wg.Wait
+}
+
+// countingWhere says in words where forwarded bytes are counted.
+func countingWhere(placement netfilter.Placement) string {
+	if placement == netfilter.PlacementNetdev {
+		return "counting on the LAN devices (netdev placement)"
+	}
+	return "counting in the forward hook"
+}
+
+// publishSample sends the live feed's clients the counters as they are
+// now; nothing is read while nobody watches.
+func publishSample(ctx context.Context, o Options, hub *live.Hub, lg *logline.Logger) {
+	if hub == nil || hub.Clients() == 0 {
+		return
+	}
+	sample, err := o.Core.Sample(ctx)
+	if err != nil {
+		lg.Errorf("live sample: %v", err)
+		return
+	}
+	ls := live.Sample{At: o.Now(), Hosts: map[string]live.Counts{}}
+	for mac, v := range sample {
+		ls.Hosts[mac.String()] = live.Counts{DownloadBytes: v.Down, UploadBytes: v.Up}
+	}
+	hub.Publish(ls)
+}
+
 // collect runs one collection (the resident core also saves the usage
 // reply the page's polls get) and logs its warnings; false when it failed.
-func collect(ctx context.Context, c *account.Core, logf func(string, ...any), what string) bool {
+func collect(ctx context.Context, c *account.Core, lg *logline.Logger, w *warnings, what string) bool {
 	out, err := c.Handle(ctx, account.Event{Kind: account.Collect})
 	if err != nil {
-		logf("%s: %v", what, err)
+		lg.Errorf("%s: %v", what, err)
 		return false
 	}
-	warn(logf, out.Warnings)
+	w.note(out.Warnings)
 	return true
 }
 
@@ -229,10 +277,23 @@ func collect(ctx context.Context, c *account.Core, logf func(string, ...any), wh
 // devices are re-attached once.
 const linkSettle = 200 * time.Millisecond
 
-func warn(logf func(string, ...any), ws []account.Warning) {
-	for _, w := range ws {
-		logf("warning: %s", w.Message)
+// warnings logs the warnings of successive runs, each when it appears: one
+// that stands (flow offloading on, say) is logged once, not every
+// refresh_interval, and again only after it cleared.
+type warnings struct {
+	log  *logline.Logger
+	last map[string]bool
+}
+
+func (w *warnings) note(ws []account.Warning) {
+	now := make(map[string]bool, len(ws))
+	for _, x := range ws {
+		if !w.last[x.Message] && !now[x.Message] {
+			w.log.Warningf("%s", x.Message)
+		}
+		now[x.Message] = true
 	}
+	w.last = now
 }
 
 type listener struct{ addr, cert, key string }
@@ -240,11 +301,12 @@ type listener struct{ addr, cert, key string }
 // listeners lists where the live feed listens: on live_address, or on the
 // router's LAN addresses (never the WAN), plain on live_port and TLS on
 // live_tls_port when uhttpd's certificate and key exist.
-func listeners(s config.Settings, configDir string) []listener {
+func listeners(c *account.Core) []listener {
+	s := c.Settings()
 	var addrs []string
 	if s.LiveAddress != "" {
 		addrs = []string{s.LiveAddress}
-	} else if lan, err := s.LAN(configDir); err == nil {
+	} else if lan, err := c.LANPrefixes(); err == nil {
 		addrs = routerAddrs(lan)
 	}
 	var out []listener
@@ -260,7 +322,7 @@ func listeners(s config.Settings, configDir string) []listener {
 }
 
 // routerAddrs returns this machine's addresses that lie in the LAN.
-func routerAddrs(lan config.LAN) []string {
+func routerAddrs(lan []netip.Prefix) []string {
 	ifaddrs, err := net.InterfaceAddrs()
 	if err != nil {
 		return nil
@@ -272,7 +334,7 @@ func routerAddrs(lan config.LAN) []string {
 			continue
 		}
 		a := p.Addr()
-		for _, lp := range lan.Prefixes() {
+		for _, lp := range lan {
 			if lp.Contains(a) && !a.IsLinkLocalUnicast() {
 				out = append(out, a.String())
 				break

@@ -14,6 +14,7 @@ import (
 
 	"github.com/transferometer/transferometer/internal/account"
 	"github.com/transferometer/transferometer/internal/config"
+	"github.com/transferometer/transferometer/internal/counter"
 	"github.com/transferometer/transferometer/internal/ledger"
 	"github.com/transferometer/transferometer/internal/macaddr"
 	"github.com/transferometer/transferometer/internal/neigh"
@@ -46,7 +47,29 @@ func testSettings(t *testing.T) (string, config.Settings) {
 	s.DBDir, s.PersistDir = filepath.Join(dir, "ram"), filepath.Join(dir, "flash")
 	s.LivePort, s.LiveTLSPort = 0, 0
 	s.Subnets = []netip.Prefix{netip.MustParsePrefix("10.77.0.0/24")}
+	s.Backend = "nftables" // the fake stands in for it
 	return dir, s
+}
+
+// openFake opens the daemon's core on a fake kernel.
+func openFake(t *testing.T, s config.Settings, dir string, f *netfilter.Fake, now func() time.Time) *account.Core {
+	t.Helper()
+	c, err := account.Open(s, dir, account.Options{Resident: true, Now: now,
+		Backends: func(netfilter.Kind) (netfilter.Backend, error) { return f, nil },
+		Host:     netfilter.Host{ConfigDir: dir, FW4Path: filepath.Join(dir, "no-fw4"), KernelRelease: "6.6.73"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// usage is one device's numbers, collected fresh.
+func usage(c *account.Core, mac macaddr.MAC) (account.Report, error) {
+	r, err := c.Usage(context.Background(), account.UsageQuery{MAC: &mac, Fresh: true})
+	if err != nil {
+		return account.Report{}, err
+	}
+	return r.Report()
 }
 
 func TestSimulatedDayFlashWrites(t *testing.T) {
@@ -58,7 +81,7 @@ func TestSimulatedDayFlashWrites(t *testing.T) {
 
 	clk := &clock{t: time.Date(2026, 11, 25, 0, 0, 10, 0, time.Local)}
 	f := netfilter.NewFake()
-	core := account.New(s, dir, f, clk.now)
+	core := openFake(t, s, dir, f, clk.now)
 	mac, _ := macaddr.Parse("02:77:00:00:00:01")
 	ip := netip.MustParseAddr("10.77.0.11")
 	wan := netip.MustParseAddr("10.78.0.2")
@@ -88,14 +111,14 @@ func TestSimulatedDayFlashWrites(t *testing.T) {
 		clk.add(30 * time.Second)
 		ticks <- clk.now()
 		// The neighbour seeded the rules; the kernel counts traffic.
-		for !f.Traffic(netfilter.HostKey(netfilter.Upload, ip), 1, 100) {
+		for !f.Traffic(counter.HostKey(counter.Upload, ip), 1, 100) {
 			time.Sleep(time.Millisecond)
 		}
 	}
 	// One more tick at the same time: sends block until the loop is free,
 	// so this one returns once the last collection (and commit) is done.
 	ticks <- clk.now()
-	if f.Has(netfilter.HostKey(netfilter.Upload, wan)) {
+	if f.Has(counter.HostKey(counter.Upload, wan)) {
 		t.Error("a WAN neighbour got rules")
 	}
 	cancel()
@@ -110,7 +133,7 @@ func TestSimulatedDayFlashWrites(t *testing.T) {
 		t.Fatalf("files written under persist_dir in a simulated day: %v, want %v", got, want)
 	}
 	t.Logf("simulated day: %d collections, %d file writes under persist_dir", day, len(got))
-	r, err := core.Usage(context.Background(), &mac, "")
+	r, err := usage(core, mac)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +187,7 @@ func watch(t *testing.T, dir string) func() []string {
 func TestDisabledWhileRunning(t *testing.T) {
 	dir, s := testSettings(t)
 	f := netfilter.NewFake()
-	core := account.New(s, dir, f, nil)
+	core := openFake(t, s, dir, f, nil)
 	mac, _ := macaddr.Parse("02:77:00:00:00:01")
 	ip := netip.MustParseAddr("10.77.0.11")
 	ticks, never := make(chan time.Time), make(chan time.Time)
@@ -181,7 +204,7 @@ func TestDisabledWhileRunning(t *testing.T) {
 			}})
 	}()
 	ticks <- time.Now()
-	if !f.Traffic(netfilter.HostKey(netfilter.Download, ip), 1, 500) {
+	if !f.Traffic(counter.HostKey(counter.Download, ip), 1, 500) {
 		t.Fatal("not seeded")
 	}
 	if err := os.WriteFile(filepath.Join(dir, "transferometer"), []byte("config transferometer 'main'\n\toption enabled '0'\n"), 0o644); err != nil {
@@ -190,7 +213,7 @@ func TestDisabledWhileRunning(t *testing.T) {
 	// The tick that finds enabled '0' may already be the one above (Run
 	// reads the file after taking the tick; slow under qemu-user), after
 	// which nothing takes ticks: offer them without blocking.
-	for deadline := time.Now().Add(5 * time.Second); f.Has(netfilter.HostKey(netfilter.Download, ip)); {
+	for deadline := time.Now().Add(5 * time.Second); f.Has(counter.HostKey(counter.Download, ip)); {
 		if time.Now().After(deadline) {
 			t.Fatal("rules still there after enabled '0'")
 		}

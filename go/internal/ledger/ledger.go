@@ -7,8 +7,8 @@ import (
 	"net/netip"
 	"sort"
 
+	"github.com/transferometer/transferometer/internal/counter"
 	"github.com/transferometer/transferometer/internal/macaddr"
-	"github.com/transferometer/transferometer/internal/netfilter"
 )
 
 // Version is the on-disk format version of both files.
@@ -77,8 +77,8 @@ type Transfer struct {
 	Router  RouterUsage           `json:"router"`
 	// Unattributed holds growth of rules for addresses no device owns
 	// (only after host.db was lost), so that no counted byte vanishes.
-	Unattributed Usage                      `json:"unattributed"`
-	Baselines    map[netfilter.Key]Baseline `json:"baselines"`
+	Unattributed Usage                    `json:"unattributed"`
+	Baselines    map[counter.Key]Baseline `json:"baselines"`
 	// Backend names the backend ("iptables", "nftables") whose counters
 	// Baselines refer to: the same Key in another backend is another
 	// counter, so baselines are never compared across backends. Empty in
@@ -107,8 +107,8 @@ type Transfer struct {
 
 // Retired is a backend being switched away from, with its baselines.
 type Retired struct {
-	Backend   string                     `json:"backend"`
-	Baselines map[netfilter.Key]Baseline `json:"baselines"`
+	Backend   string                   `json:"backend"`
+	Baselines map[counter.Key]Baseline `json:"baselines"`
 }
 
 // Stamp names the day and period growth belongs to ("2006-01-02" keys of
@@ -134,7 +134,7 @@ func NewHosts() *Hosts {
 
 // NewTransfer returns an empty transfer ledger.
 func NewTransfer() *Transfer {
-	return &Transfer{Version: Version, Totals: map[macaddr.MAC]Usage{}, Baselines: map[netfilter.Key]Baseline{},
+	return &Transfer{Version: Version, Totals: map[macaddr.MAC]Usage{}, Baselines: map[counter.Key]Baseline{},
 		Day: Bucket{Usage: map[macaddr.MAC]Usage{}}, Period: Bucket{Usage: map[macaddr.MAC]Usage{}}, History: []string{}}
 }
 
@@ -167,7 +167,7 @@ func (t *Transfer) Roll(at Stamp) Closed {
 // was last read. owner names the device of an address whose counter has no
 // baseline yet. It returns the devices whose usage grew, and the day and
 // period buckets that at closed (they belong in history.db).
-func (t *Transfer) Apply(counters map[netfilter.Key]netfilter.Counter, owner func(netip.Addr) (macaddr.MAC, bool), at Stamp) (map[macaddr.MAC]bool, Closed) {
+func (t *Transfer) Apply(counters map[counter.Key]counter.Counter, owner func(netip.Addr) (macaddr.MAC, bool), at Stamp) (map[macaddr.MAC]bool, Closed) {
 	closed := t.Roll(at)
 	grew := map[macaddr.MAC]bool{}
 	for k := range t.Baselines {
@@ -179,10 +179,10 @@ func (t *Transfer) Apply(counters map[netfilter.Key]netfilter.Counter, owner fun
 		base, ok := t.Baselines[k]
 		delta := cur
 		if ok && cur.Bytes >= base.Bytes && cur.Packets >= base.Packets {
-			delta = netfilter.Counter{Packets: cur.Packets - base.Packets, Bytes: cur.Bytes - base.Bytes}
+			delta = counter.Counter{Packets: cur.Packets - base.Packets, Bytes: cur.Bytes - base.Bytes}
 		}
 		mac := base.MAC
-		if k.Kind == netfilter.Upload || k.Kind == netfilter.Download {
+		if k.Kind == counter.Upload || k.Kind == counter.Download {
 			if mac.IsZero() {
 				mac, _ = owner(k.Addr)
 			}
@@ -196,21 +196,21 @@ func (t *Transfer) Apply(counters map[netfilter.Key]netfilter.Counter, owner fun
 	return grew, closed
 }
 
-func (t *Transfer) credit(kind netfilter.Kind, mac macaddr.MAC, d netfilter.Counter, at Stamp) {
-	if d == (netfilter.Counter{}) {
+func (t *Transfer) credit(kind counter.Kind, mac macaddr.MAC, d counter.Counter, at Stamp) {
+	if d == (counter.Counter{}) {
 		return
 	}
 	var u Usage
 	switch kind {
-	case netfilter.Upload:
+	case counter.Upload:
 		u = Usage{UploadBytes: d.Bytes, UploadPackets: d.Packets}
-	case netfilter.Download:
+	case counter.Download:
 		u = Usage{DownloadBytes: d.Bytes, DownloadPackets: d.Packets}
-	case netfilter.RouterIn:
+	case counter.RouterIn:
 		t.Router.InputBytes += d.Bytes
 		t.Router.InputPackets += d.Packets
 		return
-	case netfilter.RouterOut:
+	case counter.RouterOut:
 		t.Router.OutputBytes += d.Bytes
 		t.Router.OutputPackets += d.Packets
 		return
@@ -294,9 +294,9 @@ func mergeKeys(a, b []string) []string {
 // a zero baseline for counters about to be created. It is called (and
 // saved) before the rules are added, so that a crash in between cannot
 // make a new rule's first bytes look like an old rule's.
-func (t *Transfer) Assign(addr netip.Addr, mac macaddr.MAC, present map[netfilter.Key]netfilter.Counter) {
-	for _, kind := range []netfilter.Kind{netfilter.Upload, netfilter.Download} {
-		k := netfilter.HostKey(kind, addr)
+func (t *Transfer) Assign(addr netip.Addr, mac macaddr.MAC, present map[counter.Key]counter.Counter) {
+	for _, kind := range []counter.Kind{counter.Upload, counter.Download} {
+		k := counter.HostKey(kind, addr)
 		b, ok := t.Baselines[k]
 		if _, live := present[k]; !live || !ok {
 			b = Baseline{}

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/transferometer/transferometer/internal/counter"
 	"github.com/transferometer/transferometer/internal/macaddr"
-	"github.com/transferometer/transferometer/internal/netfilter"
 )
 
 var (
@@ -19,7 +19,7 @@ var (
 	ipA  = netip.MustParseAddr("10.0.0.10")
 )
 
-func c(p, b uint64) netfilter.Counter { return netfilter.Counter{Packets: p, Bytes: b} }
+func c(p, b uint64) counter.Counter { return counter.Counter{Packets: p, Bytes: b} }
 
 func mustMAC(s string) macaddr.MAC {
 	m, err := macaddr.Parse(s)
@@ -29,8 +29,8 @@ func mustMAC(s string) macaddr.MAC {
 	return m
 }
 
-func up(a netip.Addr) netfilter.Key   { return netfilter.HostKey(netfilter.Upload, a) }
-func down(a netip.Addr) netfilter.Key { return netfilter.HostKey(netfilter.Download, a) }
+func up(a netip.Addr) counter.Key   { return counter.HostKey(counter.Upload, a) }
+func down(a netip.Addr) counter.Key { return counter.HostKey(counter.Download, a) }
 
 func owners(m map[netip.Addr]macaddr.MAC) func(netip.Addr) (macaddr.MAC, bool) {
 	return func(a netip.Addr) (macaddr.MAC, bool) { v, ok := m[a]; return v, ok }
@@ -40,8 +40,8 @@ func TestApplyCreditsGrowthOnce(t *testing.T) {
 	tr := NewTransfer()
 	own := owners(map[netip.Addr]macaddr.MAC{ipA: macA})
 	tr.Assign(ipA, macA, nil)
-	tr.Apply(map[netfilter.Key]netfilter.Counter{up(ipA): c(2, 200), down(ipA): c(3, 3000)}, own, Stamp{})
-	tr.Apply(map[netfilter.Key]netfilter.Counter{up(ipA): c(5, 500), down(ipA): c(3, 3000)}, own, Stamp{})
+	tr.Apply(map[counter.Key]counter.Counter{up(ipA): c(2, 200), down(ipA): c(3, 3000)}, own, Stamp{})
+	tr.Apply(map[counter.Key]counter.Counter{up(ipA): c(5, 500), down(ipA): c(3, 3000)}, own, Stamp{})
 	want := Usage{DownloadBytes: 3000, UploadBytes: 500, DownloadPackets: 3, UploadPackets: 5}
 	if got := tr.Totals[macA]; got != want {
 		t.Fatalf("totals = %+v, want %+v", got, want)
@@ -51,9 +51,9 @@ func TestApplyCreditsGrowthOnce(t *testing.T) {
 func TestApplyRecreatedRuleCountsFromZero(t *testing.T) {
 	tr := NewTransfer()
 	own := owners(map[netip.Addr]macaddr.MAC{ipA: macA})
-	tr.Apply(map[netfilter.Key]netfilter.Counter{up(ipA): c(10, 1000)}, own, Stamp{})
+	tr.Apply(map[counter.Key]counter.Counter{up(ipA): c(10, 1000)}, own, Stamp{})
 	// Firewall restart: the rule came back and counted 40 bytes since.
-	tr.Apply(map[netfilter.Key]netfilter.Counter{up(ipA): c(1, 40)}, own, Stamp{})
+	tr.Apply(map[counter.Key]counter.Counter{up(ipA): c(1, 40)}, own, Stamp{})
 	if got := tr.Totals[macA].UploadBytes; got != 1040 {
 		t.Fatalf("upload = %d, want 1040", got)
 	}
@@ -62,13 +62,13 @@ func TestApplyRecreatedRuleCountsFromZero(t *testing.T) {
 func TestApplyDropsBaselineOfVanishedRule(t *testing.T) {
 	tr := NewTransfer()
 	own := owners(map[netip.Addr]macaddr.MAC{ipA: macA})
-	tr.Apply(map[netfilter.Key]netfilter.Counter{up(ipA): c(10, 1000)}, own, Stamp{})
-	tr.Apply(map[netfilter.Key]netfilter.Counter{}, own, Stamp{})
+	tr.Apply(map[counter.Key]counter.Counter{up(ipA): c(10, 1000)}, own, Stamp{})
+	tr.Apply(map[counter.Key]counter.Counter{}, own, Stamp{})
 	if _, ok := tr.Baselines[up(ipA)]; ok {
 		t.Fatal("baseline of a vanished rule kept")
 	}
 	// A new rule for the same address starts from zero, all of it new.
-	tr.Apply(map[netfilter.Key]netfilter.Counter{up(ipA): c(1, 7)}, own, Stamp{})
+	tr.Apply(map[counter.Key]counter.Counter{up(ipA): c(1, 7)}, own, Stamp{})
 	if got := tr.Totals[macA].UploadBytes; got != 1007 {
 		t.Fatalf("upload = %d, want 1007", got)
 	}
@@ -77,14 +77,14 @@ func TestApplyDropsBaselineOfVanishedRule(t *testing.T) {
 func TestApplyAttributesByBaselineThenReassigns(t *testing.T) {
 	tr := NewTransfer()
 	hostOwner := map[netip.Addr]macaddr.MAC{ipA: macA}
-	tr.Apply(map[netfilter.Key]netfilter.Counter{up(ipA): c(1, 100)}, owners(hostOwner), Stamp{})
+	tr.Apply(map[counter.Key]counter.Counter{up(ipA): c(1, 100)}, owners(hostOwner), Stamp{})
 	// host.db now says B owns the address (saved before transfer.db, then
 	// a crash): growth until the next Assign still goes to A.
 	hostOwner[ipA] = macB
-	present := map[netfilter.Key]netfilter.Counter{up(ipA): c(2, 300)}
+	present := map[counter.Key]counter.Counter{up(ipA): c(2, 300)}
 	tr.Apply(present, owners(hostOwner), Stamp{})
 	tr.Assign(ipA, macB, present)
-	tr.Apply(map[netfilter.Key]netfilter.Counter{up(ipA): c(3, 350)}, owners(hostOwner), Stamp{})
+	tr.Apply(map[counter.Key]counter.Counter{up(ipA): c(3, 350)}, owners(hostOwner), Stamp{})
 	if a, b := tr.Totals[macA].UploadBytes, tr.Totals[macB].UploadBytes; a != 300 || b != 50 {
 		t.Fatalf("A=%d B=%d, want 300 and 50", a, b)
 	}
@@ -92,10 +92,10 @@ func TestApplyAttributesByBaselineThenReassigns(t *testing.T) {
 
 func TestApplyUnattributedAndRouter(t *testing.T) {
 	tr := NewTransfer()
-	tr.Apply(map[netfilter.Key]netfilter.Counter{
-		up(ipA): c(1, 11),
-		netfilter.RouterKey(netfilter.RouterIn, ipA):                           c(2, 22),
-		netfilter.RouterKey(netfilter.RouterOut, netip.MustParseAddr("fd::1")): c(3, 33),
+	tr.Apply(map[counter.Key]counter.Counter{
+		up(ipA):                                  c(1, 11),
+		counter.RouterKey(counter.RouterIn, ipA): c(2, 22),
+		counter.RouterKey(counter.RouterOut, netip.MustParseAddr("fd::1")): c(3, 33),
 	}, owners(nil), Stamp{})
 	if tr.Unattributed.UploadBytes != 11 || tr.Router.InputBytes != 22 || tr.Router.OutputBytes != 33 || tr.Router.OutputPackets != 3 {
 		t.Fatalf("unattributed=%+v router=%+v", tr.Unattributed, tr.Router)
@@ -105,12 +105,12 @@ func TestApplyUnattributedAndRouter(t *testing.T) {
 func TestResetKeepsBaselines(t *testing.T) {
 	tr := NewTransfer()
 	own := owners(map[netip.Addr]macaddr.MAC{ipA: macA})
-	tr.Apply(map[netfilter.Key]netfilter.Counter{up(ipA): c(1, 100)}, own, Stamp{})
+	tr.Apply(map[counter.Key]counter.Counter{up(ipA): c(1, 100)}, own, Stamp{})
 	got := tr.Reset([]macaddr.MAC{macA})
 	if got[macA].UploadBytes != 100 || tr.Totals[macA].UploadBytes != 0 {
 		t.Fatalf("reset returned %+v, left %+v", got, tr.Totals[macA])
 	}
-	tr.Apply(map[netfilter.Key]netfilter.Counter{up(ipA): c(2, 130)}, own, Stamp{})
+	tr.Apply(map[counter.Key]counter.Counter{up(ipA): c(2, 130)}, own, Stamp{})
 	if tr.Totals[macA].UploadBytes != 30 {
 		t.Fatalf("after reset upload = %d, want 30 (no resurrection, no loss)", tr.Totals[macA].UploadBytes)
 	}
@@ -194,10 +194,10 @@ func TestBucketsRollResetAndHistory(t *testing.T) {
 	own := owners(map[netip.Addr]macaddr.MAC{ipA: macA, ipB: macB})
 	day1 := Stamp{Day: "2026-10-31", Period: "2026-10-01"}
 	day2 := Stamp{Day: "2026-11-01", Period: "2026-11-01"}
-	if _, closed := tr.Apply(map[netfilter.Key]netfilter.Counter{down(ipA): c(1, 100), down(ipB): c(1, 5)}, own, day1); closed.Any() {
+	if _, closed := tr.Apply(map[counter.Key]counter.Counter{down(ipA): c(1, 100), down(ipB): c(1, 5)}, own, day1); closed.Any() {
 		t.Fatal("the first buckets closed nothing")
 	}
-	_, closed := tr.Apply(map[netfilter.Key]netfilter.Counter{down(ipA): c(3, 350), down(ipB): c(1, 5)}, own, day2)
+	_, closed := tr.Apply(map[counter.Key]counter.Counter{down(ipA): c(3, 350), down(ipB): c(1, 5)}, own, day2)
 	if closed.Day == nil || closed.Day.Key != "2026-10-31" || closed.Day.Usage[macA].DownloadBytes != 100 ||
 		closed.Period == nil || closed.Period.Key != "2026-10-01" || closed.Period.Usage[macB].DownloadBytes != 5 {
 		t.Fatalf("closed = %+v", closed)
@@ -227,18 +227,18 @@ func TestBucketsRollResetAndHistory(t *testing.T) {
 func TestMergeOncePerBoot(t *testing.T) {
 	own := owners(map[netip.Addr]macaddr.MAC{ipA: macA})
 	committed := NewTransfer()
-	committed.Apply(map[netfilter.Key]netfilter.Counter{down(ipA): c(10, 1000)}, own, Stamp{Day: "2026-11-01", Period: "2026-11-01"})
+	committed.Apply(map[counter.Key]counter.Counter{down(ipA): c(10, 1000)}, own, Stamp{Day: "2026-11-01", Period: "2026-11-01"})
 	// Same boot: the RAM ledger was lost but the kernel counters ran on.
 	ram := NewTransfer()
 	ram.Merge(committed, true)
-	ram.Apply(map[netfilter.Key]netfilter.Counter{down(ipA): c(12, 1200)}, own, Stamp{Day: "2026-11-01", Period: "2026-11-01"})
+	ram.Apply(map[counter.Key]counter.Counter{down(ipA): c(12, 1200)}, own, Stamp{Day: "2026-11-01", Period: "2026-11-01"})
 	if got := ram.Totals[macA].DownloadBytes; got != 1200 {
 		t.Fatalf("same boot: %d, want 1200 (no double count)", got)
 	}
 	// After a reboot the kernel counters start again: old baselines are void.
 	ram2 := NewTransfer()
 	ram2.Merge(committed, false)
-	ram2.Apply(map[netfilter.Key]netfilter.Counter{down(ipA): c(1, 30)}, own, Stamp{Day: "2026-11-01", Period: "2026-11-01"})
+	ram2.Apply(map[counter.Key]counter.Counter{down(ipA): c(1, 30)}, own, Stamp{Day: "2026-11-01", Period: "2026-11-01"})
 	if got := ram2.Totals[macA].DownloadBytes; got != 1030 {
 		t.Fatalf("after reboot: %d, want 1030", got)
 	}
@@ -247,7 +247,7 @@ func TestMergeOncePerBoot(t *testing.T) {
 	}
 	// A RAM ledger already in a newer period gets the old one back as closed.
 	ram3 := NewTransfer()
-	ram3.Apply(map[netfilter.Key]netfilter.Counter{}, own, Stamp{Day: "2026-12-01", Period: "2026-12-01"})
+	ram3.Apply(map[counter.Key]counter.Counter{}, own, Stamp{Day: "2026-12-01", Period: "2026-12-01"})
 	closed := ram3.Merge(committed, false)
 	if closed.Period == nil || closed.Period.Key != "2026-11-01" || closed.Period.Usage[macA].DownloadBytes != 1000 {
 		t.Fatalf("closed by merge: %+v", closed)

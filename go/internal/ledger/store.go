@@ -11,8 +11,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/transferometer/transferometer/internal/counter"
 	"github.com/transferometer/transferometer/internal/macaddr"
-	"github.com/transferometer/transferometer/internal/netfilter"
 )
 
 // File names under db_dir, as the original design calls them.
@@ -103,7 +103,7 @@ func (t *Transfer) check() error {
 		t.Totals = map[macaddr.MAC]Usage{}
 	}
 	if t.Baselines == nil {
-		t.Baselines = map[netfilter.Key]Baseline{}
+		t.Baselines = map[counter.Key]Baseline{}
 	}
 	for _, b := range []*Bucket{&t.Day, &t.Period} {
 		if b.Usage == nil {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/netip"
 	"sync"
+
+	"github.com/transferometer/transferometer/internal/counter"
 )
 
 // Fake is an in-memory Backend for unit tests of pure logic (the core's
@@ -12,27 +14,36 @@ import (
 type Fake struct {
 	mu       sync.Mutex
 	set      bool
-	counters map[Key]Counter
+	counters map[counter.Key]counter.Counter
 	Batches  int
 	// FailSync makes the next Sync fail, to test crash ordering.
 	FailSync error
+	// As is the kind the fake stands in for (KindNFTables when zero).
+	As Kind
+	// Teardowns counts Teardown calls.
+	Teardowns int
 }
 
 // NewFake returns an empty fake kernel.
-func NewFake() *Fake { return &Fake{counters: map[Key]Counter{}} }
+func NewFake() *Fake { return &Fake{counters: map[counter.Key]counter.Counter{}} }
 
-// Name implements Backend.
-func (f *Fake) Name() string { return "fake" }
+// Kind implements Backend.
+func (f *Fake) Kind() Kind {
+	if f.As == 0 {
+		return KindNFTables
+	}
+	return f.As
+}
 
 // Traffic adds to the counter of k if its rule exists, as the kernel would.
-func (f *Fake) Traffic(k Key, packets, bytes uint64) bool {
+func (f *Fake) Traffic(k counter.Key, packets, bytes uint64) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	c, ok := f.counters[k]
 	if !ok {
 		return false
 	}
-	f.counters[k] = Counter{Packets: c.Packets + packets, Bytes: c.Bytes + bytes}
+	f.counters[k] = counter.Counter{Packets: c.Packets + packets, Bytes: c.Bytes + bytes}
 	return true
 }
 
@@ -40,12 +51,12 @@ func (f *Fake) Traffic(k Key, packets, bytes uint64) bool {
 func (f *Fake) Flush() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.counters = map[Key]Counter{}
+	f.counters = map[counter.Key]counter.Counter{}
 	f.set = false
 }
 
 // Has reports whether a rule exists.
-func (f *Fake) Has(k Key) bool {
+func (f *Fake) Has(k counter.Key) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	_, ok := f.counters[k]
@@ -56,7 +67,7 @@ func (f *Fake) Has(k Key) bool {
 func (f *Fake) Read(context.Context) (*Snapshot, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	s := &Snapshot{Counters: map[Key]Counter{}}
+	s := &Snapshot{Counters: map[counter.Key]counter.Counter{}}
 	for k, c := range f.counters {
 		s.Counters[k] = c
 	}
@@ -79,23 +90,23 @@ func (f *Fake) Sync(_ context.Context, snap *Snapshot, hosts []netip.Addr) (Chan
 	}
 	if !f.set {
 		for _, a := range []netip.Addr{netip.IPv4Unspecified(), netip.IPv6Unspecified()} {
-			f.counters[Key{RouterIn, a}] = Counter{}
-			f.counters[Key{RouterOut, a}] = Counter{}
+			f.counters[counter.Key{Kind: counter.RouterIn, Addr: a}] = counter.Counter{}
+			f.counters[counter.Key{Kind: counter.RouterOut, Addr: a}] = counter.Counter{}
 		}
 		f.set = true
 		ch.Structural++
 	}
 	for _, h := range sortedAddrs(want) {
-		if _, ok := f.counters[Key{Upload, h}]; !ok {
-			f.counters[Key{Upload, h}] = Counter{}
-			f.counters[Key{Download, h}] = Counter{}
+		if _, ok := f.counters[counter.Key{Kind: counter.Upload, Addr: h}]; !ok {
+			f.counters[counter.Key{Kind: counter.Upload, Addr: h}] = counter.Counter{}
+			f.counters[counter.Key{Kind: counter.Download, Addr: h}] = counter.Counter{}
 			ch.Added = append(ch.Added, h)
 		}
 	}
 	for k := range f.counters {
-		if (k.Kind == Upload || k.Kind == Download) && !want[k.Addr] {
+		if (k.Kind == counter.Upload || k.Kind == counter.Download) && !want[k.Addr] {
 			delete(f.counters, k)
-			if k.Kind == Upload {
+			if k.Kind == counter.Upload {
 				ch.Removed = append(ch.Removed, k.Addr)
 			}
 		}
@@ -110,5 +121,8 @@ func (f *Fake) Sync(_ context.Context, snap *Snapshot, hosts []netip.Addr) (Chan
 // Teardown implements Backend.
 func (f *Fake) Teardown(context.Context) error {
 	f.Flush()
+	f.mu.Lock()
+	f.Teardowns++
+	f.mu.Unlock()
 	return nil
 }

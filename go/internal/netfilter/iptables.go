@@ -9,6 +9,8 @@ import (
 	"os/exec"
 	"sort"
 	"strings"
+
+	"github.com/transferometer/transferometer/internal/counter"
 )
 
 // IPTables is the iptables backend. It reads counters with one
@@ -24,8 +26,8 @@ import (
 type IPTables struct {
 	prefix   string
 	families []family
-	// seen is the variant the last save's header named ("" before a read).
-	seen string
+	// seen is the variant the last save's header named (0 before a read).
+	seen Kind
 }
 
 type family struct {
@@ -40,7 +42,8 @@ type family struct {
 // IPTablesOptions selects the binaries and the chain names.
 type IPTablesOptions struct {
 	ChainPrefix string
-	// Variant is "auto" (iptables-save as on PATH), "legacy" or "nft".
+	// Variant is option iptables_variant: auto (iptables-save as on PATH),
+	// legacy or nft.
 	Variant string
 	IPv6    bool
 }
@@ -52,8 +55,8 @@ func NewIPTables(o IPTablesOptions) (*IPTables, error) {
 	}
 	infix := ""
 	switch o.Variant {
-	case "", "auto":
-	case "legacy", "nft":
+	case "", Auto:
+	case variantLegacy, variantNFT:
 		infix = "-" + o.Variant
 	default:
 		return nil, fmt.Errorf("iptables: unknown variant %q", o.Variant)
@@ -84,18 +87,13 @@ func NewIPTables(o IPTablesOptions) (*IPTables, error) {
 	return t, nil
 }
 
-// Name reports the variant the save output named, e.g. "iptables-nft".
-func (t *IPTables) Name() string {
-	if t.seen != "" {
+// Kind reports the variant the last save's header named, or before a
+// read the variant of the binaries in use.
+func (t *IPTables) Kind() Kind {
+	if t.seen != 0 {
 		return t.seen
 	}
-	if strings.Contains(t.families[0].save, "legacy") {
-		return "iptables-legacy"
-	}
-	if strings.Contains(t.families[0].save, "nft") {
-		return "iptables-nft"
-	}
-	return "iptables"
+	return kindOfBinary(t.families[0].save)
 }
 
 func (t *IPTables) chain(builtin string) string { return t.prefix + "_" + builtin }
@@ -108,7 +106,7 @@ type tableState struct {
 	// jumps[builtin] lists the 1-based positions of our plain jump rules.
 	jumps map[string][]int
 	// rules counts copies of each of our rules, to find duplicates.
-	rules map[Key]int
+	rules map[counter.Key]int
 	// routerRules counts copies of the router counter rule per chain.
 	routerRules map[string]int
 }
@@ -117,7 +115,7 @@ type plan struct{ tables []*tableState } // index = family index
 
 // Read saves the mangle table of each family once and keeps our counters.
 func (t *IPTables) Read(ctx context.Context) (*Snapshot, error) {
-	snap := &Snapshot{Counters: make(map[Key]Counter)}
+	snap := &Snapshot{Counters: make(map[counter.Key]counter.Counter)}
 	p := &plan{}
 	for _, f := range t.families {
 		out, err := run(ctx, f.save, nil, "-t", "mangle", "-c")
@@ -127,9 +125,9 @@ func (t *IPTables) Read(ctx context.Context) (*Snapshot, error) {
 		if !f.v6 {
 			// iptables-nft-save's header says "(nf_tables)"; legacy's
 			// says nothing (1.8.7) or "(legacy)".
-			t.seen = "iptables-legacy"
+			t.seen = KindIPTablesLegacy
 			if first, _, _ := strings.Cut(string(out), "\n"); strings.Contains(first, "nf_tables") {
-				t.seen = "iptables-nft"
+				t.seen = KindIPTablesNFT
 			}
 		}
 		st, err := t.parseSave(out, f.v6, snap.Counters)
@@ -144,8 +142,8 @@ func (t *IPTables) Read(ctx context.Context) (*Snapshot, error) {
 
 // parseSave reads `iptables-save -c` output. Lines look like
 // "[12:3456] -A TRANSFEROMETER_FORWARD -s 10.0.0.5/32 -j RETURN".
-func (t *IPTables) parseSave(out []byte, v6 bool, counters map[Key]Counter) (*tableState, error) {
-	st := &tableState{chains: map[string]bool{}, jumps: map[string][]int{}, rules: map[Key]int{}, routerRules: map[string]int{}}
+func (t *IPTables) parseSave(out []byte, v6 bool, counters map[counter.Key]counter.Counter) (*tableState, error) {
+	st := &tableState{chains: map[string]bool{}, jumps: map[string][]int{}, rules: map[counter.Key]int{}, routerRules: map[string]int{}}
 	pos := map[string]int{}
 	unspec := netip.IPv4Unspecified()
 	if v6 {
@@ -185,26 +183,26 @@ func (t *IPTables) parseSave(out []byte, v6 bool, counters map[Key]Counter) (*ta
 		if err != nil {
 			return nil, fmt.Errorf("line %q: %w", line, err)
 		}
-		var key Key
+		var key counter.Key
 		switch {
 		case chain == t.chain("INPUT") && strings.Join(args, " ") == routerRule("INPUT"),
 			chain == t.chain("OUTPUT") && strings.Join(args, " ") == routerRule("OUTPUT"):
-			kind := RouterIn
+			kind := counter.RouterIn
 			if chain == t.chain("OUTPUT") {
-				kind = RouterOut
+				kind = counter.RouterOut
 			}
-			key = Key{Kind: kind, Addr: unspec}
+			key = counter.Key{Kind: kind, Addr: unspec}
 			st.routerRules[chain]++
 		case len(args) == 4 && (args[0] == "-s" || args[0] == "-d") && args[2] == "-j" && args[3] == "RETURN" && chain == t.chain("FORWARD"):
 			pfx, err := netip.ParsePrefix(args[1])
 			if err != nil || !pfx.IsSingleIP() || pfx.Addr().Is6() != v6 {
 				continue // not a rule we write: leave it alone
 			}
-			kind := Upload
+			kind := counter.Upload
 			if args[0] == "-d" {
-				kind = Download
+				kind = counter.Download
 			}
-			key = Key{Kind: kind, Addr: pfx.Addr()}
+			key = counter.Key{Kind: kind, Addr: pfx.Addr()}
 			st.rules[key]++
 		default:
 			continue
@@ -212,22 +210,22 @@ func (t *IPTables) parseSave(out []byte, v6 bool, counters map[Key]Counter) (*ta
 		// Duplicates can only come from outside interference; sum them
 		// so that no counted byte is dropped before Sync removes them.
 		old := counters[key]
-		counters[key] = Counter{Packets: old.Packets + c.Packets, Bytes: old.Bytes + c.Bytes}
+		counters[key] = counter.Counter{Packets: old.Packets + c.Packets, Bytes: old.Bytes + c.Bytes}
 	}
 	return st, nil
 }
 
-func parseCounter(s string) (Counter, error) {
+func parseCounter(s string) (counter.Counter, error) {
 	p, b, ok := strings.Cut(s, ":")
 	if !ok {
-		return Counter{}, errors.New("bad counter")
+		return counter.Counter{}, errors.New("bad counter")
 	}
-	var c Counter
+	var c counter.Counter
 	if _, err := fmt.Sscan(p, &c.Packets); err != nil {
-		return Counter{}, fmt.Errorf("bad packet count: %w", err)
+		return counter.Counter{}, fmt.Errorf("bad packet count: %w", err)
 	}
 	if _, err := fmt.Sscan(b, &c.Bytes); err != nil {
-		return Counter{}, fmt.Errorf("bad byte count: %w", err)
+		return counter.Counter{}, fmt.Errorf("bad byte count: %w", err)
 	}
 	return c, nil
 }
@@ -289,8 +287,8 @@ func (t *IPTables) Sync(ctx context.Context, snap *Snapshot, hosts []netip.Addr)
 				continue
 			}
 			added := false
-			for _, k := range []Kind{Upload, Download} {
-				if st.rules[Key{Kind: k, Addr: h}] == 0 {
+			for _, k := range []counter.Kind{counter.Upload, counter.Download} {
+				if st.rules[counter.Key{Kind: k, Addr: h}] == 0 {
 					emit("-A %s %s %s -j RETURN", t.chain("FORWARD"), matchFlag(k), hostPrefix(h))
 					added = true
 				}
@@ -304,8 +302,8 @@ func (t *IPTables) Sync(ctx context.Context, snap *Snapshot, hosts []netip.Addr)
 			present[k.Addr] = true
 		}
 		for _, h := range sortedAddrs(present) {
-			for _, k := range []Kind{Upload, Download} {
-				copies := st.rules[Key{Kind: k, Addr: h}]
+			for _, k := range []counter.Kind{counter.Upload, counter.Download} {
+				copies := st.rules[counter.Key{Kind: k, Addr: h}]
 				keep := 0
 				if want[h] {
 					keep = 1
@@ -393,8 +391,8 @@ func routerRule(builtin string) string {
 	return "! -o lo -j RETURN"
 }
 
-func matchFlag(k Kind) string {
-	if k == Upload {
+func matchFlag(k counter.Kind) string {
+	if k == counter.Upload {
 		return "-s"
 	}
 	return "-d"

@@ -12,6 +12,8 @@ import (
 	"github.com/google/nftables/expr"
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/transferometer/transferometer/internal/counter"
 )
 
 // NFTables is the native nftables backend (netlink through
@@ -118,12 +120,12 @@ func bigReceiveBuffer(c *netlink.Conn) error {
 	return nil
 }
 
-// Name implements Backend.
-func (n *NFTables) Name() string {
+// Kind implements Backend.
+func (n *NFTables) Kind() Kind {
 	if n.netdev != nil {
-		return "nftables-netdev"
+		return KindNFTablesNetdev
 	}
-	return "nftables"
+	return KindNFTables
 }
 
 // Table returns the name of our table in each family.
@@ -156,7 +158,7 @@ type nftState struct {
 	broken bool
 	sets   map[string]*nftables.Set
 	chains map[string]bool
-	elems  map[Key]bool
+	elems  map[counter.Key]bool
 	// good holds the handles of our well-formed rules per purpose
 	// ("up", "down", "input", "output"); stray holds every other rule in
 	// our chains, to be deleted.
@@ -184,7 +186,7 @@ func (n *NFTables) chainSpecs() []struct {
 // Read dumps each family's table: its sets' elements with their counters
 // and its chains' rules with theirs, on one netlink socket.
 func (n *NFTables) Read(ctx context.Context) (*Snapshot, error) {
-	snap := &Snapshot{Counters: make(map[Key]Counter)}
+	snap := &Snapshot{Counters: make(map[counter.Key]counter.Counter)}
 	p := &nftPlan{}
 	c, err := n.conn()
 	if err != nil {
@@ -219,8 +221,8 @@ func famName(f nftFamily) string {
 	return "ip"
 }
 
-func (n *NFTables) readFamily(c *nftables.Conn, f nftFamily, counters map[Key]Counter) (*nftState, error) {
-	st := &nftState{sets: map[string]*nftables.Set{}, chains: map[string]bool{}, elems: map[Key]bool{}, good: map[string][]*nftables.Rule{}}
+func (n *NFTables) readFamily(c *nftables.Conn, f nftFamily, counters map[counter.Key]counter.Counter) (*nftState, error) {
+	st := &nftState{sets: map[string]*nftables.Set{}, chains: map[string]bool{}, elems: map[counter.Key]bool{}, good: map[string][]*nftables.Rule{}}
 	var chains []*nftables.Chain
 	var err error
 	if st.table, chains, err = n.ourTable(c, f.fam); err != nil || st.table == nil {
@@ -255,9 +257,9 @@ func (n *NFTables) readFamily(c *nftables.Conn, f nftFamily, counters map[Key]Co
 			continue
 		}
 		st.sets[s.Name] = s
-		kind := Upload
+		kind := counter.Upload
 		if s.Name == nftSetDown {
-			kind = Download
+			kind = counter.Download
 		}
 		elems, err := c.GetSetElements(s)
 		if err != nil {
@@ -272,12 +274,12 @@ func (n *NFTables) readFamily(c *nftables.Conn, f nftFamily, counters map[Key]Co
 				// A set without per-element counters counts nothing.
 				st.broken = true
 			}
-			k := Key{Kind: kind, Addr: a}
+			k := counter.Key{Kind: kind, Addr: a}
 			st.elems[k] = true
 			if e.Counter != nil {
-				counters[k] = Counter{Packets: e.Counter.Packets, Bytes: e.Counter.Bytes}
+				counters[k] = counter.Counter{Packets: e.Counter.Packets, Bytes: e.Counter.Bytes}
 			} else {
-				counters[k] = Counter{}
+				counters[k] = counter.Counter{}
 			}
 		}
 	}
@@ -301,15 +303,15 @@ func (n *NFTables) readFamily(c *nftables.Conn, f nftFamily, counters map[Key]Co
 			}
 			st.good[purpose] = append(st.good[purpose], r)
 			if purpose == nftInput || purpose == nftOutput {
-				kind := RouterIn
+				kind := counter.RouterIn
 				if purpose == nftOutput {
-					kind = RouterOut
+					kind = counter.RouterOut
 				}
 				// Duplicates (outside interference) are summed, so
 				// no counted byte is dropped before Sync removes them.
-				k := Key{Kind: kind, Addr: unspec}
+				k := counter.Key{Kind: kind, Addr: unspec}
 				old := counters[k]
-				counters[k] = Counter{Packets: old.Packets + cnt.Packets, Bytes: old.Bytes + cnt.Bytes}
+				counters[k] = counter.Counter{Packets: old.Packets + cnt.Packets, Bytes: old.Bytes + cnt.Bytes}
 			}
 		}
 	}
@@ -346,7 +348,7 @@ func (n *NFTables) ourTable(c *nftables.Conn, fam nftables.TableFamily) (*nftabl
 
 // classifyRule names the purpose of one of our rules ("" if it is not one
 // we write) and returns its counter.
-func classifyRule(chain string, ex []expr.Any, v6 bool) (string, Counter) {
+func classifyRule(chain string, ex []expr.Any, v6 bool) (string, counter.Counter) {
 	want := map[string][]expr.Any{}
 	switch chain {
 	case nftForward:
@@ -361,14 +363,14 @@ func classifyRule(chain string, ex []expr.Any, v6 bool) (string, Counter) {
 		if len(ex) != len(w) {
 			continue
 		}
-		var cnt Counter
+		var cnt counter.Counter
 		same := true
 		for i := range ex {
 			if c, ok := ex[i].(*expr.Counter); ok {
 				if _, ok := w[i].(*expr.Counter); !ok {
 					same = false
 				}
-				cnt = Counter{Packets: c.Packets, Bytes: c.Bytes}
+				cnt = counter.Counter{Packets: c.Packets, Bytes: c.Bytes}
 				continue
 			}
 			if !sameExpr(ex[i], w[i]) {
@@ -379,7 +381,7 @@ func classifyRule(chain string, ex []expr.Any, v6 bool) (string, Counter) {
 			return purpose, cnt
 		}
 	}
-	return "", Counter{}
+	return "", counter.Counter{}
 }
 
 // sameExpr compares the parts of an expression that decide what it
@@ -624,18 +626,18 @@ func (n *NFTables) syncFamily(c *nftables.Conn, f nftFamily, st *nftState, want 
 		}
 	}
 	for _, name := range setNames {
-		kind := Upload
+		kind := counter.Upload
 		if name == nftSetDown {
-			kind = Download
+			kind = counter.Download
 		}
 		var add, del []nftables.SetElement
 		for _, h := range sortedAddrs(want) {
-			if h.Is6() == f.v6 && (fresh || !st.elems[Key{Kind: kind, Addr: h}]) {
+			if h.Is6() == f.v6 && (fresh || !st.elems[counter.Key{Kind: kind, Addr: h}]) {
 				add = append(add, nftables.SetElement{Key: h.AsSlice()})
 			}
 		}
 		for _, h := range sortedAddrs(present) {
-			if !want[h] && !fresh && st.elems[Key{Kind: kind, Addr: h}] {
+			if !want[h] && !fresh && st.elems[counter.Key{Kind: kind, Addr: h}] {
 				del = append(del, nftables.SetElement{Key: h.AsSlice()})
 			}
 		}
@@ -656,7 +658,7 @@ func (n *NFTables) syncFamily(c *nftables.Conn, f nftFamily, st *nftState, want 
 		return nil, nil, msgs, nil
 	}
 	for _, h := range sortedAddrs(want) {
-		if h.Is6() == f.v6 && (fresh || !st.elems[Key{Kind: Upload, Addr: h}] || !st.elems[Key{Kind: Download, Addr: h}]) {
+		if h.Is6() == f.v6 && (fresh || !st.elems[counter.Key{Kind: counter.Upload, Addr: h}] || !st.elems[counter.Key{Kind: counter.Download, Addr: h}]) {
 			adds = append(adds, h)
 		}
 	}

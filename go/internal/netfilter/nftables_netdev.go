@@ -10,6 +10,7 @@ import (
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
 
+	"github.com/transferometer/transferometer/internal/counter"
 	"github.com/transferometer/transferometer/internal/links"
 )
 
@@ -63,11 +64,11 @@ const (
 // ndSets are the netdev table's sets: name, kind, IPv6.
 var ndSets = [...]struct {
 	name string
-	kind Kind
+	kind counter.Kind
 	v6   bool
 }{
-	{"up4", Upload, false}, {"down4", Download, false},
-	{"up6", Upload, true}, {"down6", Download, true},
+	{"up4", counter.Upload, false}, {"down4", counter.Download, false},
+	{"up6", counter.Upload, true}, {"down6", counter.Download, true},
 }
 
 // ndState is what one read of the netdev table told us.
@@ -75,13 +76,13 @@ type ndState struct {
 	table  *nftables.Table // nil: absent
 	broken bool
 	sets   map[string]*nftables.Set
-	elems  map[Key]bool
+	elems  map[counter.Key]bool
 	chains map[string]*nftables.Chain
 	rules  map[string][]*nftables.Rule
 }
 
-func (n *NFTables) readNetdev(c *nftables.Conn, counters map[Key]Counter) (*ndState, error) {
-	st := &ndState{sets: map[string]*nftables.Set{}, elems: map[Key]bool{}, chains: map[string]*nftables.Chain{}, rules: map[string][]*nftables.Rule{}}
+func (n *NFTables) readNetdev(c *nftables.Conn, counters map[counter.Key]counter.Counter) (*ndState, error) {
+	st := &ndState{sets: map[string]*nftables.Set{}, elems: map[counter.Key]bool{}, chains: map[string]*nftables.Chain{}, rules: map[string][]*nftables.Rule{}}
 	var chains []*nftables.Chain
 	var err error
 	if st.table, chains, err = n.ourTable(c, nftables.TableFamilyNetdev); err != nil || st.table == nil {
@@ -127,15 +128,15 @@ func (n *NFTables) readNetdev(c *nftables.Conn, counters map[Key]Counter) (*ndSt
 			if !ok || a.Is6() != ndSets[spec].v6 {
 				continue
 			}
-			k := Key{Kind: ndSets[spec].kind, Addr: a}
+			k := counter.Key{Kind: ndSets[spec].kind, Addr: a}
 			st.elems[k] = true
 			if e.Counter == nil {
 				st.broken = true
-				counters[k] = Counter{}
+				counters[k] = counter.Counter{}
 				continue
 			}
-			cnt := Counter{Packets: e.Counter.Packets, Bytes: e.Counter.Bytes}
-			if k.Kind == Download {
+			cnt := counter.Counter{Packets: e.Counter.Packets, Bytes: e.Counter.Bytes}
+			if k.Kind == counter.Download {
 				// Egress counted Ethernet frames: 14 header bytes each.
 				if h := cnt.Packets * ethHeader; cnt.Bytes >= h {
 					cnt.Bytes -= h
@@ -406,7 +407,7 @@ func (n *NFTables) syncNetdev(c *nftables.Conn, st *ndState, sc ndScope, want ma
 	for _, spec := range ndSets {
 		var add, del []nftables.SetElement
 		for _, h := range sortedAddrs(want) {
-			if h.Is6() == spec.v6 && (fresh || !st.elems[Key{Kind: spec.kind, Addr: h}]) {
+			if h.Is6() == spec.v6 && (fresh || !st.elems[counter.Key{Kind: spec.kind, Addr: h}]) {
 				add = append(add, nftables.SetElement{Key: h.AsSlice()})
 			}
 		}
@@ -442,7 +443,7 @@ func ndHosts(st *ndState, want map[netip.Addr]bool) (adds, dels []netip.Addr) {
 		present[k.Addr] = true
 	}
 	for _, h := range sortedAddrs(want) {
-		if fresh || !st.elems[Key{Kind: Upload, Addr: h}] || !st.elems[Key{Kind: Download, Addr: h}] {
+		if fresh || !st.elems[counter.Key{Kind: counter.Upload, Addr: h}] || !st.elems[counter.Key{Kind: counter.Download, Addr: h}] {
 			adds = append(adds, h)
 		}
 	}

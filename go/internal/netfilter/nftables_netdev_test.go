@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/transferometer/transferometer/internal/counter"
 	"github.com/transferometer/transferometer/internal/netfilter"
 	"github.com/transferometer/transferometer/internal/testlan"
 )
@@ -32,8 +33,8 @@ func netdevLAN(t *testing.T, hosts int) (*testlan.LAN, *netfilter.NFTables, *[]n
 // host) is not counted.
 func TestNetdevExactCounts(t *testing.T) {
 	lan, b, prefixes := netdevLAN(t, 2)
-	if b.Name() != "nftables-netdev" {
-		t.Fatalf("name %q", b.Name())
+	if b.Kind() != netfilter.KindNFTablesNetdev {
+		t.Fatalf("kind %v", b.Kind())
 	}
 	h1, h2 := lan.Hosts[0], lan.Hosts[1]
 	ch, _ := nftSync(t, b, h1.IP4, h1.IP6, h2.IP4)
@@ -62,17 +63,17 @@ func TestNetdevExactCounts(t *testing.T) {
 	h1.Ping(t, h2.IP4, 800, 3)
 	h1.Ping(t, h2.IP6, 800, 3)
 	c := nftRead(t, b)
-	want := map[netfilter.Key]netfilter.Counter{
-		netfilter.HostKey(netfilter.Upload, h1.IP4):   {Packets: 10, Bytes: 10280},
-		netfilter.HostKey(netfilter.Download, h1.IP4): {Packets: 10, Bytes: 10280},
-		netfilter.HostKey(netfilter.Upload, h1.IP6):   {Packets: 10, Bytes: 10480},
-		netfilter.HostKey(netfilter.Download, h1.IP6): {Packets: 10, Bytes: 10480},
-		netfilter.HostKey(netfilter.Upload, h2.IP4):   {Packets: 7, Bytes: 3696},
-		netfilter.HostKey(netfilter.Download, h2.IP4): {Packets: 7, Bytes: 3696},
+	want := map[counter.Key]counter.Counter{
+		counter.HostKey(counter.Upload, h1.IP4):   {Packets: 10, Bytes: 10280},
+		counter.HostKey(counter.Download, h1.IP4): {Packets: 10, Bytes: 10280},
+		counter.HostKey(counter.Upload, h1.IP6):   {Packets: 10, Bytes: 10480},
+		counter.HostKey(counter.Download, h1.IP6): {Packets: 10, Bytes: 10480},
+		counter.HostKey(counter.Upload, h2.IP4):   {Packets: 7, Bytes: 3696},
+		counter.HostKey(counter.Download, h2.IP4): {Packets: 7, Bytes: 3696},
 	}
 	wantCounters(t, c, want)
 	// The router's own counters stay in the ip/ip6 tables.
-	if r := c[netfilter.RouterKey(netfilter.RouterIn, netip.IPv4Unspecified())]; r.Packets < 6 {
+	if r := c[counter.RouterKey(counter.RouterIn, netip.IPv4Unspecified())]; r.Packets < 6 {
 		t.Errorf("router input = %+v, want the pings to the router", r)
 	}
 
@@ -92,7 +93,7 @@ func TestNetdevExactCounts(t *testing.T) {
 	}
 	lan.Run(t, lan.Router, "ip", "link", "del", h3.RouterPort)
 	c = nftRead(t, b)
-	if got := c[netfilter.HostKey(netfilter.Upload, h3.IP4)]; got != (netfilter.Counter{Packets: 2, Bytes: 2056}) {
+	if got := c[counter.HostKey(counter.Upload, h3.IP4)]; got != (counter.Counter{Packets: 2, Bytes: 2056}) {
 		t.Fatalf("h3 upload after its port vanished = %+v (the set keeps the count)", got)
 	}
 	// Kernels before 6.? delete a vanished device's single-device chains
@@ -109,10 +110,10 @@ func TestNetdevExactCounts(t *testing.T) {
 	// A LAN prefix change rewrites the filter chains without touching
 	// the hosts' counters (the router's own in/out counters may move
 	// meanwhile: it sends IPv6 neighbour and MLD packets on its own).
-	hostCounters := func() map[netfilter.Key]netfilter.Counter {
-		out := map[netfilter.Key]netfilter.Counter{}
+	hostCounters := func() map[counter.Key]counter.Counter {
+		out := map[counter.Key]counter.Counter{}
 		for k, v := range nftRead(t, b) {
-			if k.Kind == netfilter.Upload || k.Kind == netfilter.Download {
+			if k.Kind == counter.Upload || k.Kind == counter.Download {
 				out[k] = v
 			}
 		}
@@ -181,11 +182,11 @@ func TestNetdevTopologies(t *testing.T) {
 			h.Ping(t, lan.Internet6, 1000, 10)
 			h.Ping(t, lan.RouterLAN4, 1000, 3)
 			c := nftRead(t, b)
-			want := map[netfilter.Key]netfilter.Counter{
-				netfilter.HostKey(netfilter.Upload, h.IP4):   {Packets: 10, Bytes: 10280},
-				netfilter.HostKey(netfilter.Download, h.IP4): {Packets: 10, Bytes: 10280},
-				netfilter.HostKey(netfilter.Upload, h.IP6):   {Packets: 10, Bytes: 10480},
-				netfilter.HostKey(netfilter.Download, h.IP6): {Packets: 10, Bytes: 10480},
+			want := map[counter.Key]counter.Counter{
+				counter.HostKey(counter.Upload, h.IP4):   {Packets: 10, Bytes: 10280},
+				counter.HostKey(counter.Download, h.IP4): {Packets: 10, Bytes: 10280},
+				counter.HostKey(counter.Upload, h.IP6):   {Packets: 10, Bytes: 10480},
+				counter.HostKey(counter.Download, h.IP6): {Packets: 10, Bytes: 10480},
 			}
 			wantCounters(t, c, want)
 		})
@@ -207,7 +208,7 @@ func TestNFTablesManyHosts(t *testing.T) {
 		}
 		c := nftRead(t, b)
 		for _, ip := range hosts {
-			for _, k := range []netfilter.Key{netfilter.HostKey(netfilter.Upload, ip), netfilter.HostKey(netfilter.Download, ip)} {
+			for _, k := range []counter.Key{counter.HostKey(counter.Upload, ip), counter.HostKey(counter.Download, ip)} {
 				if _, ok := c[k]; !ok {
 					t.Fatalf("read %d counters; none for %v", len(c), k)
 				}
@@ -228,7 +229,7 @@ func TestNFTablesManyHosts(t *testing.T) {
 }
 
 // wantCounters checks the counters of want (others may exist).
-func wantCounters(t *testing.T, c, want map[netfilter.Key]netfilter.Counter) {
+func wantCounters(t *testing.T, c, want map[counter.Key]counter.Counter) {
 	t.Helper()
 	for k, w := range want {
 		if c[k] != w {

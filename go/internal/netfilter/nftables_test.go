@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/transferometer/transferometer/internal/counter"
 	"github.com/transferometer/transferometer/internal/netfilter"
 	"github.com/transferometer/transferometer/internal/testlan"
 )
@@ -51,7 +52,7 @@ func nftSync(t *testing.T, b netfilter.Backend, hosts ...netip.Addr) (netfilter.
 	return ch, snap
 }
 
-func nftRead(t *testing.T, b netfilter.Backend) map[netfilter.Key]netfilter.Counter {
+func nftRead(t *testing.T, b netfilter.Backend) map[counter.Key]counter.Counter {
 	t.Helper()
 	snap, err := b.Read(context.Background())
 	if err != nil {
@@ -75,26 +76,26 @@ func TestNFTablesExactCountsAndPlanning(t *testing.T) {
 	h1.Ping(t, lan.Internet6, 1000, 10)
 	h2.Ping(t, lan.Internet4, 500, 7) // not accounted: no element
 	c := nftRead(t, b)
-	want := map[netfilter.Key]netfilter.Counter{
-		netfilter.HostKey(netfilter.Upload, h1.IP4):   {Packets: 10, Bytes: 10280},
-		netfilter.HostKey(netfilter.Download, h1.IP4): {Packets: 10, Bytes: 10280},
-		netfilter.HostKey(netfilter.Upload, h1.IP6):   {Packets: 10, Bytes: 10480},
-		netfilter.HostKey(netfilter.Download, h1.IP6): {Packets: 10, Bytes: 10480},
+	want := map[counter.Key]counter.Counter{
+		counter.HostKey(counter.Upload, h1.IP4):   {Packets: 10, Bytes: 10280},
+		counter.HostKey(counter.Download, h1.IP4): {Packets: 10, Bytes: 10280},
+		counter.HostKey(counter.Upload, h1.IP6):   {Packets: 10, Bytes: 10480},
+		counter.HostKey(counter.Download, h1.IP6): {Packets: 10, Bytes: 10480},
 	}
 	wantCounters(t, c, want)
-	if _, ok := c[netfilter.HostKey(netfilter.Upload, h2.IP4)]; ok {
+	if _, ok := c[counter.HostKey(counter.Upload, h2.IP4)]; ok {
 		t.Errorf("h2 has a counter: %v", c)
 	}
-	for _, k := range []netfilter.Key{netfilter.RouterKey(netfilter.RouterIn, h1.IP4), netfilter.RouterKey(netfilter.RouterOut, h1.IP6)} {
+	for _, k := range []counter.Key{counter.RouterKey(counter.RouterIn, h1.IP4), counter.RouterKey(counter.RouterOut, h1.IP6)} {
 		if _, ok := c[k]; !ok {
 			t.Errorf("router counter %v missing", k)
 		}
 	}
 	// Router traffic (not loopback) counts in input/output.
-	before := c[netfilter.RouterKey(netfilter.RouterIn, h1.IP4)]
+	before := c[counter.RouterKey(counter.RouterIn, h1.IP4)]
 	h2.Ping(t, lan.RouterLAN4, 500, 3)
 	lan.Run(t, lan.Router, "ping", "-c", "3", "-i", "0.01", "127.0.0.1")
-	after := nftRead(t, b)[netfilter.RouterKey(netfilter.RouterIn, h1.IP4)]
+	after := nftRead(t, b)[counter.RouterKey(counter.RouterIn, h1.IP4)]
 	if got := after.Packets - before.Packets; got != 3 {
 		t.Errorf("router input grew by %d packets, want 3 (loopback excluded)", got)
 	}
@@ -105,10 +106,10 @@ func TestNFTablesExactCountsAndPlanning(t *testing.T) {
 		t.Fatalf("swap: %+v", ch)
 	}
 	c = nftRead(t, b)
-	if _, ok := c[netfilter.HostKey(netfilter.Upload, h1.IP4)]; ok {
+	if _, ok := c[counter.HostKey(counter.Upload, h1.IP4)]; ok {
 		t.Errorf("h1 still counted")
 	}
-	if c[netfilter.HostKey(netfilter.Download, h2.IP6)] != (netfilter.Counter{}) {
+	if c[counter.HostKey(counter.Download, h2.IP6)] != (counter.Counter{}) {
 		t.Errorf("new element not at zero: %v", c)
 	}
 	// The tables are ours, by name, in families ip and ip6.
@@ -148,7 +149,7 @@ func TestNFTablesRepairAndInactiveIPv6(t *testing.T) {
 		t.Fatalf("re-create: %+v", ch)
 	}
 	h1.Ping(t, lan.Internet4, 1000, 10)
-	if c := nftRead(t, b)[netfilter.HostKey(netfilter.Upload, h1.IP4)]; c.Bytes != 10280 {
+	if c := nftRead(t, b)[counter.HostKey(counter.Upload, h1.IP4)]; c.Bytes != 10280 {
 		t.Errorf("after re-create: %+v", c)
 	}
 	// IPv6 off: its table is read (to credit it) and deleted, nothing else.
@@ -157,7 +158,7 @@ func TestNFTablesRepairAndInactiveIPv6(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := nftRead(t, b4)[netfilter.HostKey(netfilter.Upload, h1.IP6)]; !ok {
+	if _, ok := nftRead(t, b4)[counter.HostKey(counter.Upload, h1.IP6)]; !ok {
 		t.Fatal("inactive family not read")
 	}
 	ch, _ = nftSync(t, b4, h1.IP4, h1.IP6)

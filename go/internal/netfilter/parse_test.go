@@ -3,6 +3,8 @@ package netfilter
 import (
 	"net/netip"
 	"testing"
+
+	"github.com/transferometer/transferometer/internal/counter"
 )
 
 // A save of the mangle table as iptables-nft-save 1.8.9 prints it, with a
@@ -30,16 +32,16 @@ COMMIT
 
 func TestParseSave(t *testing.T) {
 	ipt := &IPTables{prefix: "TM"}
-	counters := map[Key]Counter{}
+	counters := map[counter.Key]counter.Counter{}
 	st, err := ipt.parseSave([]byte(sample), false, counters)
 	if err != nil {
 		t.Fatal(err)
 	}
 	h := netip.MustParseAddr("10.77.0.11")
-	want := map[Key]Counter{
-		{Upload, h}:                         {12, 10380},
-		{Download, h}:                       {5, 5140},
-		{RouterIn, netip.IPv4Unspecified()}: {4, 400},
+	want := map[counter.Key]counter.Counter{
+		{Kind: counter.Upload, Addr: h}:                         {Packets: 12, Bytes: 10380},
+		{Kind: counter.Download, Addr: h}:                       {Packets: 5, Bytes: 5140},
+		{Kind: counter.RouterIn, Addr: netip.IPv4Unspecified()}: {Packets: 4, Bytes: 400},
 	}
 	if len(counters) != len(want) {
 		t.Fatalf("counters = %v, want %v", counters, want)
@@ -58,21 +60,7 @@ func TestParseSave(t *testing.T) {
 	if got := st.jumps["INPUT"]; len(got) != 1 || got[0] != 1 {
 		t.Errorf("INPUT jumps at %v, want [1]", got)
 	}
-	if st.rules[Key{Upload, h}] != 2 {
+	if st.rules[counter.Key{Kind: counter.Upload, Addr: h}] != 2 {
 		t.Errorf("duplicate upload rule not seen: %v", st.rules)
-	}
-}
-
-func TestKeyText(t *testing.T) {
-	for _, s := range []string{"up 10.0.0.5", "down fd00::5", "in 0.0.0.0", "out ::"} {
-		k, err := ParseKey(s)
-		if err != nil || k.String() != s {
-			t.Errorf("ParseKey(%q) = %v, %v", s, k, err)
-		}
-	}
-	for _, s := range []string{"", "up", "up 10.0.0.0/8", "in 10.0.0.1", "up ::", "sideways 1.2.3.4", "up fe80::1%eth0"} {
-		if _, err := ParseKey(s); err == nil {
-			t.Errorf("ParseKey(%q) succeeded", s)
-		}
 	}
 }

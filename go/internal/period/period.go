@@ -26,6 +26,16 @@ func (p Period) Key() string { return p.Start.Format(DayLayout) }
 // DayLayout is the format of day and period keys.
 const DayLayout = "2006-01-02"
 
+// ValidSelector accepts what a usage or export request may name: "",
+// "current", "all" or a period's first day.
+func ValidSelector(p string) bool {
+	if p == "" || p == "current" || p == "all" {
+		return true
+	}
+	_, err := time.Parse(DayLayout, p)
+	return err == nil
+}
+
 // DayKey names the calendar day of t in t's location.
 func DayKey(t time.Time) string { return t.Format(DayLayout) }
 

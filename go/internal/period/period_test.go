@@ -66,3 +66,14 @@ func TestDaysAcrossDST(t *testing.T) {
 		t.Errorf("got %s", k)
 	}
 }
+
+func TestValidSelector(t *testing.T) {
+	for s, want := range map[string]bool{
+		"": true, "current": true, "all": true, "2026-11-01": true,
+		"2026-13-01": false, "2026-11-1": false, "Current": false, "all ": false, "yesterday": false,
+	} {
+		if got := ValidSelector(s); got != want {
+			t.Errorf("ValidSelector(%q) = %v, want %v", s, got, want)
+		}
+	}
+}

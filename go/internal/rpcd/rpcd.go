@@ -16,6 +16,7 @@ import (
 	"github.com/transferometer/transferometer/internal/account"
 	"github.com/transferometer/transferometer/internal/lock"
 	"github.com/transferometer/transferometer/internal/macaddr"
+	"github.com/transferometer/transferometer/internal/period"
 )
 
 // MaxInput caps what a call reads: every valid request is tiny.
@@ -82,7 +83,8 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer,
 	return err
 }
 
-// raw is a reply already encoded (the daemon's usage snapshot).
+// raw is a reply already encoded (usage: the daemon's snapshot, passed on
+// without decoding).
 type raw []byte
 
 func classify(err error) *Error {
@@ -103,15 +105,6 @@ func classify(err error) *Error {
 type Args struct {
 	MAC    *macaddr.MAC
 	Period string
-}
-
-// ValidPeriod accepts "", "current", "all" or a period's first day.
-func ValidPeriod(p string) bool {
-	if p == "" || p == "current" || p == "all" {
-		return true
-	}
-	_, err := time.Parse("2006-01-02", p)
-	return err == nil
 }
 
 // ParseArgs reads one JSON object, capped, and checks the types of the
@@ -164,7 +157,7 @@ func ParseArgs(method string, r io.Reader) (Args, error) {
 	if a.Period, _, err = str("period"); err != nil {
 		return a, err
 	}
-	if !ValidPeriod(a.Period) {
+	if !period.ValidSelector(a.Period) {
 		return a, fail("invalid_argument", "period %q: want current, all or a date like 2026-11-01", truncate(a.Period, 32))
 	}
 	return a, nil
@@ -185,27 +178,19 @@ func Call(ctx context.Context, method string, stdin io.Reader, open Opener) (any
 	}
 	switch method {
 	case "usage":
-		if core.DaemonRunning() {
-			// The page polls: the daemon's last collection (≤
-			// refresh_interval old) without a lock or a counter read;
-			// for the default arguments its ready-made reply.
-			if args.MAC == nil && args.Period == "" {
-				if b, ok := core.Snapshot(); ok {
-					return raw(b), nil
-				}
-			}
-			return core.Saved(ctx, args.MAC, args.Period)
-		}
-		return core.Usage(ctx, args.MAC, args.Period)
-	case "hosts":
-		hs, warnings, err := core.Hosts(ctx)
+		// The page polls: while the daemon runs, the core answers from
+		// its last collection (account.Core.Usage holds the policy).
+		r, err := core.Usage(ctx, account.UsageQuery{MAC: args.MAC, Period: args.Period})
 		if err != nil {
 			return nil, err
 		}
-		if warnings == nil {
-			warnings = []account.Warning{}
+		b, err := r.JSON()
+		if err != nil {
+			return nil, err
 		}
-		return map[string]any{"hosts": hs, "warnings": warnings}, nil
+		return raw(b), nil
+	case "hosts":
+		return core.Hosts(ctx)
 	case "reset":
 		zeroed, err := core.Reset(ctx, args.MAC)
 		if err != nil {

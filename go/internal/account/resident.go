@@ -14,6 +14,10 @@ import (
 	"github.com/transferometer/transferometer/internal/ledger"
 )
 
+// The resident daemon's side of the core: the mark that says it runs, and
+// the usage snapshot its core (Options.Resident) writes after each
+// collection, which Usage answers the page's polls from.
+
 // daemonFile, under db_dir, holds the PID of the running daemon. While the
 // daemon runs it collects every refresh_interval, so a reader (ubus usage,
 // i.e. the LuCI page's polls) can answer from the saved ledger — no lock,
@@ -89,9 +93,9 @@ func (c *Core) writeSnapshot(tx *txn, id string, savedAt time.Time) error {
 	return ledger.WriteAtomic(filepath.Join(c.settings.DBDir, snapshotFile), buf, 0o644)
 }
 
-// Snapshot returns the usage reply of the snapshot if it was made from the
+// snapshot returns the usage reply of the snapshot if it was made from the
 // current transfer.db.
-func (c *Core) Snapshot() ([]byte, bool) {
+func (c *Core) snapshot() ([]byte, bool) {
 	b, err := os.ReadFile(filepath.Join(c.settings.DBDir, snapshotFile))
 	if err != nil {
 		return nil, false

@@ -1,0 +1,288 @@
+package account
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"path/filepath"
+	"testing"
+
+	"github.com/transferometer/transferometer/internal/config"
+	"github.com/transferometer/transferometer/internal/macaddr"
+	"github.com/transferometer/transferometer/internal/neigh"
+	"github.com/transferometer/transferometer/internal/netfilter"
+)
+
+// The core's hard paths on the fake kernel: a backend switch and its
+// retire (also interrupted), a resident core following the firewall's
+// offloading option, Seed, Teardown and the usage policy with its snapshot.
+
+func collect(t *testing.T, c *Core) Outcome {
+	t.Helper()
+	return handle(t, c, Collect, macaddr.MAC{}, netip.Addr{})
+}
+
+func downloaded(t *testing.T, c *Core, mac macaddr.MAC) uint64 {
+	t.Helper()
+	return usageOf(t, c, mac).DownloadBytes
+}
+
+func TestBackendSwitchCarriesTotals(t *testing.T) {
+	c, _ := newCore(t)
+	k := newFakeKernel()
+	s := c.settings
+	s.Backend, s.IPTablesVariant = "iptables", "legacy"
+	ipt := openFake(t, s, c.configDir, k, Options{Now: c.now})
+	handle(t, ipt, NeighAdd, macA, ipA)
+	old := k.fake(netfilter.KindIPTablesLegacy)
+	old.Traffic(down(ipA), 3, 3000)
+
+	// The settings now say nftables; old counters grew after the last read.
+	old.Traffic(down(ipA), 1, 700)
+	s.Backend = "nftables"
+	nft := openFake(t, s, c.configDir, k, Options{Now: c.now})
+	out := collect(t, nft)
+	if !hasWarning(out.Warnings, "backend_switched") {
+		t.Errorf("no backend_switched warning: %+v", out.Warnings)
+	}
+	if old.Has(down(ipA)) || old.Teardowns != 1 {
+		t.Fatalf("old backend: rules left %v, teardowns %d", old.Has(down(ipA)), old.Teardowns)
+	}
+	cur := k.fake(netfilter.KindNFTables)
+	if !cur.Has(down(ipA)) || !cur.Has(up(ipA)) {
+		t.Fatal("the host has no rules in the new backend")
+	}
+	cur.Traffic(down(ipA), 1, 50)
+	if got := downloaded(t, nft, macA); got != 3750 {
+		t.Fatalf("download after the switch = %d, want 3750 (3000 + 700 before, 50 after)", got)
+	}
+	_, tr, err := nft.store.Peek()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr.Backend != "nftables" || tr.Retired != nil {
+		t.Fatalf("ledger backend %q, retired %+v", tr.Backend, tr.Retired)
+	}
+}
+
+// A crash between saving the switch and removing the old rules (here: the
+// new backend's Sync fails) leaves Retired in the ledger; the next run
+// credits the old counters' growth against it once, then retires it.
+func TestBackendSwitchInterrupted(t *testing.T) {
+	c, _ := newCore(t)
+	k := newFakeKernel()
+	s := c.settings
+	s.Backend, s.IPTablesVariant = "iptables", "nft"
+	ipt := openFake(t, s, c.configDir, k, Options{Now: c.now})
+	handle(t, ipt, NeighAdd, macA, ipA)
+	old := k.fake(netfilter.KindIPTablesNFT)
+	old.Traffic(down(ipA), 2, 2000)
+
+	s.Backend = "nftables"
+	nft := openFake(t, s, c.configDir, k, Options{Now: c.now})
+	cur := k.fake(netfilter.KindNFTables)
+	cur.FailSync = errors.New("killed")
+	if _, err := nft.Handle(context.Background(), Event{Kind: Collect}); err == nil {
+		t.Fatal("want the injected Sync failure")
+	}
+	_, tr, err := nft.store.Peek()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr.Retired == nil || tr.Retired.Backend != "iptables" {
+		t.Fatalf("after the interrupted switch: retired %+v", tr.Retired)
+	}
+	// The old rules still count until they are gone.
+	old.Traffic(down(ipA), 1, 111)
+	collect(t, nft)
+	if old.Has(down(ipA)) {
+		t.Fatal("old rules not retired")
+	}
+	if got := downloaded(t, nft, macA); got != 2111 {
+		t.Fatalf("download = %d, want 2111 (nothing lost or doubled)", got)
+	}
+}
+
+// A resident core chooses again every cycle: turning software flow
+// offloading on moves counting to the netdev placement, totals carried.
+func TestResidentFollowsOffloading(t *testing.T) {
+	c, _ := newCore(t)
+	k := newFakeKernel()
+	res := openFake(t, c.settings, c.configDir, k, Options{Now: c.now, Resident: true})
+	handle(t, res, NeighAdd, macA, ipA)
+	fwd := k.fake(netfilter.KindNFTables)
+	fwd.Traffic(down(ipA), 1, 1000)
+	if res.Placement() != netfilter.PlacementForward {
+		t.Fatalf("placement %q", res.Placement())
+	}
+	writeFile(t, filepath.Join(c.configDir, "firewall"), "config defaults\n\toption flow_offloading '1'\n")
+	collect(t, res)
+	if res.Kind() != netfilter.KindNFTablesNetdev || k.built[netfilter.KindNFTablesNetdev] != 1 {
+		t.Fatalf("kind %v, built %v", res.Kind(), k.built)
+	}
+	if fwd.Has(down(ipA)) {
+		t.Fatal("forward-hook rules left after the switch")
+	}
+	k.fake(netfilter.KindNFTablesNetdev).Traffic(down(ipA), 1, 5)
+	if got := downloaded(t, res, macA); got != 1005 {
+		t.Fatalf("download = %d, want 1005", got)
+	}
+	r, err := fresh(res, nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Placement != "netdev" || r.Backend != "nftables-netdev" || !hasWarning(r.Warnings, "placement_netdev") {
+		t.Fatalf("report: placement %q backend %q warnings %+v", r.Placement, r.Backend, r.Warnings)
+	}
+	// A one-shot core keeps the choice it was opened with.
+	writeFile(t, filepath.Join(c.configDir, "firewall"), "config defaults\n\toption flow_offloading '0'\n")
+	if once := reopen(t, res, "boot-1"); once.Kind() != netfilter.KindNFTables {
+		t.Fatalf("reopened kind %v", once.Kind())
+	}
+	if res.Kind() != netfilter.KindNFTablesNetdev {
+		t.Fatal("the resident core switched without a cycle")
+	}
+}
+
+func TestSeed(t *testing.T) {
+	c, f := newCore(t)
+	entries := []neigh.Entry{
+		{MAC: macA, Addr: ipA},
+		{MAC: macA, Addr: ipA6},
+		{MAC: macB, Addr: wan},
+		{MAC: macB, Addr: ll},
+	}
+	out, err := c.Seed(context.Background(), entries)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Changes.Added) != 2 || !f.Has(down(ipA)) || !f.Has(up(ipA6)) || f.Has(down(wan)) || f.Has(down(ll)) {
+		t.Fatalf("seeded %v", out.Changes.Added)
+	}
+	// Seeding again changes nothing.
+	if out, err = c.Seed(context.Background(), entries); err != nil || len(out.Changes.Added) != 0 {
+		t.Fatalf("second seed: %+v, %v", out.Changes, err)
+	}
+	// Disabled: Seed removes our rules instead, keeping the bytes.
+	f.Traffic(down(ipA), 1, 42)
+	s := c.settings
+	s.Enabled = false
+	off := reopenWith(t, c, s)
+	if out, err = off.Seed(context.Background(), entries); err != nil || !out.Disabled {
+		t.Fatalf("disabled seed: %+v, %v", out, err)
+	}
+	if f.Has(down(ipA)) {
+		t.Fatal("rules left while disabled")
+	}
+	if got := downloaded(t, c, macA); got != 42 {
+		t.Fatalf("download = %d, want 42", got)
+	}
+}
+
+func TestTeardownCreditsFinalCounts(t *testing.T) {
+	c, f := newCore(t)
+	handle(t, c, NeighAdd, macA, ipA)
+	f.Traffic(down(ipA), 4, 4000)
+	if err := c.Teardown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if f.Has(down(ipA)) || f.Teardowns != 1 {
+		t.Fatalf("after teardown: rules %v, teardowns %d", f.Has(down(ipA)), f.Teardowns)
+	}
+	// The saved ledger, read without collecting (a collect would put the
+	// rules back).
+	rep, err := c.report(context.Background(), &macA, "", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Hosts) != 1 || rep.Hosts[0].DownloadBytes != 4000 {
+		t.Fatalf("after teardown: %+v", rep.Hosts)
+	}
+	// Nothing of ours left: a second teardown does nothing.
+	if err := c.Teardown(context.Background()); err != nil || f.Teardowns != 1 {
+		t.Fatalf("second teardown: %v, teardowns %d", err, f.Teardowns)
+	}
+}
+
+// Usage's policy: a resident core (and every door while the daemon runs)
+// answers from the last collection; the default query from the snapshot,
+// as long as transfer.db is the one it was made from.
+func TestUsagePolicy(t *testing.T) {
+	c, f := newCore(t)
+	handle(t, c, NeighAdd, macA, ipA)
+	res := openFake(t, c.settings, c.configDir, newFakeKernelWith(f), Options{Now: c.now, Resident: true})
+	f.Traffic(down(ipA), 1, 100)
+	collect(t, res)
+	f.Traffic(down(ipA), 1, 20) // after the daemon's last collection
+
+	ctx := context.Background()
+	def, err := res.Usage(ctx, UsageQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if def.encoded == nil {
+		t.Fatal("the default query was not answered from the snapshot")
+	}
+	r, err := def.Report()
+	if err != nil || len(r.Hosts) != 1 || r.Hosts[0].DownloadBytes != 100 {
+		t.Fatalf("snapshot reply: %+v, %v", r.Hosts, err)
+	}
+	one, err := res.Usage(ctx, UsageQuery{MAC: &macA})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := one.Report(); one.encoded != nil || r.Hosts[0].DownloadBytes != 100 {
+		t.Fatalf("one device: encoded %v, %+v", one.encoded != nil, r.Hosts)
+	}
+	// Fresh collects, whoever asks.
+	if got := downloaded(t, res, macA); got != 120 {
+		t.Fatalf("fresh: %d, want 120", got)
+	}
+	// That collection left a new snapshot; a reset by another door makes
+	// transfer.db newer than it, so the saved ledger answers.
+	if _, err := c.Reset(ctx, &macA); err != nil {
+		t.Fatal(err)
+	}
+	after, err := res.Usage(ctx, UsageQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := after.Report(); after.encoded != nil || r.Hosts[0].DownloadBytes != 0 {
+		t.Fatalf("after a reset: encoded %v, %+v", after.encoded != nil, r.Hosts)
+	}
+	// A one-shot door with no daemon running collects.
+	f.Traffic(down(ipA), 1, 9)
+	q, err := c.Usage(ctx, UsageQuery{MAC: &macA})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := q.Report(); r.Hosts[0].DownloadBytes != 9 {
+		t.Fatalf("no daemon: %+v", r.Hosts)
+	}
+}
+
+func hasWarning(ws []Warning, code string) bool {
+	for _, w := range ws {
+		if w.Code == code {
+			return true
+		}
+	}
+	return false
+}
+
+// newFakeKernelWith is a fake kernel whose nftables family is f.
+func newFakeKernelWith(f *netfilter.Fake) *fakeKernel {
+	k := newFakeKernel()
+	k.fakes[netfilter.KindNFTables.Family()] = f
+	return k
+}
+
+// reopenWith is reopen with other settings.
+func reopenWith(t *testing.T, c *Core, s config.Settings) *Core {
+	t.Helper()
+	c2, err := Open(s, c.configDir, Options{Now: c.now, BootID: c.bootID, Backends: c.backends, Host: c.host})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c2
+}

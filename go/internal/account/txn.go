@@ -1,0 +1,176 @@
+package account
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"sort"
+	"time"
+
+	"github.com/transferometer/transferometer/internal/ledger"
+	"github.com/transferometer/transferometer/internal/lock"
+	"github.com/transferometer/transferometer/internal/netfilter"
+)
+
+// txn is one locked read-credit-change cycle.
+type txn struct {
+	hosts      *ledger.Hosts
+	transfer   *ledger.Transfer
+	snap       *netfilter.Snapshot
+	now        int64
+	hostsDirty bool
+	warnings   []Warning
+	changes    netfilter.Changes
+	at         time.Time
+	// commit asks for the ledger to be copied to persist_dir as well.
+	commit bool
+	// closed holds buckets a rollover (or a restore) ended, for history.db.
+	closed []ledger.Closed
+}
+
+// transact runs fn inside the cycle. The order is the crash-safety
+// argument of the whole design:
+//  1. read counters (never zeroed);
+//  2. credit growth since the baselines (in memory);
+//  3. fn changes host.db in memory; new rules get zero baselines;
+//  4. save host.db, then transfer.db (each atomically);
+//  5. change the rules.
+//
+// A crash before 4 leaves the kernel counters ahead of the baselines: the
+// next run credits them. A crash between the two saves leaves transfer.db
+// attributing by its own baselines: nothing moves to the wrong device and
+// the next run repeats 3. A crash before 5 leaves wanted rules missing
+// (re-added next run with the saved zero baseline) or unwanted rules
+// present (credited and removed next run).
+func (c *Core) transact(ctx context.Context, fn func(tx *txn) error) (*txn, error) {
+	l, err := lock.Acquire(ctx, c.lockOptions())
+	if err != nil {
+		return nil, err
+	}
+	defer l.Release()
+	now := c.now()
+	hosts, transfer, rec, err := c.store.Load(now)
+	if err != nil {
+		return nil, err
+	}
+	tx := &txn{hosts: hosts, transfer: transfer, now: now.Unix(), at: now}
+	for _, r := range rec {
+		tx.warnings = append(tx.warnings, Warning{Code: "ledger_recovered", Message: r.String()})
+		tx.hostsDirty = true
+	}
+	if w := l.Waited(); w > time.Second {
+		tx.warnings = append(tx.warnings, Warning{Code: "lock_busy", Message: fmt.Sprintf("waited %.1fs for the lock", w.Seconds())})
+	}
+	if !transfer.Restored {
+		c.restore(tx)
+	}
+	if c.resident {
+		if err := c.rechoose(); err != nil {
+			tx.warnings = append(tx.warnings, Warning{Code: "placement", Message: err.Error() + "; counting stays where it was"})
+		}
+	}
+	if err := c.switchBackends(ctx, tx); err != nil {
+		return nil, err
+	}
+	tx.snap, err = c.current().Read(ctx)
+	if err != nil {
+		return nil, err
+	}
+	grew, closed := transfer.Apply(tx.snap.Counters, hosts.Owner, c.stamp(now))
+	if closed.Any() {
+		tx.closed = append(tx.closed, closed)
+	}
+	for mac := range grew {
+		hosts.Device(mac, tx.now).LastSeen = tx.now
+		tx.hostsDirty = true
+	}
+	if fn != nil {
+		if err := fn(tx); err != nil {
+			return nil, err
+		}
+	}
+	wanted := c.wanted(tx)
+	for _, a := range wanted {
+		mac, _ := hosts.Owner(a)
+		transfer.Assign(a, mac, tx.snap.Counters)
+	}
+	if tx.hostsDirty {
+		if err := c.store.SaveHosts(hosts); err != nil {
+			return nil, err
+		}
+	}
+	if len(tx.closed) > 0 {
+		// history.db first: storing a bucket twice is harmless, losing
+		// one is not.
+		if err := c.archive(tx); err != nil {
+			return nil, err
+		}
+	}
+	if err := c.store.SaveTransfer(transfer); err != nil {
+		return nil, err
+	}
+	if tx.commit {
+		if err := c.commit(tx); err != nil {
+			return nil, err
+		}
+	}
+	tx.changes, err = c.current().Sync(ctx, tx.snap, wanted)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.retire(ctx, tx); err != nil {
+		return nil, err
+	}
+	if c.resident {
+		// Still under the lock: which transfer.db this cycle left, and
+		// the usage reply the page's polls get until the next write.
+		var id string
+		var savedAt time.Time
+		if id, savedAt, err = c.transferID(); err == nil {
+			err = c.writeSnapshot(tx, id, savedAt)
+		}
+		if err != nil {
+			tx.warnings = append(tx.warnings, Warning{Code: "usage_snapshot", Message: err.Error() + "; usage reads the ledger instead"})
+		}
+	}
+	return tx, nil
+}
+
+// archive moves closed buckets into history.db and prunes it to the
+// periods kept.
+func (c *Core) archive(tx *txn) error {
+	h, rec, err := c.store.LoadHistory(c.now())
+	if err != nil {
+		return err
+	}
+	if rec != nil {
+		tx.warnings = append(tx.warnings, Warning{Code: "ledger_recovered", Message: rec.String()})
+	}
+	for _, cl := range tx.closed {
+		h.Put(cl)
+	}
+	h.Prune(c.periods().Oldest(tx.at, c.settings.Generations).Key())
+	if err := c.store.SaveHistory(h); err != nil {
+		return err
+	}
+	tx.transfer.History = h.PeriodKeys()
+	return nil
+}
+
+// wanted lists the addresses that must have rules: every LAN address in
+// host.db. Addresses that left the LAN (its subnets changed) lose their
+// rules; when the LAN cannot be determined the known hosts stay as they are.
+func (c *Core) wanted(tx *txn) []netip.Addr {
+	lan, err := c.lanSet()
+	if err != nil {
+		tx.warnings = append(tx.warnings, Warning{Code: "lan_unknown", Message: err.Error()})
+	}
+	out := make([]netip.Addr, 0, len(tx.hosts.IPs))
+	for a := range tx.hosts.IPs {
+		if lan == nil || lan.Contains(a) {
+			out = append(out, a)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Less(out[j]) })
+	return out
+}
