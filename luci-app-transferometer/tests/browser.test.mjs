@@ -55,6 +55,15 @@ const missing = !BIN ? 'TRANSFEROMETER_BIN is not set (the transferometer binary
 	: !existsSync(CHROMIUM) ? `${CHROMIUM} does not exist (apt-get install chromium)`
 	: null;
 
+// The one skip policy, as the Go tests' testlan.SkipOrFail: a missing prerequisite skips the
+// test, except under CI (which sets everything up), where the test runs and fails on it.
+function skipOrFail(reason) {
+	return reason && !process.env.CI ? reason : false;
+}
+function failIfMissing(reason) {
+	if (reason) assert.fail(`${reason} (CI is set: failing instead of skipping)`);
+}
+
 if (missing && process.env.CI) {
 	it('browser test environment', () => {
 		assert.fail(`${missing}; set it as make test-luci does`);
@@ -425,7 +434,9 @@ describe('LuCI views in Chromium against the real binary', { skip: missing || fa
 	// netdev hooks, which usage reports as a notice (placement_netdev), not a warning. On a copy of
 	// the config with its own database, chain prefix (so its own nftables tables) and firewall file,
 	// counting on the fixture router's br-lan; torn down at the end.
-	it('shows the netdev placement as a notice, and where counting happens', { skip: FIXTURE ? false : 'needs tests/fixture-netns.sh (it counts on the fixture router\'s br-lan)' }, async (t) => {
+	const NO_FIXTURE = FIXTURE ? false : 'needs tests/fixture-netns.sh (it counts on the fixture router\'s br-lan)';
+	it('shows the netdev placement as a notice, and where counting happens', { skip: skipOrFail(NO_FIXTURE) }, async (t) => {
+		failIfMissing(NO_FIXTURE);
 		const dir = mkdtempSync(path.join(os.tmpdir(), 'transferometer-luci-netdev.'));
 		const cfg = path.join(dir, 'config');
 		mkdirSync(cfg);
@@ -919,7 +930,8 @@ describe('LuCI views in Chromium against the real binary', { skip: missing || fa
 		return r;
 	}
 
-	it('takes current rates from the live feed, falls back to polling without it, and backs off', { skip: LIVE_SKIP }, async () => {
+	it('takes current rates from the live feed, falls back to polling without it, and backs off', { skip: skipOrFail(LIVE_SKIP) }, async () => {
+		failIfMissing(LIVE_SKIP);
 		const live = await rig();
 		const traffic = spawn(TRAFFIC, [ '15' ], { stdio: 'ignore' });
 		restore.push(() => traffic.kill());
@@ -1000,7 +1012,8 @@ describe('LuCI views in Chromium against the real binary', { skip: missing || fa
 		}
 	});
 
-	it('over https, takes the live feed from the TLS port (wss://)', { skip: LIVE_SKIP }, async () => {
+	it('over https, takes the live feed from the TLS port (wss://)', { skip: skipOrFail(LIVE_SKIP) }, async () => {
+		failIfMissing(LIVE_SKIP);
 		// a self-signed certificate for the shim's https and the daemon's wss alike (as uhttpd's)
 		const dir = mkdtempSync(path.join(os.tmpdir(), 'transferometer-luci-tls.'));
 		restore.push(() => rmSync(dir, { recursive: true, force: true }));

@@ -14,7 +14,8 @@ import (
 
 // BenchmarkDaemonRSS: the resident daemon's memory at 1000 hosts, after a
 // few collections (refresh_interval 1 s): VmRSS and its peak VmHWM, read
-// from /proc. Goal (issue 5): ≤ 12 MiB. Run once: -benchtime=1x.
+// from /proc (docs/benchmarks.md has the goal and the numbers). Run once:
+// -benchtime=1x.
 func BenchmarkDaemonRSS(b *testing.B) {
 	for _, v := range []string{"nft", "nftables"} {
 		b.Run(v, func(b *testing.B) {

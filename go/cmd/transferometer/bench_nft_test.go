@@ -1,6 +1,6 @@
 package main
 
-// Benchmarks for issue 6: the nftables backend side by side with the
+// Benchmarks of the nftables backend side by side with the
 // iptables one (iptables-nft) and with no accounting, in one LAN and one
 // run, so load drift on the shared machine hits them alike. Run with
 // -benchtime=1x for BenchmarkNFTForwarding (b.N does not scale its work).

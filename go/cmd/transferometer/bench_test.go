@@ -52,7 +52,8 @@ import (
 // benchSubnet is added to the LAN subnets for synthetic hosts.
 const benchSubnet = "10.80.0.0/16"
 
-// benchCounts are the host counts of issue 2; rpcdCounts those of issue 3.
+// benchCounts are the host counts of the per-event and forwarding
+// benchmarks; rpcdCounts those of the rpcd latency benchmark.
 var (
 	benchCounts = []int{0, 254, 1024}
 	rpcdCounts  = []int{254, 1024, 4096}
@@ -409,7 +410,7 @@ func BenchmarkExecVersion(b *testing.B) {
 }
 
 // ---------------------------------------------------------------------------
-// Issue 2: per-event cost.
+// Per-event cost.
 
 // BenchmarkArpAdd: one `arp-add MAC IP` of a new host (a new address and a
 // new MAC) with N hosts accounted; an untimed arp-del after each keeps the
@@ -626,7 +627,7 @@ func BenchmarkExecs(b *testing.B) {
 }
 
 // ---------------------------------------------------------------------------
-// Issue 2: forwarding throughput.
+// Forwarding throughput.
 
 // BenchmarkForwarding: iperf3, one TCP stream host → Internet4 through the
 // router namespace, offloads off, 4 s after 1 s of omitted slow start,
@@ -766,7 +767,7 @@ func iperfRun(b testing.TB, br *benchRig, ns string) float64 {
 }
 
 // ---------------------------------------------------------------------------
-// Issue 3: rpcd latency.
+// rpcd latency.
 
 // BenchmarkRPCD: the rpcd exec plugin as rpcd runs it — the symlink to the
 // binary, argv[0] in a libexec/rpcd directory — for `list`, and `call usage` / `call hosts` at 254,

@@ -79,10 +79,10 @@ type Transfer struct {
 	// (only after host.db was lost), so that no counted byte vanishes.
 	Unattributed Usage                    `json:"unattributed"`
 	Baselines    map[counter.Key]Baseline `json:"baselines"`
-	// Backend names the backend ("iptables", "nftables") whose counters
-	// Baselines refer to: the same Key in another backend is another
-	// counter, so baselines are never compared across backends. Empty in
-	// ledgers written before there was a choice (iptables then).
+	// Backend names the rule family (netfilter.Kind.Family) whose
+	// counters Baselines refer to: the same Key in another backend is
+	// another counter, so baselines are never compared across backends.
+	// Empty in ledgers written before there was a choice (iptables then).
 	Backend string `json:"backend,omitempty"`
 	// Retired holds the previous backend's baselines from a backend switch
 	// until its rules are gone.

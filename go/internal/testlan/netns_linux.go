@@ -17,9 +17,9 @@ import (
 )
 
 // Setup does sysctls and offload changes in-process rather than through
-// `ip netns exec sysctl` and `ip netns exec ethtool`: each of those costs
-// ~30 ms of mostly serialised kernel time here, which made a 3-host LAN
-// take ~350 ms to build, and a 20-host one seconds.
+// `ip netns exec sysctl` and `ip netns exec ethtool`: each of those is a
+// namespace switch plus a process, mostly serialised in the kernel, which
+// made building a LAN of many hosts slow.
 
 // inNetns runs fn on an OS thread that has joined network namespace ns.
 // fn must do its work on the calling goroutine (plain syscalls only).
