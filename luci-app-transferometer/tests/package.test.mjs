@@ -1,11 +1,14 @@
 // Static checks of the package as it ships: the class files load under LuCI's pragma rules and
 // require only LuCI's public modules, the ubus calls the view declares are the contract's and are
-// granted by the ACL, the menu points at files that exist, and the Makefile is a luci.mk package.
+// granted by the ACL (viewing and changing settings in separate groups, enforced by the shim as rpcd
+// and LuCI would), the menu points at files that exist, and the Makefile is a luci.mk package.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, existsSync, readdirSync } from 'node:fs';
+import { readFileSync, existsSync, readdirSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startServer, SESSION_ID } from './lucishim/server.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const RES = path.join(ROOT, 'htdocs', 'luci-static', 'resources');
@@ -88,25 +91,31 @@ test('usage.js: rpc.declare for transferometer usage/hosts/reset, whole replies,
 	assert.equal(typeof proto.render, 'function');
 });
 
-test('ACL grants exactly what the views use', () => {
+const VIEW_GROUP = 'luci-app-transferometer', SETTINGS_GROUP = 'luci-app-transferometer-settings';
+
+// Two groups, as OpenWrt's own apps split theirs (luci-mod-system-config and the like): viewing and
+// resetting never implies changing settings, whose paths the binary writes as root.
+test('ACL: a view-and-reset group and a settings group, each exactly what its views use', () => {
 	const acl = JSON.parse(read('root', 'usr', 'share', 'rpcd', 'acl.d', 'luci-app-transferometer.json'));
-	assert.deepEqual(Object.keys(acl), [ 'luci-app-transferometer' ]);
-	const g = acl['luci-app-transferometer'];
-	assert.equal(typeof g.description, 'string');
-	assert.deepEqual(g.read.ubus, { transferometer: [ 'hosts', 'usage' ] });
-	assert.deepEqual(g.read.uci, [ 'transferometer' ]);
-	assert.deepEqual(g.write.ubus, { transferometer: [ 'reset' ] });
-	assert.deepEqual(g.write.uci, [ 'transferometer' ]);
-	const granted = new Set([ ...g.read.ubus.transferometer, ...g.write.ubus.transferometer ]);
+	assert.deepEqual(Object.keys(acl), [ VIEW_GROUP, SETTINGS_GROUP ]);
+	const v = acl[VIEW_GROUP], s = acl[SETTINGS_GROUP];
+	for (const g of [ v, s ]) assert.equal(typeof g.description, 'string');
+	assert.deepEqual(v.read, { ubus: { transferometer: [ 'hosts', 'usage' ] }, uci: [ 'transferometer' ] });
+	assert.deepEqual(v.write, { ubus: { transferometer: [ 'reset' ] } }, 'viewing grants no uci write');
+	assert.deepEqual(s.read, { uci: [ 'transferometer' ] });
+	assert.deepEqual(s.write, { uci: [ 'transferometer' ] }, 'the settings group grants no ubus call');
+	const granted = new Set([ ...v.read.ubus.transferometer, ...v.write.ubus.transferometer ]);
 	for (const d of declaredCalls().decls)
-		assert.ok(granted.has(d.method), `ACL grants transferometer.${d.method}`);
+		assert.ok(granted.has(d.method), `the view group grants transferometer.${d.method}`);
 });
 
-test('menu: Status > Transferometer with the usage and settings views, behind the ACL', () => {
+test('menu: Status > Transferometer with the usage and settings views; settings behind the settings ACL', () => {
 	const menu = JSON.parse(read('root', 'usr', 'share', 'luci', 'menu.d', 'luci-app-transferometer.json'));
 	const top = menu['admin/status/transferometer'];
 	assert.ok(top, 'admin/status/transferometer');
-	assert.deepEqual(top.depends.acl, [ 'luci-app-transferometer' ]);
+	assert.deepEqual(top.depends.acl, [ VIEW_GROUP ]);
+	assert.deepEqual(menu['admin/status/transferometer/settings'].depends.acl, [ SETTINGS_GROUP ]);
+	assert.equal(menu['admin/status/transferometer/usage'].depends, undefined, 'usage needs only the view group');
 	const views = Object.entries(menu).filter(([ , v ]) => v.action && v.action.type === 'view');
 	assert.deepEqual(views.map(([ k ]) => k).sort(), [ 'admin/status/transferometer/settings', 'admin/status/transferometer/usage' ]);
 	for (const [ k, v ] of views) {
@@ -115,6 +124,41 @@ test('menu: Status > Transferometer with the usage and settings views, behind th
 	}
 	if (top.action.type === 'alias')
 		assert.ok(menu[top.action.path], 'alias target exists');
+});
+
+// The shim enforces the package's ACL and menu as rpcd and LuCI's dispatcher do: a session with only
+// the view group sees usage and may reset, but gets no settings page and no uci write.
+test('ACL in use: view-only session vs. a session with both groups', async () => {
+	const dir = mkdtempSync(path.join(tmpdir(), 'tm-acl-'));
+	writeFileSync(path.join(dir, 'transferometer'), "config transferometer 'main'\n\toption enabled '1'\n");
+	const ubus = (base, method, args, object = 'uci') => fetch(base + '/ubus', {
+		method: 'POST', body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'call', params: [ SESSION_ID, object, method, args ] })
+	}).then(r => r.json());
+	const run = async (groups) => {
+		const srv = await startServer({ bin: '/bin/false', configDir: dir, port: 0, groups });
+		const base = `http://127.0.0.1:${srv.port}`;
+		try {
+			const status = async (p) => (await fetch(base + '/cgi-bin/luci/' + p, { redirect: 'manual' })).status;
+			const usagePage = await (await fetch(base + '/cgi-bin/luci/admin/status/transferometer/usage')).text();
+			return {
+				usage: await status('admin/status/transferometer/usage'),
+				settings: await status('admin/status/transferometer/settings'),
+				settingsTab: usagePage.includes('data-tab="settings"'),
+				uciGet: !(await ubus(base, 'get', { config: 'transferometer' })).error,
+				uciSet: !(await ubus(base, 'set', { config: 'transferometer', section: 'main', values: { pid_file: '/etc/shadow' } })).error,
+				reset: !(await ubus(base, 'reset', {}, 'transferometer')).error
+			};
+		}
+		finally { await srv.close(); }
+	};
+	try {
+		assert.deepEqual(await run([ VIEW_GROUP ]),
+			{ usage: 200, settings: 403, settingsTab: false, uciGet: true, uciSet: false, reset: true });
+		assert.deepEqual(await run([ VIEW_GROUP, SETTINGS_GROUP ]),
+			{ usage: 200, settings: 200, settingsTab: true, uciGet: true, uciSet: true, reset: true });
+		assert.deepEqual(await run(null), await run([ VIEW_GROUP, SETTINGS_GROUP ]), 'by default the shim session has every group');
+	}
+	finally { rmSync(dir, { recursive: true, force: true }); }
 });
 
 test('Makefile: a luci.mk package depending on luci-base and transferometer', () => {

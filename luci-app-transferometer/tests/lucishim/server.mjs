@@ -10,7 +10,7 @@
 //   - /ubus:   JSON-RPC 2.0 as uhttpd-mod-ubus speaks it (single requests and batches):
 //              {"method":"call","params":[session, object, method, args]} -> {"result":[status, data]}.
 //              Calls are checked against root/usr/share/rpcd/acl.d/luci-app-transferometer.json
-//              (read + write grants of that one group; denial = JSON-RPC error -32002, as rpcd).
+//              (read + write grants of the session's groups; denial = JSON-RPC error -32002, as rpcd).
 //              object "transferometer": runs `<bin> rpcd call <method>` with the args JSON on stdin
 //              (written once, stdin closed) and env TRANSFEROMETER_CONFIG_DIR, 20 s timeout, and
 //              turns stdout into a ubus reply as rpcd does (one JSON object -> [0, obj]; anything
@@ -22,6 +22,9 @@
 //   - readonly: the session of a user granted only the read half of the ACL group: the page's
 //              L.env.nodespec.readonly is true (as LuCI's dispatcher sets it) and /ubus refuses
 //              the write grants (reset, uci set/commit/apply) with "Access denied".
+//   - groups:   the session's ACL groups (default: every group the package ships, as an admin has).
+//              A menu node whose depends.acl names a group the session lacks, or has a parent that
+//              does, is not served (403) and is no tab, as LuCI's dispatcher hides it.
 //   - session:  L.env.sessionid is SESSION_ID (32 hex digits, like rpcd's); the page presents it to
 //              the daemon's live feed, so a test's fake `ubus` can vouch for exactly this id.
 //   - liveForward { host, port }: a plain TCP relay from <listen address>:port to host:port. On a
@@ -64,6 +67,21 @@ const MAX_BODY = 1 << 20;
 
 export function isLoopback(host) {
 	return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+// The union of ACL groups' grants, as rpcd gives a session with all of them.
+function mergeGroups(list) {
+	const out = {};
+	for (const g of list) for (const mode of [ 'read', 'write' ]) {
+		if (!g[mode]) continue;
+		const m = out[mode] = out[mode] || {};
+		for (const [ object, methods ] of Object.entries(g[mode].ubus || {})) {
+			m.ubus = m.ubus || {};
+			m.ubus[object] = [ ...new Set([ ...(m.ubus[object] || []), ...methods ]) ];
+		}
+		if (g[mode].uci) m.uci = [ ...new Set([ ...(m.uci || []), ...g[mode].uci ]) ];
+	}
+	return out;
 }
 
 function readJSONDir(dir) {
@@ -119,13 +137,14 @@ function pluginReply(res) {
 	return [ UBUS_STATUS.OK, obj ];
 }
 
-export function createShim({ bin, configDir, appRoot = APP_ROOT, readonly = false, log = () => {} } = {}) {
+export function createShim({ bin, configDir, appRoot = APP_ROOT, readonly = false, groups = null, log = () => {} } = {}) {
 	if (!bin) throw new Error('createShim: bin (the transferometer binary) is required');
 	if (!configDir) throw new Error('createShim: configDir is required');
 
 	const menu = readJSONDir(path.join(appRoot, 'root', 'usr', 'share', 'luci', 'menu.d'));
 	const acls = readJSONDir(path.join(appRoot, 'root', 'usr', 'share', 'rpcd', 'acl.d'));
-	const acl = acls['luci-app-transferometer'] || {};
+	const granted = groups || Object.keys(acls);
+	const acl = mergeGroups(granted.map(g => acls[g] || {}));
 	const staged = new Map();   // config -> [changes]
 	let signature = null;       // from `bin rpcd list`
 	const calls = [];           // every ubus call, for tests
@@ -276,6 +295,16 @@ export function createShim({ bin, configDir, appRoot = APP_ROOT, readonly = fals
 		return { jsonrpc: '2.0', id, result: r.result };
 	}
 
+	// Every node on the way to menuPath must have its depends.acl groups granted.
+	function accessible(menuPath) {
+		const parts = menuPath.split('/');
+		return parts.every((_, i) => {
+			const n = menu[parts.slice(0, i + 1).join('/')];
+			const need = n && n.depends && n.depends.acl;
+			return !Array.isArray(need) || need.every(g => granted.includes(g));
+		});
+	}
+
 	function menuChildren(prefix) {
 		return Object.keys(menu)
 			.filter(k => k.startsWith(prefix + '/') && !k.slice(prefix.length + 1).includes('/'))
@@ -284,7 +313,7 @@ export function createShim({ bin, configDir, appRoot = APP_ROOT, readonly = fals
 
 	function page(menuPath, viewPath) {
 		const parent = menuPath.split('/').slice(0, -1).join('/');
-		const tabs = menuChildren(parent).filter(k => menu[k].action && menu[k].action.type === 'view');
+		const tabs = menuChildren(parent).filter(k => menu[k].action && menu[k].action.type === 'view' && accessible(k));
 		const esc = (s) => String(s).replace(/[&<>"']/g, c => `&#${c.charCodeAt(0)};`);
 		const env = {
 			base_url: '/luci-static/resources',
@@ -395,6 +424,11 @@ ${tabs.map(k => `		<li class="${k === menuPath ? 'cbi-tab' : 'cbi-tab-disabled'}
 			if (p.startsWith('/cgi-bin/luci/')) {
 				let mp = p.slice('/cgi-bin/luci/'.length).replace(/\/+$/, '');
 				const node = menu[mp];
+				if (node && !accessible(mp)) {
+					res.writeHead(403, { 'Content-Type': 'text/plain' });
+					res.end('Access denied\n');
+					return;
+				}
 				if (node && node.action && node.action.type === 'alias') {
 					res.writeHead(302, { Location: '/cgi-bin/luci/' + node.action.path });
 					res.end();
@@ -424,7 +458,7 @@ ${tabs.map(k => `		<li class="${k === menuPath ? 'cbi-tab' : 'cbi-tab-disabled'}
 		}
 	}
 
-	return { handler, calls, staged, menu, acl, readonly };
+	return { handler, calls, staged, menu, acl, readonly, granted, accessible };
 }
 
 // A TCP relay: listens on host:port, connects each client to to.host:to.port (to.port 0: the port
@@ -457,9 +491,9 @@ export function startRelay({ host = '127.0.0.1', port = 0, to, log = () => {} })
 
 // Start a server (http, or https with tls); resolves to { server, url, port, shim, relay, close() }.
 export async function startServer({ bin, configDir, host = '127.0.0.1', port = 8080, appRoot = APP_ROOT, readonly = false,
-	liveForward = null, tls = null, log } = {}) {
+	groups = null, liveForward = null, tls = null, log } = {}) {
 	if (!isLoopback(host)) throw new Error(`refusing to bind ${host}: the shim serves on loopback only`);
-	const shim = createShim({ bin, configDir, appRoot, readonly, log });
+	const shim = createShim({ bin, configDir, appRoot, readonly, groups, log });
 	const server = tls ? https.createServer({ cert: tls.cert, key: tls.key }, shim.handler) : http.createServer(shim.handler);
 	const relay = liveForward ? await startRelay({ host, port: liveForward.port, to: liveForward, log }) : null;
 	return new Promise((resolve, reject) => {
