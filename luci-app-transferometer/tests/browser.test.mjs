@@ -406,6 +406,30 @@ describe('LuCI views in Chromium against the real binary', { skip: missing || fa
 		}
 	});
 
+	it('a user with the view group only sees usage and may reset, but gets no settings', async () => {
+		const srv2 = await startServer({ bin: BIN, configDir: CFG, port: 0, groups: [ 'luci-app-transferometer' ] });
+		const page2 = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+		const errors = [];
+		page2.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+		page2.on('pageerror', (e) => errors.push(e.message));
+		try {
+			await page2.goto(srv2.url + USAGE_PATH);
+			await page2.waitForSelector('#transferometer-hosts tr[data-mac]');
+			assert.equal(await page2.evaluate(() => L.env.nodespec.readonly), false, 'reset is granted: not read-only');
+			await assertPageMatchesUsage(page2, 'view group only');
+			assert.ok(await page2.$('#transferometer-reset-all'), 'reset-all stays');
+			assert.equal(await page2.$('.cbi-tabmenu li[data-tab="settings"]'), null, 'no Settings tab');
+			const resp = await page2.goto(srv2.url + SETTINGS_PATH);
+			assert.equal(resp.status(), 403, 'the settings page is refused');
+			assert.deepEqual(srv2.shim.calls.filter(c => c.denied), [], 'nothing denied: the page asks for nothing it lacks');
+			assert.deepEqual(errors.filter(e => !/403/.test(e)), []);
+		}
+		finally {
+			await page2.close();
+			await srv2.close();
+		}
+	});
+
 	it('shows the warnings of usage as banners (flow offloading)', async () => {
 		const readBanners = () => page.$$eval('#transferometer-warnings .alert-message.warning',
 			ds => ds.map(d => ({ code: d.getAttribute('data-code'), text: d.textContent })));
