@@ -10,7 +10,10 @@
 #                    fuzz, LuCI in headless Chromium
 #   make bench       benchmarks (tables printed; numbers go to docs/benchmarks.md)
 #   make cross       stripped static binaries for router architectures
-#   make ipk         OpenWrt .ipk packages (router arches + LuCI) into dist/
+#   make ipk         OpenWrt .ipk packages (router arches + LuCI) and their
+#                    feed index (Packages) into dist/
+#   make apk         OpenWrt 25.12 .apk packages and packages.adb into
+#                    dist/apk/ARCH/ (APK_KEY=key.pem signs the index)
 #   make test-cross  unit tests as a MIPS and an ARM64 router run them
 ifneq ($(TOPDIR),)
 
@@ -44,39 +47,53 @@ GO_PKG_GCFLAGS:=all=-l
 include $(INCLUDE_DIR)/package.mk
 include $(TOPDIR)/feeds/packages/lang/golang/golang-package.mk
 
-# iptables and ip6tables: the real packages up to 21.02, virtual ones from
-# 22.03 on (provided by iptables-nft/ip6tables-nft, the default variant, or by
-# the -zz-legacy ones); ip6tables only when the build has IPv6.
+# Dependencies follow what the backend `auto` counts with. Where fw4 runs
+# (22.03 and later, so every release whose SDK can build this package and
+# every apk release) that is nftables: kmod-nft-core, which stock images
+# already have through firewall4; no iptables. The netdev placement (with
+# software flow offloading) also needs kmod-nft-netdev and kmod-nft-fib; they
+# are not dependencies (most routers never use that placement, and flash is
+# small): without them the run reports an error naming them. Where fw3 runs
+# (21.02) it is iptables, which stock fw3 images have: the SDK-less .ipk
+# (make ipk, one file for 21.02 to 24.10) depends on "iptables | kmod-nft-core"
+# and "ip6tables | kmod-nft-core", built from these two lists by mkapk.
+TRANSFEROMETER_FW3_DEPENDS:=iptables ip6tables
+
 define Package/transferometer
   SECTION:=net
   CATEGORY:=Network
   TITLE:=Per-host traffic accounting
-  DEPENDS:=$(GO_ARCH_DEPENDS) +iptables +IPV6:ip6tables
+  URL:=https://github.com/transferometer/transferometer
+  DEPENDS:=$(GO_ARCH_DEPENDS) +kmod-nft-core
 endef
 
 define Package/transferometer/description
   Counts, per device on the LAN, the bytes it downloads and uploads (IPv4 and
-  IPv6), in the kernel's iptables counters, from dnsmasq's neighbour and DHCP
-  events; keeps daily and per-period history in a ledger that is committed to
-  flash rarely; offers it through ubus (rpcd) for luci-app-transferometer.
+  IPv6), in the kernel's nftables or iptables counters, from dnsmasq's
+  neighbour and DHCP events; keeps daily and per-period history in a ledger
+  that is committed to flash rarely; offers it through ubus (rpcd) for
+  luci-app-transferometer.
 endef
 
 define Package/transferometer/conffiles
 /etc/config/transferometer
 endef
 
-# Maintainer scripts (postinst-pkg / prerm-pkg, which OpenWrt's generic
-# postinst and prerm run through default_postinst / default_prerm). `make ipk`
-# (scripts/mkipk.sh) reads these same blocks, so SDK and ipk builds agree.
-# default_postinst runs this first, then uci-defaults, then enables (on a
-# first install) and starts /etc/init.d/transferometer.
+# Maintainer scripts. opkg (package-ipkg.mk) runs postinst and prerm as
+# postinst-pkg / prerm-pkg from default_postinst / default_prerm, before
+# those enable and start, or stop and disable, /etc/init.d/transferometer;
+# apk (25.12's package-pack.mk) appends them to post-install and
+# pre-deinstall, after. So each block works in either order. `make ipk` and
+# `make apk` (scripts/mkipk.sh, mkapk) read these same blocks.
 define Package/transferometer/postinst
 [ -n "$${IPKG_INSTROOT}" ] || {
-	# An upgrade: a daemon still running the old binary (opkg before
-	# 2021 runs no prerm on upgrades) stops here, committing its ledger,
-	# so that the start below runs the new one; procd would keep an
-	# unchanged instance running. A first install: nothing to stop.
-	/etc/init.d/transferometer stop 2>/dev/null
+	# An upgrade: procd keeps an instance whose command line did not
+	# change, so the daemon would go on running the old binary. Restart
+	# it (it commits its ledger on SIGTERM); quiet when it was not running.
+	if [ "$${PKG_UPGRADE}" = "1" ]; then
+		/etc/init.d/transferometer stop 2>/dev/null
+		/etc/init.d/transferometer start
+	fi
 	# rpcd scans /usr/libexec/rpcd only at start and on SIGHUP: the
 	# transferometer ubus object appears now.
 	/etc/init.d/rpcd reload 2>/dev/null
@@ -88,13 +105,19 @@ define Package/transferometer/postinst
 }
 endef
 
-# default_prerm then stops (and on removal disables) the init script.
+# Removal: the daemon stops first (it commits its ledger on SIGTERM), then
+# our rules and chains go, which would otherwise go on counting. Under apk
+# default_prerm has stopped the service already. Under opkg it stops it after
+# this block, with `ubus call service delete`, which prints "Command failed:
+# ... (Not found)" when no service is registered: so this block stops the
+# daemon by emptying the procd service instead of deleting it (what the init
+# script does with enabled '0'), which registers it if it was stopped or
+# never started, and the later delete finds it. On an upgrade the rules stay
+# for the new version to take over.
 define Package/transferometer/prerm
 [ -n "$${IPKG_INSTROOT}" ] || {
-	# Stop the daemon first: it commits the ledger on SIGTERM. Then remove
-	# our rules and chains, which would otherwise go on counting. On an
-	# upgrade they stay for the new version to take over.
-	/etc/init.d/transferometer stop 2>/dev/null
+	[ ! -f /usr/lib/opkg/info/transferometer.prerm-pkg ] ||
+		ubus call service set '{ "name": "transferometer", "instances": { } }' >/dev/null 2>&1
 	if [ "$${PKG_UPGRADE}" != "1" ]; then
 		/usr/sbin/transferometer teardown
 		# The fw3 include would point at a script that is about to go.
@@ -105,6 +128,14 @@ define Package/transferometer/prerm
 	fi
 	exit 0
 }
+endef
+
+# After removal: rpcd forgets the plugin only when it rescans
+# /usr/libexec/rpcd (SIGHUP), so `ubus list` stops showing transferometer.
+define Package/transferometer/postrm
+#!/bin/sh
+[ -n "$${IPKG_INSTROOT}" ] || /etc/init.d/rpcd reload 2>/dev/null
+exit 0
 endef
 
 # golang-package.mk builds the module found at PKG_BUILD_DIR: go.mod must be
@@ -150,7 +181,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 BIN := $(CURDIR)/build/transferometer
 FUZZTIME ?= 15s
 
-.PHONY: all build deps test test-go test-cross test-luci test-ipk test-offload test-offload-auto bench-offload fuzz lint demo bench cross ipk clean
+.PHONY: all build deps test test-go test-cross test-luci test-ipk test-apk test-offload test-offload-auto bench-offload fuzz lint demo bench cross ipk apk clean
 
 all: build
 
@@ -164,11 +195,12 @@ lint:
 	@cd go && test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt: files above need formatting"; exit 1; }
 	cd go && $(GO) vet ./...
 
-test: deps build lint test-go test-cross test-ipk test-offload-auto fuzz test-luci
+test: deps build lint test-go test-cross test-ipk test-apk test-offload-auto fuzz test-luci
 
-# TestIPK* build every package (five arches, twice): they run in test-ipk only.
+# TestIPK* and TestAPK* build every package (five arches, twice): they run in
+# test-ipk and test-apk only.
 test-go:
-	cd go && TRANSFEROMETER_BIN=$(BIN) $(GO) test -count=1 -p 1 -skip '^TestIPK' ./...
+	cd go && TRANSFEROMETER_BIN=$(BIN) $(GO) test -count=1 -p 1 -skip '^(TestIPK|TestAPK)' ./...
 
 # The .ipk files built into a temporary directory and taken apart: members,
 # control fields, data tree = files.manifest, ELF machine per arch, each
@@ -176,6 +208,15 @@ test-go:
 # built twice.
 test-ipk: deps
 	cd go && $(GO) test -count=1 -timeout 20m -run '^TestIPK' ./cmd/transferometer
+
+# The .apk files and packages.adb built into a temporary directory and checked
+# with apk-tools 3 itself (../shared/tools/apk beside the clone, a test oracle
+# only): every field (apk adbdump), installed into an empty root with every
+# file of files.manifest at its path and mode, removed, an upgrade keeping a
+# changed conffile, the feed read back, ELF machine per arch, each binary run
+# natively or under qemu-user, byte-identical when built twice.
+test-apk: deps
+	cd go && $(GO) test -count=1 -timeout 20m -run '^TestAPK' ./cmd/transferometer
 
 # Software flow offloading needs a kernel with a flowtable, which this
 # machine's lacks (and it loads no modules): TestOffload* run in a guest
@@ -260,6 +301,15 @@ IPK_ARCHES ?= x86_64 mipsel_24kc mips_24kc arm_cortex-a7_neon-vfpv4 aarch64_cort
 
 ipk:
 	GO=$(GO) scripts/mkipk.sh -o $(CURDIR)/dist -b $(CURDIR)/build/ipk $(IPK_ARCHES)
+
+# OpenWrt 25.12 (apk-tools 3) packages without the SDK or apk-tools, into
+# dist/apk/ARCH/ with each architecture's feed index (scripts/mkapk.sh,
+# go/cmd/mkapk): transferometer-VERSION.apk, luci-app-transferometer-VERSION.apk
+# and packages.adb, VERSION being PKG_VERSION-rPKG_RELEASE. APK_KEY=FILE.pem
+# signs packages.adb (README: "Install on a router").
+APK_KEY ?=
+apk:
+	GO=$(GO) scripts/mkapk.sh -o $(CURDIR)/dist/apk -b $(CURDIR)/build/apk $(if $(APK_KEY),-k $(APK_KEY)) $(IPK_ARCHES)
 
 clean:
 	rm -rf build dist

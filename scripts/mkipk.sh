@@ -4,13 +4,18 @@
 #   scripts/mkipk.sh [-o OUTDIR] [-b BUILDDIR] [ARCH...]
 #
 # Builds transferometer_VERSION_ARCH.ipk for each ARCH (OpenWrt's names; by
-# default every one in the table below) and luci-app-transferometer_VERSION_all.ipk
-# into OUTDIR (default dist/). The binaries are built into BUILDDIR (default
-# build/ipk/) with GO (default go). Needs POSIX sh, GNU tar (--sort), gzip; no
-# network beyond what `go build` needs for a cold module cache.
+# default the five of the Makefile's IPK_ARCHES) and
+# luci-app-transferometer_VERSION_all.ipk into OUTDIR (default dist/), and the
+# feed index beside them (Packages, Packages.gz). The binaries are built into
+# BUILDDIR (default build/ipk/) with GO (default go). Needs POSIX sh, GNU tar
+# (--sort), gzip; no network beyond what `go build` needs for a cold module
+# cache.
 #
-# One source for everything: the version, licence, maintainer, description and
-# dependencies are read from the OpenWrt package Makefiles, the data tree of
+# One source for everything: the version, licence, maintainer, URL,
+# description and dependencies are read from the OpenWrt package Makefiles
+# (the Depends field through go/cmd/mkapk, which makes the .apk files from
+# the same blocks: one .ipk serves fw3 and fw4 releases, README "Install on
+# a router"), the data tree of
 # transferometer from files.manifest (the list Package/transferometer/install
 # reads; its `link` lines become symlinks), that of luci-app-transferometer from its htdocs/ (-> /www) and root/
 # (-> /), as luci.mk installs them.
@@ -33,6 +38,8 @@ umask 022
 export LC_ALL=C
 
 root=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=gobuild.sh
+. "$root/scripts/gobuild.sh"
 out=$root/dist
 build=$root/build/ipk
 GO=${GO:-go}
@@ -69,7 +76,8 @@ maintainer=$(mkvar PKG_MAINTAINER "$mk")
 # Depends as package-ipkg.mk writes it: libc first (PKG_DEFAULT_DEPENDS), then
 # the Makefile's DEPENDS with @conditions and $(variables) dropped (they
 # select, they do not depend), the + removed and CONFIG: prefixes taken as
-# set (IPV6:ip6tables -> ip6tables; IPv6 is on in every default build).
+# set (IPV6:ip6tables -> ip6tables; IPv6 is on in every default build). For
+# luci-app-transferometer; transferometer's comes from mkapk ipk-depends.
 # mkdeps DEPENDS-VALUE
 mkdeps() {
 	deps=libc
@@ -83,28 +91,27 @@ mkdeps() {
 	done
 	printf '%s\n' "$deps"
 }
-deps=$(mkdeps "$(mkdefine Package/transferometer "$mk" | sed -n 's/^[[:space:]]*DEPENDS[[:space:]]*:=//p')")
 section=$(mkdefine Package/transferometer "$mk" | sed -n 's/^[[:space:]]*SECTION[[:space:]]*:=//p')
+url=$(mkdefine Package/transferometer "$mk" | sed -n 's/^[[:space:]]*URL[[:space:]]*:=//p')
 luci_deps=$(mkdeps "$(mkvar LUCI_DEPENDS "$luci_mk")")
 luci_title=$(mkvar LUCI_TITLE "$luci_mk")
 luci_license=$(mkvar PKG_LICENSE "$luci_mk")
+luci_url=$(mkvar LUCI_URL "$luci_mk")
+luci_maintainer=$(mkvar LUCI_MAINTAINER "$luci_mk")
 
-if [ -n "${SOURCE_DATE_EPOCH:-}" ]; then
-	epoch=$SOURCE_DATE_EPOCH
-elif epoch=$(git -C "$root" log -1 --format=%ct 2>/dev/null) && [ -n "$epoch" ]; then
-	:
-else
-	epoch=$(stat -c %Y "$mk")
-fi
+epoch=$(source_epoch "$root")
 
 TAR="tar --format=gnu --sort=name --owner=0 --group=0 --numeric-owner --mtime=@$epoch"
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT INT TERM
 mkdir -p "$out" "$build"
+mktool "$root" "$build/mkapk" || die "building go/cmd/mkapk failed"
+deps=$("$build/mkapk" ipk-depends -root "$root") || die "mkapk ipk-depends failed"
 
-# control FILE PACKAGE ARCH DEPENDS SECTION SOURCE DESCRIPTION: the control
-# file, fields in package-ipkg.mk's order; Installed-Size is filled in later.
+# control FILE PACKAGE ARCH DEPENDS SECTION SOURCE LICENSE DESCRIPTION URL
+# MAINTAINER: the control file, fields in package-pack.mk's order;
+# Installed-Size is filled in later.
 control() {
 	{
 		printf 'Package: %s\nVersion: %s\n' "$2" "$version"
@@ -112,7 +119,8 @@ control() {
 		printf 'Source: %s\nSourceName: %s\n' "$6" "$2"
 		printf 'License: %s\nSection: %s\n' "$7" "$5"
 		printf 'SourceDateEpoch: %s\n' "$epoch"
-		printf 'Maintainer: %s\nArchitecture: %s\nInstalled-Size: 0\n' "$maintainer" "$3"
+		printf 'URL: %s\n' "$9"
+		printf 'Maintainer: %s\nArchitecture: %s\nInstalled-Size: 0\n' "${10}" "$3"
 		# package-ipkg.mk: printf "Description: "; echo "$DESCRIPTION" | sed 's,^[[:space:]]*, ,g'
 		printf 'Description: '
 		printf '%s\n' "$8" | sed -e 's,^[[:space:]]*, ,g'
@@ -169,34 +177,11 @@ pack() {
 	echo "$f"
 }
 
-# goenv ARCH: GOARCH and friends for an OpenWrt architecture, as
-# golang-package.mk maps them.
-goenv() {
-	case $1 in
-	x86_64) echo GOARCH=amd64 ;;
-	i386_pentium4) echo GOARCH=386 GO386=sse2 ;;
-	i386_pentium-mmx) echo GOARCH=386 GO386=softfloat ;;
-	mipsel_24kc | mipsel_74kc | mipsel_mips32) echo GOARCH=mipsle GOMIPS=softfloat ;;
-	mips_24kc | mips_4kec | mips_mips32) echo GOARCH=mips GOMIPS=softfloat ;;
-	mips64_octeonplus) echo GOARCH=mips64 GOMIPS64=hardfloat ;;
-	# ARM: GOARM=7 (VFP) only with an FPU in the name; without one, Go's
-	# software floating point (GOARM=5), as the kernel emulates no VFP.
-	arm_arm1176jzf-s_vfp) echo GOARCH=arm GOARM=6 ;;
-	arm_cortex-a*_vfp* | arm_cortex-a*_neon*) echo GOARCH=arm GOARM=7 ;;
-	arm_*) echo GOARCH=arm GOARM=5 ;;
-	aarch64_*) echo GOARCH=arm64 ;;
-	*) die "unknown architecture $1 (OpenWrt's names, e.g. mipsel_24kc; see opkg print-architecture)" ;;
-	esac
-}
-
 # The transferometer package, per architecture.
 description=$(mkdefine Package/transferometer/description "$mk")
 for arch in "$@"; do
-	genv=$(goenv "$arch")
 	bin=$build/$arch/transferometer
-	# shellcheck disable=SC2086 # genv is words
-	(cd "$root/go" && env CGO_ENABLED=0 GOOS=linux $genv "$GO" build -trimpath -buildvcs=false -tags nethttpomithttp2 \
-		-gcflags "${GCFLAGS-all=-l}" -ldflags "-s -w -X main.version=$version" -o "$bin" ./cmd/transferometer)
+	gobuild "$root" "$arch" "$version" "$bin" || die "building the binary for $arch failed"
 
 	d=$tmp/transferometer-$arch
 	mkdir -p "$d/data" "$d/control"
@@ -222,7 +207,7 @@ for arch in "$@"; do
 	done < "$root/files.manifest"
 
 	control "$d/control/control" transferometer "$arch" "$deps" "$section" \
-		package/transferometer "$license" "$description"
+		package/transferometer "$license" "$description" "$url" "$maintainer"
 	# As package-ipkg.mk: the conffiles that exist in the data tree.
 	: > "$d/control/conffiles"
 	for cf in $(mkdefine Package/transferometer/conffiles "$mk"); do
@@ -232,8 +217,12 @@ for arch in "$@"; do
 	# The package Makefile's own maintainer-script blocks ($$ is make's $).
 	mkdefine Package/transferometer/postinst "$mk" | sed 's/\$\$/$/g' > "$d/control/postinst-pkg"
 	mkdefine Package/transferometer/prerm "$mk" | sed 's/\$\$/$/g' > "$d/control/prerm-pkg"
-	[ -s "$d/control/postinst-pkg" ] && [ -s "$d/control/prerm-pkg" ] || die "$mk: no postinst/prerm blocks"
-	chmod 0755 "$d/control/postinst-pkg" "$d/control/prerm-pkg"
+	# postrm goes in as it is (it has its own #!), as package-pack.mk's
+	# BuildPackVariable writes it.
+	mkdefine Package/transferometer/postrm "$mk" | sed 's/\$\$/$/g' > "$d/control/postrm"
+	[ -s "$d/control/postinst-pkg" ] && [ -s "$d/control/prerm-pkg" ] && [ -s "$d/control/postrm" ] ||
+		die "$mk: no postinst/prerm/postrm blocks"
+	chmod 0755 "$d/control/postinst-pkg" "$d/control/prerm-pkg" "$d/control/postrm"
 	pack "$d" transferometer "$arch"
 done
 
@@ -255,7 +244,7 @@ while read -r f; do
 	esac
 done < "$tmp/executables"
 control "$d/control/control" luci-app-transferometer all "$luci_deps" luci \
-	package/transferometer/luci-app-transferometer "$luci_license" "$luci_title"
+	package/transferometer/luci-app-transferometer "$luci_license" "$luci_title" "$luci_url" "$luci_maintainer"
 generic_scripts "$d/control"
 # luci.mk's Package/luci-app-*/postinst: LuCI's caches go, rpcd rereads its
 # ACLs (and the menu).
@@ -269,3 +258,7 @@ cat > "$d/control/postinst-pkg" <<'EOF'
 EOF
 chmod 0755 "$d/control/postinst-pkg"
 pack "$d" luci-app-transferometer all
+
+# The feed index: a web server serving OUTDIR is an opkg feed.
+"$build/mkapk" opkg-index "$out" || die "mkapk opkg-index failed"
+echo "$out/Packages"

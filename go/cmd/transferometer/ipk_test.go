@@ -15,14 +15,15 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
+	"crypto/sha256"
 	"debug/elf"
+	"encoding/hex"
 	"io"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -383,8 +384,8 @@ func TestIPK(t *testing.T) {
 		want = append(want, "transferometer_"+version+"_"+a.arch+".ipk")
 	}
 	sort.Strings(want)
-	if got := ipkDistFiles(t, dist); strings.Join(got, " ") != strings.Join(want, " ") {
-		t.Fatalf("dist: %q, want %q", got, want)
+	if got := ipkDistFiles(t, dist); strings.Join(got, " ") != strings.Join(append([]string{"Packages", "Packages.gz"}, want...), " ") {
+		t.Fatalf("dist: %q, want %q and the feed index", got, want)
 	}
 
 	// The data tree of transferometer: files.manifest, the binary aside;
@@ -423,25 +424,21 @@ func TestIPK(t *testing.T) {
 				"Package":      "transferometer",
 				"Version":      version,
 				"Architecture": a.arch,
-				"Depends":      "libc, iptables, ip6tables",
+				"Depends":      "libc, iptables | kmod-nft-core, ip6tables | kmod-nft-core",
 				"Section":      "net",
 				"License":      makeVar(t, mk, "PKG_LICENSE"),
 				"Maintainer":   makeVar(t, mk, "PKG_MAINTAINER"),
 				"SourceName":   "transferometer",
+				"URL":          "https://github.com/transferometer/transferometer",
 			}, data, dataSize)
 			if !strings.Contains(fields["Description"], "Counts, per device on the LAN") {
 				t.Errorf("Description %q: not the Makefile's", fields["Description"])
 			}
-			checkMaintainerScripts(t, cm, []string{"postinst", "postinst-pkg", "prerm", "prerm-pkg"}, "/etc/config/transferometer\n")
-			post, pre := string(cm["./postinst-pkg"].data), string(cm["./prerm-pkg"].data)
-			for _, s := range []string{"/etc/init.d/dnsmasq restart", "/etc/init.d/rpcd reload"} {
-				if !strings.Contains(post, s) {
-					t.Errorf("postinst-pkg does not run %s", s)
-				}
-			}
-			for _, s := range []string{"/etc/init.d/transferometer stop", "/usr/sbin/transferometer teardown"} {
-				if !strings.Contains(pre, s) {
-					t.Errorf("prerm-pkg does not run %s", s)
+			checkMaintainerScripts(t, cm, []string{"postinst", "postinst-pkg", "prerm", "prerm-pkg", "postrm"}, "/etc/config/transferometer\n")
+			unescape := func(s string) string { return strings.ReplaceAll(s, "$$", "$") }
+			for member, block := range map[string]string{"postinst-pkg": "postinst", "prerm-pkg": "prerm", "postrm": "postrm"} {
+				if got, want := string(cm["./"+member].data), unescape(defineBlock(t, mk, "Package/transferometer/"+block)); got != want {
+					t.Errorf("%s is not the Makefile's %s block:\n%s\nwant:\n%s", member, block, got, want)
 				}
 			}
 			checkDataTree(t, data, wantFiles, content, links)
@@ -466,25 +463,9 @@ func TestIPK(t *testing.T) {
 			}
 			f.Close()
 
-			var run []string
-			switch {
-			case a.qemu != "":
-				if _, err := exec.LookPath(a.qemu); err != nil {
-					// mipsel and aarch64 are the routers make test runs
-					// as (qemu-user-static, scripts/install-deps.sh);
-					// the others come in the same Debian package.
-					if os.Getenv("CI") != "" {
-						t.Fatalf("%s not found (CI is set: failing instead of skipping)", a.qemu)
-					}
-					t.Logf("%s not found: not running the binary", a.qemu)
-					return
-				}
-				run = []string{a.qemu}
-			case a.arch == "x86_64" && runtime.GOARCH == "amd64":
-			default:
-				return
-			}
-			// Extracted the way opkg's users would, with tar.
+			// Extracted the way opkg's users would, with tar, then run
+			// (runBinary: natively or under qemu-user; without qemu
+			// the run skips, and fails under CI).
 			dir := t.TempDir()
 			if err := os.WriteFile(filepath.Join(dir, "pkg.ipk"), mustRead(t, path), 0o644); err != nil {
 				t.Fatal(err)
@@ -497,10 +478,7 @@ func TestIPK(t *testing.T) {
 			if fi, err := os.Stat(exe); err != nil || fi.Mode().Perm() != 0o755 {
 				t.Fatalf("extracted binary: %v %v", fi, err)
 			}
-			out, err := exec.Command(append(run, exe)[0], append(run, exe, "--version")[1:]...).CombinedOutput()
-			if err != nil || string(out) != "transferometer "+version+"\n" {
-				t.Errorf("%s --version: %v, %q; want %q", strings.Join(append(run, "transferometer"), " "), err, out, "transferometer "+version+"\n")
-			}
+			runBinary(t, a.arch, a.qemu, exe)
 		})
 	}
 
@@ -517,6 +495,8 @@ func TestIPK(t *testing.T) {
 			"Section":      "luci",
 			"License":      makeVar(t, filepath.Join(luci, "Makefile"), "PKG_LICENSE"),
 			"Description":  makeVar(t, filepath.Join(luci, "Makefile"), "LUCI_TITLE"),
+			"Maintainer":   makeVar(t, filepath.Join(luci, "Makefile"), "LUCI_MAINTAINER"),
+			"URL":          makeVar(t, filepath.Join(luci, "Makefile"), "LUCI_URL"),
 		}, data, dataSize)
 		checkMaintainerScripts(t, cm, []string{"postinst", "postinst-pkg", "prerm"}, "")
 		post := string(cm["./postinst-pkg"].data)
@@ -556,11 +536,63 @@ func TestIPK(t *testing.T) {
 		checkDataTree(t, data, wantFiles, content, nil)
 	})
 
+	// The feed index, as OpenWrt's ipkg-make-index.sh writes it: per
+	// package its control fields, with Filename, Size and SHA256sum before
+	// Description, a blank line after each; Packages.gz the same, gzip -n.
+	t.Run("feed", func(t *testing.T) {
+		idx := string(mustRead(t, filepath.Join(dist, "Packages")))
+		zr, err := gzip.NewReader(bytes.NewReader(mustRead(t, filepath.Join(dist, "Packages.gz"))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if zr.Name != "" || !zr.ModTime.IsZero() {
+			t.Errorf("Packages.gz header has name %q, time %v", zr.Name, zr.ModTime)
+		}
+		if b, err := io.ReadAll(zr); err != nil || string(b) != idx {
+			t.Errorf("Packages.gz is not Packages gzipped: %v", err)
+		}
+		if !strings.HasSuffix(idx, "\n\n") {
+			t.Errorf("Packages does not end with a blank line")
+		}
+		stanzas := strings.Split(strings.TrimSuffix(idx, "\n\n"), "\n\n")
+		if len(stanzas) != len(want) {
+			t.Fatalf("Packages: %d entries, want %d", len(stanzas), len(want))
+		}
+		for i, name := range want {
+			file := mustRead(t, filepath.Join(dist, name))
+			control, _, _ := ipkParts(t, filepath.Join(dist, name))
+			cf, corder := controlFields(t, memberMap(t, name, control)["./control"].data)
+			fields, order := controlFields(t, []byte(stanzas[i]+"\n"))
+			sum := sha256.Sum256(file)
+			extra := map[string]string{"Filename": name, "Size": strconv.Itoa(len(file)), "SHA256sum": hex.EncodeToString(sum[:])}
+			var wantOrder []string
+			for _, k := range corder {
+				if k == "Description" {
+					wantOrder = append(wantOrder, "Filename", "Size", "SHA256sum")
+				}
+				wantOrder = append(wantOrder, k)
+			}
+			if strings.Join(order, " ") != strings.Join(wantOrder, " ") {
+				t.Errorf("Packages entry %d: fields %q, want %q", i, order, wantOrder)
+			}
+			for k, v := range cf {
+				if fields[k] != v {
+					t.Errorf("Packages %s: %s %q, control says %q", name, k, fields[k], v)
+				}
+			}
+			for k, v := range extra {
+				if fields[k] != v {
+					t.Errorf("Packages %s: %s %q, want %q", name, k, fields[k], v)
+				}
+			}
+		}
+	})
+
 	// Byte-identical from a second build, binaries built afresh too.
 	t.Run("reproducible", func(t *testing.T) {
 		dist2 := t.TempDir()
 		buildIPKs(t, dist2, t.TempDir())
-		for _, name := range want {
+		for _, name := range append([]string{"Packages", "Packages.gz"}, want...) {
 			if !bytes.Equal(mustRead(t, filepath.Join(dist, name)), mustRead(t, filepath.Join(dist2, name))) {
 				t.Errorf("%s: a second build gives different bytes", name)
 			}
@@ -580,7 +612,7 @@ func checkControl(t *testing.T, fields map[string]string, order []string, want m
 		}
 	}
 	wantOrder := []string{"Package", "Version", "Depends", "Source", "SourceName", "License", "Section",
-		"SourceDateEpoch", "Maintainer", "Architecture", "Installed-Size", "Description"}
+		"SourceDateEpoch", "URL", "Maintainer", "Architecture", "Installed-Size", "Description"}
 	if strings.Join(order, " ") != strings.Join(wantOrder, " ") {
 		t.Errorf("control: fields %q, want %q", order, wantOrder)
 	}
