@@ -349,3 +349,29 @@ func TestListenRefusesWildcards(t *testing.T) {
 		}
 	}
 }
+
+// TestClientKey: who a connection counts as for the per-client limits.
+func TestClientKey(t *testing.T) {
+	same := [][2]string{
+		{"192.168.1.10:40000", "192.168.1.10:40001"},
+		{"[::ffff:192.168.1.10]:1", "192.168.1.10:2"},
+		// One host's privacy addresses share its /64.
+		{"[2001:db8:0:1::10]:1", "[2001:db8:0:1:a1b2:c3d4:e5f6:1]:2"},
+		{"[fe80::1%br-lan]:1", "[fe80::2]:2"},
+	}
+	for _, p := range same {
+		if clientKey(p[0]) != clientKey(p[1]) {
+			t.Errorf("%s and %s count as different clients", p[0], p[1])
+		}
+	}
+	differ := [][2]string{
+		{"192.168.1.10:1", "192.168.1.11:1"},
+		{"[2001:db8:0:1::10]:1", "[2001:db8:0:2::10]:1"},
+		{"10.0.0.1:1", "[::a00:1]:1"},
+	}
+	for _, p := range differ {
+		if clientKey(p[0]) == clientKey(p[1]) {
+			t.Errorf("%s and %s count as one client", p[0], p[1])
+		}
+	}
+}

@@ -354,7 +354,7 @@ func (l *Lock) Release() error {
 }
 
 // HolderPID returns the PID named by the current holder's PID file, if the
-// lock is held and its PID file counts (see the package comment). The
+// lock is held and its PID file counts (see inspect). The
 // process may be dead; this is for diagnostics.
 func HolderPID(o Options) (int, bool) {
 	o, err := o.normalise()

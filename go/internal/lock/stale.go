@@ -13,7 +13,7 @@ import (
 	"time"
 )
 
-// state is one consistent look at the lock (see the package comment).
+// state is one consistent look at the lock (see inspect).
 type state struct {
 	held     bool      // the lock dir exists
 	changing bool      // it changed hands while we looked; judge nothing
