@@ -500,6 +500,7 @@ func testHostileInput(t *testing.T, v string) {
 		{"arp-del", "zz:zz:zz:zz:zz:zz", ip}, {"arp-del", mac, "300.1.1.1"},
 		{"arp-add", mac, "fd77::00010"}, {"arp-add", mac, "010.77.0.5"}, // Go 1.21's netip takes the first
 		{"add", mac, ip, "bad\nname"}, {"add", mac, ip, "<script>"},
+		{"add", mac, ip, "invoice\u202efdp.exe"}, {"add", mac, ip, "c1\u0085name"}, {"old", mac, ip, "zero\u200bwidth"},
 		{"--flush"}, {"-j", "DROP"}, {"usage", "--bogus"}, {"reset", "--mac", "nope"}, {"collect", "extra"},
 	}
 	rules, db := r.save(t), r.dbState(t)

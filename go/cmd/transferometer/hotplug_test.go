@@ -356,7 +356,7 @@ func TestHotplugHostileEnv(t *testing.T) {
 	// A sender-chosen settings directory would choose the ledger, lock and
 	// PID file paths of a root process: it must not reach the binary.
 	evil := t.TempDir()
-	cfg := fmt.Sprintf("config transferometer 'main'\n\toption db_dir '%s/db'\n\toption lock_dir '%s/lock'\n\toption pid_file '%s/pid'\n\tlist subnet '%s'\n",
+	cfg := fmt.Sprintf("config transferometer 'main'\n\toption db_dir '%s/db'\n\toption lock_dir '%s/lock'\n\toption pid_file '%s/transferometer.pid'\n\tlist subnet '%s'\n",
 		evil, evil, evil, r.lan.LAN4)
 	if err := os.WriteFile(filepath.Join(evil, "transferometer"), []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)

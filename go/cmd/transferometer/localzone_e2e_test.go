@@ -25,7 +25,7 @@ func TestPeriodsInRouterZone(t *testing.T) {
 		"\toption db_dir '" + filepath.Join(dir, "db") + "'\n" +
 		"\toption persist_dir '" + filepath.Join(dir, "flash") + "'\n" +
 		"\toption lock_dir '" + filepath.Join(dir, "lock") + "'\n" +
-		"\toption pid_file '" + filepath.Join(dir, "pid") + "'\n" +
+		"\toption pid_file '" + filepath.Join(dir, "transferometer.pid") + "'\n" +
 		"\tlist subnet '192.168.1.0/24'\n\toption backend 'nftables'\n"
 	if err := os.WriteFile(filepath.Join(cfg, "transferometer"), []byte(conf), 0o644); err != nil {
 		t.Fatal(err)

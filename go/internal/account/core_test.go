@@ -286,3 +286,20 @@ func reopenWith(t *testing.T, c *Core, s config.Settings) *Core {
 	}
 	return c2
 }
+
+func TestParseHostname(t *testing.T) {
+	for _, ok := range []string{"laptop", "Pixel-7a", "büro-pc", "客厅电视", "a.b_c", ""} {
+		if got, err := ParseHostname(ok); err != nil || got != ok {
+			t.Errorf("ParseHostname(%q) = %q, %v", ok, got, err)
+		}
+	}
+	for _, bad := range []string{
+		"bad\nname", "tab\tname", "del\x7f", "c1\u0085name", "c1\u009bname", "<script>", "a&b", "q\"", "q'", "back\\slash",
+		"evil\u202etxt.exe", "rlo\u202d", "iso\u2066late\u2069", "mark\u200f", "alm\u061c", "zw\u200bsp", "bom\ufeff", "wj\u2060",
+		"bad\xffutf8", string(make([]byte, 254)),
+	} {
+		if _, err := ParseHostname(bad); err == nil {
+			t.Errorf("ParseHostname(%q) accepted", bad)
+		}
+	}
+}

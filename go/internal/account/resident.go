@@ -28,11 +28,11 @@ const daemonFile = "daemon.pid"
 // returned function removes the mark (only if it is still ours).
 func (c *Core) MarkDaemon() (func(), error) {
 	p := filepath.Join(c.settings.DBDir, daemonFile)
-	if err := os.MkdirAll(c.settings.DBDir, 0o755); err != nil {
+	if err := c.store.Ensure(); err != nil {
 		return nil, fmt.Errorf("daemon mark: %w", err)
 	}
 	pid := strconv.Itoa(os.Getpid())
-	if err := ledger.WriteAtomic(p, []byte(pid+"\n"), 0o644); err != nil {
+	if err := ledger.WriteAtomic(p, []byte(pid+"\n"), ledger.FileMode); err != nil {
 		return nil, fmt.Errorf("daemon mark: %w", err)
 	}
 	return func() {
@@ -90,7 +90,7 @@ func (c *Core) writeSnapshot(tx *txn, id string, savedAt time.Time) error {
 	}
 	buf := make([]byte, 0, len(id)+1+len(data))
 	buf = append(append(append(buf, id...), '\n'), data...)
-	return ledger.WriteAtomic(filepath.Join(c.settings.DBDir, snapshotFile), buf, 0o644)
+	return ledger.WriteAtomic(filepath.Join(c.settings.DBDir, snapshotFile), buf, ledger.FileMode)
 }
 
 // snapshot returns the usage reply of the snapshot if it was made from the

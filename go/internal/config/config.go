@@ -226,12 +226,12 @@ func specs() []spec {
 		},
 		{
 			name:   "lock_dir",
-			parse:  func(s *Settings, v string) (err error) { s.LockDir, err = absPath(v); return },
+			parse:  func(s *Settings, v string) (err error) { s.LockDir, err = runtimePath(v); return },
 			format: func(s Settings) any { return s.LockDir },
 		},
 		{
 			name:   "pid_file",
-			parse:  func(s *Settings, v string) (err error) { s.PIDFile, err = absPath(v); return },
+			parse:  func(s *Settings, v string) (err error) { s.PIDFile, err = pidPath(v); return },
 			format: func(s Settings) any { return s.PIDFile },
 		},
 		{
@@ -241,7 +241,7 @@ func specs() []spec {
 		},
 		{
 			name:   "db_dir",
-			parse:  func(s *Settings, v string) (err error) { s.DBDir, err = absPath(v); return },
+			parse:  func(s *Settings, v string) (err error) { s.DBDir, err = runtimePath(v); return },
 			format: func(s Settings) any { return s.DBDir },
 		},
 		{
@@ -266,7 +266,7 @@ func specs() []spec {
 		},
 		{
 			name:   "leasefile",
-			parse:  func(s *Settings, v string) (err error) { s.LeaseFile, err = absPath(v); return },
+			parse:  func(s *Settings, v string) (err error) { s.LeaseFile, err = confinedPath(v, leaseRoots); return },
 			format: func(s Settings) any { return s.LeaseFile },
 		},
 		{
@@ -307,7 +307,7 @@ func specs() []spec {
 		},
 		{
 			name:   "persist_dir",
-			parse:  func(s *Settings, v string) (err error) { s.PersistDir, err = absPath(v); return },
+			parse:  func(s *Settings, v string) (err error) { s.PersistDir, err = confinedPath(v, persistRoots); return },
 			format: func(s Settings) any { return s.PersistDir },
 		},
 		{
@@ -352,12 +352,12 @@ func specs() []spec {
 		},
 		{
 			name:   "live_cert",
-			parse:  func(s *Settings, v string) (err error) { s.LiveCert, err = absPath(v); return },
+			parse:  func(s *Settings, v string) (err error) { s.LiveCert, err = confinedPath(v, certRoots); return },
 			format: func(s Settings) any { return s.LiveCert },
 		},
 		{
 			name:   "live_key",
-			parse:  func(s *Settings, v string) (err error) { s.LiveKey, err = absPath(v); return },
+			parse:  func(s *Settings, v string) (err error) { s.LiveKey, err = confinedPath(v, certRoots); return },
 			format: func(s Settings) any { return s.LiveKey },
 		},
 		{
@@ -392,12 +392,6 @@ func formatBool(b bool) string {
 	return "0"
 }
 
-func absPath(v string) (string, error) {
-	if !strings.HasPrefix(v, "/") {
-		return "", errors.New("is not an absolute path")
-	}
-	return v, nil
-}
 
 func parseLockTimeout(s *Settings, v string) error {
 	n, err := parseInt(v, 1, maxLockTimeout)
@@ -559,10 +553,18 @@ func parsePeriodStart(s *Settings, v string) error {
 	return nil
 }
 
+// parseLiveAddress takes one unicast address of the router's: a wildcard
+// (0.0.0.0, ::) would put the feed and /metrics on the WAN too.
 func parseLiveAddress(s *Settings, v string) error {
 	a, err := ipaddr.ParseAddr(v)
 	if err != nil || a.Zone() != "" {
 		return errors.New("is not an IP address")
+	}
+	switch {
+	case a.IsUnspecified():
+		return errors.New("is a wildcard address: name one LAN address of the router (empty: all of them)")
+	case a.IsMulticast(), a.Is4In6(), a.IsLinkLocalUnicast():
+		return errors.New("is not a unicast address the feed can listen on")
 	}
 	s.LiveAddress = a.String()
 	return nil

@@ -13,6 +13,7 @@ import (
 
 	"github.com/transferometer/transferometer/internal/counter"
 	"github.com/transferometer/transferometer/internal/macaddr"
+	"github.com/transferometer/transferometer/internal/safepath"
 )
 
 // File names under db_dir, as the original design calls them.
@@ -46,8 +47,8 @@ var ErrNewer = errors.New("written by a newer version of transferometer")
 // is renamed to NAME.corrupt-UNIXTIME and reported in recovered, never a
 // crash loop and never silently dropped.
 func (s Store) Load(now time.Time) (*Hosts, *Transfer, []Recovered, error) {
-	if err := os.MkdirAll(s.Dir, 0o755); err != nil {
-		return nil, nil, nil, fmt.Errorf("ledger: %w", err)
+	if err := s.Ensure(); err != nil {
+		return nil, nil, nil, err
 	}
 	var rec []Recovered
 	h := NewHosts()
@@ -200,12 +201,21 @@ func (s Store) save(name string, v any) error {
 		return fmt.Errorf("ledger: encode %s: %w", name, err)
 	}
 	data = append(data, '\n')
-	return WriteAtomic(filepath.Join(s.Dir, name), data, 0o644)
+	return WriteAtomic(filepath.Join(s.Dir, name), data, FileMode)
 }
 
-// WriteAtomic writes path via a temp file in the same directory.
+// FileMode is the mode of every file we write: what devices did is
+// nobody else's business on the router.
+const FileMode os.FileMode = 0o600
+
+// WriteAtomic writes path via a temp file in the same directory, which
+// must pass safepath.Dir (root writes only where nobody else could have
+// placed or can swap what is written).
 func WriteAtomic(path string, data []byte, perm os.FileMode) error {
 	dir := filepath.Dir(path)
+	if err := safepath.Dir(dir); err != nil {
+		return fmt.Errorf("ledger: %w", err)
+	}
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
 		return fmt.Errorf("ledger: %w", err)
@@ -277,9 +287,9 @@ func (s Store) peek(name string, into versioned) (bool, error) {
 	return err == nil, nil
 }
 
-// Ensure creates the directory.
+// Ensure creates the directory and checks that it is safe to write.
 func (s Store) Ensure() error {
-	if err := os.MkdirAll(s.Dir, 0o755); err != nil {
+	if err := safepath.MkdirAll(s.Dir, 0o755); err != nil {
 		return fmt.Errorf("ledger: %w", err)
 	}
 	return nil

@@ -657,13 +657,6 @@ function checkInteger(v, lo, hi) {
 	return true;
 }
 
-function checkAbsPath(v) {
-	if (v == null || v === '' || String(v).charAt(0) == '/')
-		return true;
-
-	return tr('Expecting an absolute path (starting with /)');
-}
-
 /*
  * period_start: a day of the month (1-28) for monthly periods, a date
  * (YYYY-MM-DD) for periods of period_days days.  The backend takes
@@ -723,6 +716,60 @@ function checkIPAddress(v) {
 	var s = String(v);
 
 	return (isIPv4(s) || isIPv6(s)) ? true : tr('Expecting an IP address (IPv4 or IPv6, without prefix length)');
+}
+
+/*
+ * live_address: one unicast address of the router's, as the backend takes
+ * it: no wildcard (it would put the feed on the WAN), multicast,
+ * IPv4-mapped or link-local address.
+ */
+function checkListenAddress(v) {
+	var ok = checkIPAddress(v);
+
+	if (ok !== true || v == null || v === '')
+		return ok;
+
+	var k = addrKey(String(v));
+
+	if (k == '4000000000000' || k == '6' + new Array(33).join('0'))
+		return tr('Expecting one LAN address of the router, not a wildcard (empty: all of them)');
+
+	var v4 = k.charAt(0) == '4',
+	    first = v4 ? +k.slice(1, 4) : 0;
+
+	if (v4 ? (first >= 224 && first <= 239) || k.slice(1, 7) == '169254'
+	       : /^6ff/.test(k) || /^6fe[89ab]/.test(k) || k.slice(1, 25) == '00000000000000000000ffff')
+		return tr('Expecting a unicast address the feed can listen on');
+
+	return true;
+}
+
+/*
+ * Path options, confined as the backend confines them (its
+ * internal/config/paths.go): a clean absolute path strictly below one of
+ * the roots where that kind of file belongs on OpenWrt.
+ */
+var RUNTIME_ROOTS = [ '/tmp/', '/var/', '/run/' ],
+    PERSIST_ROOTS = [ '/etc/', '/overlay/', '/mnt/', '/tmp/' ],
+    CERT_ROOTS = [ '/etc/', '/tmp/', '/var/' ];
+
+function checkConfinedPath(v, roots) {
+	if (v == null || v === '')
+		return true;
+
+	var s = String(v);
+
+	if (s.charAt(0) != '/')
+		return tr('Expecting an absolute path (starting with /)');
+
+	if (/\/\.\.?(\/|$)/.test(s) || s.indexOf('//') >= 0 || (s.length > 1 && s.charAt(s.length - 1) == '/'))
+		return tr('Expecting a clean path (no .., ., // or trailing /)');
+
+	for (var i = 0; i < roots.length; i++)
+		if (s.indexOf(roots[i]) == 0 && s.length > roots[i].length)
+			return true;
+
+	return fmt(tr('Expecting a path under %s'), roots.join(', '));
 }
 
 /*
@@ -821,9 +868,13 @@ return baseclass.extend({
 	formatDuration: formatDuration,
 	checkDuration: checkDuration,
 	checkInteger: checkInteger,
-	checkAbsPath: checkAbsPath,
 	checkPeriodStart: checkPeriodStart,
 	checkIPAddress: checkIPAddress,
+	checkListenAddress: checkListenAddress,
+	checkConfinedPath: checkConfinedPath,
+	RUNTIME_ROOTS: RUNTIME_ROOTS,
+	PERSIST_ROOTS: PERSIST_ROOTS,
+	CERT_ROOTS: CERT_ROOTS,
 	checkAddressOrSubnet: checkAddressOrSubnet,
 	checkDeviceName: checkDeviceName,
 	PLACEMENTS: PLACEMENTS

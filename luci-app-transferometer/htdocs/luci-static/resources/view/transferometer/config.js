@@ -106,7 +106,7 @@ return view.extend({
 			_('Where the copy on flash is kept. Empty: /etc/transferometer.'));
 		o.placeholder = '/etc/transferometer';
 		o.validate = function(section_id, value) {
-			return helpers.checkAbsPath(value);
+			return helpers.checkConfinedPath(value, helpers.PERSIST_ROOTS);
 		};
 
 		/* --- live rates --- */
@@ -128,21 +128,21 @@ return view.extend({
 		o = s.taboption('live', form.Value, 'live_address', _('Listen address'),
 			_('The router address the feed listens on. Empty: the router\'s addresses in the LAN (never the WAN).'));
 		o.validate = function(section_id, value) {
-			return helpers.checkIPAddress(value);
+			return helpers.checkListenAddress(value);
 		};
 
 		o = s.taboption('live', form.Value, 'live_cert', _('TLS certificate'),
 			_('Certificate file (PEM or DER). Empty: /etc/uhttpd.crt, the web interface\'s own.'));
 		o.placeholder = '/etc/uhttpd.crt';
 		o.validate = function(section_id, value) {
-			return helpers.checkAbsPath(value);
+			return helpers.checkConfinedPath(value, helpers.CERT_ROOTS);
 		};
 
 		o = s.taboption('live', form.Value, 'live_key', _('TLS key'),
 			_('Private key file (PEM or DER). Empty: /etc/uhttpd.key.'));
 		o.placeholder = '/etc/uhttpd.key';
 		o.validate = function(section_id, value) {
-			return helpers.checkAbsPath(value);
+			return helpers.checkConfinedPath(value, helpers.CERT_ROOTS);
 		};
 
 		o = s.taboption('live', form.Flag, 'metrics', _('Prometheus metrics'),
@@ -166,7 +166,7 @@ return view.extend({
 			_('Where the working copy of the figures is kept, normally in RAM (it is saved to the flash directory of the History tab). Empty: /var/lib/transferometer.'));
 		o.placeholder = '/var/lib/transferometer';
 		o.validate = function(section_id, value) {
-			return helpers.checkAbsPath(value);
+			return helpers.checkConfinedPath(value, helpers.RUNTIME_ROOTS);
 		};
 
 		o = s.taboption('advanced', form.ListValue, 'backend', _('Counting backend'),
