@@ -418,8 +418,11 @@ func testKill9NeverLosesOrCorrupts(t *testing.T, v string) {
 				break
 			}
 			made := before == nil || !os.SameFile(before, after) || !before.ModTime().Equal(after.ModTime())
+			// The PID file's first line is the holder's PID (a second
+			// line says when that process started).
 			pid, _ := os.ReadFile(pidFile)
-			if made || strings.TrimSpace(string(pid)) == fmt.Sprint(cmd.Process.Pid) {
+			first, _, _ := strings.Cut(string(pid), "\n")
+			if made || strings.TrimSpace(first) == fmt.Sprint(cmd.Process.Pid) {
 				holding++
 			}
 		case ws.Exited() && ws.ExitStatus() == 0:

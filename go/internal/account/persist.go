@@ -2,7 +2,9 @@ package account
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"syscall"
 
 	"github.com/transferometer/transferometer/internal/ledger"
 	"github.com/transferometer/transferometer/internal/lock"
@@ -51,30 +53,59 @@ func (c *Core) LastCommit() int64 {
 	return t.SavedAt
 }
 
+// commit copies the ledger tx holds to persist_dir. It never overwrites a
+// file a newer version wrote there, and never replaces the committed
+// history with a damaged RAM one (that history stays as committed, with
+// a warning).
 func (c *Core) commit(tx *txn) error {
 	st := ledger.Store{Dir: c.settings.PersistDir}
 	if err := st.Ensure(); err != nil {
+		return fmt.Errorf("commit: %w", storageHint(err, "persist_dir", c.settings.PersistDir))
+	}
+	if err := st.CheckNotNewer(); err != nil {
 		return fmt.Errorf("commit: %w", err)
+	}
+	var h *ledger.History
+	if c.store.HasHistory() {
+		var err error
+		h, err = c.store.ReadHistory()
+		if errors.Is(err, ledger.ErrDamaged) {
+			tx.warnings = append(tx.warnings, Warning{Code: "history_damaged", Message: err.Error() + "; the history on flash was kept as it was"})
+			h = nil
+		} else if err != nil {
+			return fmt.Errorf("commit: %w", err)
+		}
 	}
 	cp := *tx.transfer
 	cp.Restored = false
 	cp.SavedAt = tx.now
 	if err := st.SaveHosts(tx.hosts); err != nil {
-		return fmt.Errorf("commit: %w", err)
+		return fmt.Errorf("commit: %w", storageHint(err, "persist_dir", c.settings.PersistDir))
 	}
 	if err := st.SaveTransfer(&cp); err != nil {
-		return fmt.Errorf("commit: %w", err)
+		return fmt.Errorf("commit: %w", storageHint(err, "persist_dir", c.settings.PersistDir))
 	}
-	if c.store.HasHistory() {
-		h, err := c.store.PeekHistory()
-		if err != nil {
-			return fmt.Errorf("commit: %w", err)
-		}
+	if h != nil {
 		if err := st.SaveHistory(h); err != nil {
-			return fmt.Errorf("commit: %w", err)
+			return fmt.Errorf("commit: %w", storageHint(err, "persist_dir", c.settings.PersistDir))
 		}
 	}
 	return nil
+}
+
+// storageHint says what a full or read-only directory means for the
+// numbers: the files there are as they were, and nothing counted is lost.
+func storageHint(err error, option, dir string) error {
+	var what string
+	switch {
+	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
+		what = "is full"
+	case errors.Is(err, syscall.EROFS):
+		what = "is read-only"
+	default:
+		return err
+	}
+	return fmt.Errorf("%w (%s %s %s: its files are as they were, and nothing counted is lost: the kernel counters keep it for the next run that can write)", err, option, dir, what)
 }
 
 // historyAsClosed turns a committed history into buckets to store again.
@@ -96,7 +127,11 @@ func historyAsClosed(h *ledger.History) []ledger.Closed {
 // router was down would never get an arp-del.
 func (c *Core) restore(tx *txn) {
 	boot := c.bootID()
+	retry := false
 	defer func() {
+		if retry {
+			return
+		}
 		tx.transfer.Restored = true
 		tx.transfer.BootID = boot
 		tx.hostsDirty = true
@@ -104,19 +139,31 @@ func (c *Core) restore(tx *txn) {
 	if c.settings.PersistDir == "" {
 		return
 	}
-	ph, pt, err := ledger.Store{Dir: c.settings.PersistDir}.Peek()
+	cp, err := ledger.Store{Dir: c.settings.PersistDir}.LoadCopy(tx.at)
 	if err != nil {
-		tx.warnings = append(tx.warnings, Warning{Code: "restore_failed", Message: err.Error()})
+		// A newer version's copy, or one that cannot be read: restore
+		// nothing and try again next run, so that it is never merged
+		// into nothing and then overwritten (commit refuses too).
+		code := "restore_failed"
+		if errors.Is(err, ledger.ErrNewer) {
+			code = "flash_newer"
+		}
+		tx.warnings = append(tx.warnings, Warning{Code: code, Message: err.Error() + "; the copy on flash was not restored"})
+		retry = true
 		return
 	}
+	for _, r := range cp.Recovered {
+		tx.warnings = append(tx.warnings, Warning{Code: "flash_recovered", Message: "copy on flash: " + r.String() + "; the rest was restored"})
+	}
+	ph, pt := cp.Hosts, cp.Transfer
 	same := boot != "" && pt.BootID == boot
 	if closed := tx.transfer.Merge(pt, same); closed.Any() {
 		tx.closed = append(tx.closed, closed)
 	}
 	// The committed history comes back too; archive() writes it with any
 	// bucket closed just now.
-	if ph, err := (ledger.Store{Dir: c.settings.PersistDir}).PeekHistory(); err == nil && len(ph.Periods)+len(ph.Days) > 0 {
-		tx.closed = append(tx.closed, historyAsClosed(ph)...)
+	if h := cp.History; len(h.Periods)+len(h.Days) > 0 {
+		tx.closed = append(tx.closed, historyAsClosed(h)...)
 	}
 	for mac, d := range ph.Devices {
 		cur := tx.hosts.Devices[mac]

@@ -96,23 +96,24 @@ func (c *Core) transact(ctx context.Context, fn func(tx *txn) error) (*txn, erro
 	}
 	if tx.hostsDirty {
 		if err := c.store.SaveHosts(hosts); err != nil {
-			return nil, err
+			return nil, c.dbError(err)
 		}
 	}
 	if len(tx.closed) > 0 {
 		// history.db first: storing a bucket twice is harmless, losing
 		// one is not.
 		if err := c.archive(tx); err != nil {
-			return nil, err
+			return nil, c.dbError(err)
 		}
 	}
 	if err := c.store.SaveTransfer(transfer); err != nil {
-		return nil, err
+		return nil, c.dbError(err)
 	}
+	// The working ledger is saved: a failed commit (flash full or
+	// read-only) loses nothing and must not keep the rules from changing.
+	var commitErr error
 	if tx.commit {
-		if err := c.commit(tx); err != nil {
-			return nil, err
-		}
+		commitErr = c.commit(tx)
 	}
 	tx.changes, err = c.current().Sync(ctx, tx.snap, wanted)
 	if err != nil {
@@ -120,6 +121,9 @@ func (c *Core) transact(ctx context.Context, fn func(tx *txn) error) (*txn, erro
 	}
 	if err := c.retire(ctx, tx); err != nil {
 		return nil, err
+	}
+	if commitErr != nil {
+		return nil, commitErr
 	}
 	if c.resident {
 		// Still under the lock: which transfer.db this cycle left, and
@@ -134,6 +138,11 @@ func (c *Core) transact(ctx context.Context, fn func(tx *txn) error) (*txn, erro
 		}
 	}
 	return tx, nil
+}
+
+// dbError adds to a failed write in db_dir what it means for the numbers.
+func (c *Core) dbError(err error) error {
+	return storageHint(err, "db_dir", c.settings.DBDir)
 }
 
 // archive moves closed buckets into history.db and prunes it to the

@@ -153,6 +153,18 @@ func (s Store) load(name string, into versioned, now time.Time) (*Recovered, err
 	return &Recovered{File: path, MovedTo: moved, Err: perr}, nil
 }
 
+// headVersion reads the version field of a file that decodes as a JSON
+// object; ok is false for anything else.
+func headVersion(data []byte) (int, bool) {
+	var head struct {
+		Version int `json:"version"`
+	}
+	if len(data) > maxFile || json.Unmarshal(data, &head) != nil {
+		return 0, false
+	}
+	return head.Version, true
+}
+
 func decode(data []byte, into versioned) error {
 	if len(data) > maxFile {
 		return fmt.Errorf("larger than %d bytes", maxFile)

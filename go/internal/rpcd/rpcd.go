@@ -11,9 +11,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"syscall"
 	"time"
 
 	"github.com/transferometer/transferometer/internal/account"
+	"github.com/transferometer/transferometer/internal/ledger"
 	"github.com/transferometer/transferometer/internal/lock"
 	"github.com/transferometer/transferometer/internal/macaddr"
 	"github.com/transferometer/transferometer/internal/period"
@@ -97,6 +99,10 @@ func classify(err error) *Error {
 		return fail("disabled", "%v", err)
 	case errors.Is(err, context.DeadlineExceeded):
 		return fail("timeout", "%v", err)
+	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT), errors.Is(err, syscall.EROFS):
+		return fail("storage", "%v", err)
+	case errors.Is(err, ledger.ErrNewer):
+		return fail("newer_version", "%v", err)
 	}
 	return fail("internal", "%v", err)
 }

@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/transferometer/transferometer/internal/account"
+	"github.com/transferometer/transferometer/internal/ledger"
 	"github.com/transferometer/transferometer/internal/lock"
 )
 
@@ -126,6 +128,9 @@ func TestClassify(t *testing.T) {
 		fmt.Errorf("read: %w", context.DeadlineExceeded):     "timeout",
 		errors.New("iptables-save: exit status 1"):           "internal",
 		fmt.Errorf("wrapped twice: %w", account.ErrDisabled): "disabled",
+		fmt.Errorf("ledger: write: %w", syscall.ENOSPC):      "storage",
+		fmt.Errorf("commit: %w", syscall.EROFS):              "storage",
+		fmt.Errorf("commit: %w", ledger.ErrNewer):            "newer_version",
 	} {
 		if e := classify(err); e.Code != code || e.Message != err.Error() {
 			t.Errorf("classify(%v) = %+v, want code %s", err, e, code)
