@@ -392,7 +392,6 @@ func formatBool(b bool) string {
 	return "0"
 }
 
-
 func parseLockTimeout(s *Settings, v string) error {
 	n, err := parseInt(v, 1, maxLockTimeout)
 	if err != nil {
