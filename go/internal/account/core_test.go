@@ -303,3 +303,37 @@ func TestParseHostname(t *testing.T) {
 		}
 	}
 }
+
+// A client announcing another device's address gets its uploads charged to
+// that device unless something says otherwise: a current DHCP lease of
+// the address to its owner wins over the neighbour claim.
+func TestLeaseBindingWinsOverNeighbourClaim(t *testing.T) {
+	c, f := newCore(t)
+	writeFile(t, c.settings.LeaseFile, "1800000000 02:00:00:00:00:0a 10.77.0.10 laptop *\n")
+	handle(t, c, NeighAdd, macA, ipA)
+	out := handle(t, c, NeighAdd, macB, ipA) // forged
+	if !hasWarning(out.Warnings, "neighbour_conflict") {
+		t.Fatalf("no neighbour_conflict warning: %+v", out.Warnings)
+	}
+	f.Traffic(up(ipA), 1, 500)
+	if got := usageOf(t, c, macA).UploadBytes; got != 500 {
+		t.Fatalf("leaseholder's upload = %d, want 500", got)
+	}
+	// DHCP itself moving the address is authoritative.
+	if _, err := c.Handle(context.Background(), Event{Kind: LeaseAdd, MAC: macB, Addr: ipA}); err != nil {
+		t.Fatal(err)
+	}
+	f.Traffic(up(ipA), 1, 7)
+	if got := usageOf(t, c, macB).UploadBytes; got != 7 {
+		t.Fatalf("after the lease moved: %d, want 7", got)
+	}
+	// An expired lease binds nothing: the neighbour claim moves it.
+	writeFile(t, c.settings.LeaseFile, "1600000000 02:00:00:00:00:0b 10.77.0.10 old *\n")
+	if out := handle(t, c, NeighAdd, macA, ipA); hasWarning(out.Warnings, "neighbour_conflict") {
+		t.Fatalf("expired lease kept the address: %+v", out.Warnings)
+	}
+	f.Traffic(up(ipA), 1, 3)
+	if got := usageOf(t, c, macA).UploadBytes; got != 503 {
+		t.Fatalf("after the claim moved it back: %d, want 503", got)
+	}
+}

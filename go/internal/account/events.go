@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -91,6 +92,17 @@ func (c *Core) Handle(ctx context.Context, ev Event) (Outcome, error) {
 
 func (c *Core) addHost(tx *txn, ev Event) {
 	e, ok := tx.hosts.IPs[ev.Addr]
+	if ok && e.MAC != ev.MAC && ev.Kind == NeighAdd {
+		// Attribution goes by address, and any LAN client can announce
+		// any address. Where DHCP bound the address to its current owner
+		// (a lease that has not expired) and not to the claimer, the lease
+		// wins over the neighbour claim.
+		if holder, leased := c.leasedTo(ev.Addr, tx.now); leased && holder == e.MAC {
+			tx.warnings = append(tx.warnings, Warning{Code: "neighbour_conflict", Message: fmt.Sprintf(
+				"%s claims %s, which DHCP leased to %s: kept %s as its owner", ev.MAC, ev.Addr, e.MAC, e.MAC)})
+			return
+		}
+	}
 	if !ok || e.MAC != ev.MAC {
 		// A new address, or one that moved to another MAC: what it counted
 		// so far was credited to the old owner above; from now on it is
@@ -109,27 +121,66 @@ func (c *Core) addHost(tx *txn, ev Event) {
 	tx.hostsDirty = true
 }
 
-// leaseHostname looks the MAC up in dnsmasq's lease file
-// ("EXPIRY MAC IP HOSTNAME CLIENTID"; "*" means no name). Any problem
-// just means no name.
-func (c *Core) leaseHostname(mac macaddr.MAC) string {
+// lease is one line of dnsmasq's lease file
+// ("EXPIRY MAC IP HOSTNAME CLIENTID"; "*" means no name, expiry 0 never).
+type lease struct {
+	expiry   int64
+	mac      macaddr.MAC
+	addr     netip.Addr
+	hostname string
+}
+
+// leases reads dnsmasq's lease file, bounded; any problem just means
+// fewer leases.
+func (c *Core) leases() []lease {
 	f, err := os.Open(c.settings.LeaseFile)
 	if err != nil {
-		return ""
+		return nil
 	}
 	defer f.Close()
+	var out []lease
 	sc := bufio.NewScanner(io.LimitReader(f, 4<<20))
-	want := mac.String()
-	name := ""
 	for sc.Scan() {
 		fields := strings.Fields(sc.Text())
-		if len(fields) >= 4 && strings.EqualFold(fields[1], want) && fields[3] != "*" {
+		if len(fields) < 4 {
+			continue
+		}
+		exp, err1 := strconv.ParseInt(fields[0], 10, 64)
+		mac, err2 := macaddr.Parse(fields[1])
+		addr, err3 := netip.ParseAddr(fields[2])
+		if err1 != nil || err2 != nil || err3 != nil {
+			continue
+		}
+		l := lease{expiry: exp, mac: mac, addr: addr}
+		if fields[3] != "*" {
 			if h, err := ParseHostname(fields[3]); err == nil {
-				name = h
+				l.hostname = h
 			}
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+// leaseHostname is the name of the MAC's last lease with one.
+func (c *Core) leaseHostname(mac macaddr.MAC) string {
+	name := ""
+	for _, l := range c.leases() {
+		if l.mac == mac && l.hostname != "" {
+			name = l.hostname
 		}
 	}
 	return name
+}
+
+// leasedTo says which MAC holds a current DHCP lease of addr.
+func (c *Core) leasedTo(addr netip.Addr, now int64) (macaddr.MAC, bool) {
+	for _, l := range c.leases() {
+		if l.addr == addr && (l.expiry == 0 || l.expiry > now) {
+			return l.mac, true
+		}
+	}
+	return macaddr.MAC{}, false
 }
 
 // ParseHostname accepts what dnsmasq passes: a DNS-ish name. A DHCP
