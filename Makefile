@@ -205,7 +205,8 @@ test-go:
 # The .ipk files built into a temporary directory and taken apart: members,
 # control fields, data tree = files.manifest, ELF machine per arch, each
 # binary run (--version) natively or under qemu-user, byte-identical when
-# built twice.
+# built twice, the feed index field by field; the maintainer scripts run as
+# opkg runs them in a root of their own (busybox, OpenWrt stand-ins; as root).
 test-ipk: deps
 	cd go && $(GO) test -count=1 -timeout 20m -run '^TestIPK' ./cmd/transferometer
 
@@ -213,8 +214,10 @@ test-ipk: deps
 # with apk-tools 3 itself (../shared/tools/apk beside the clone, a test oracle
 # only): every field (apk adbdump), installed into an empty root with every
 # file of files.manifest at its path and mode, removed, an upgrade keeping a
-# changed conffile, the feed read back, ELF machine per arch, each binary run
-# natively or under qemu-user, byte-identical when built twice.
+# changed conffile, the feed read back (signed and unsigned), ELF machine per
+# arch, each binary run natively or under qemu-user, byte-identical when built
+# twice; install, upgrade and removal with the scripts run by apk in a root of
+# their own (as root).
 test-apk: deps
 	cd go && $(GO) test -count=1 -timeout 20m -run '^TestAPK' ./cmd/transferometer
 

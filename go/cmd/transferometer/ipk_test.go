@@ -341,8 +341,9 @@ func mapKeys[V any](m map[string]V) []string {
 	return out
 }
 
-// buildIPKs runs scripts/mkipk.sh into out, the binaries into build.
-func buildIPKs(t *testing.T, out, build string) {
+// buildIPKs runs scripts/mkipk.sh into out, the binaries into build, for
+// the given architectures (none: the script's default five).
+func buildIPKs(t *testing.T, out, build string, arches ...string) {
 	t.Helper()
 	goBin, err := exec.LookPath("go")
 	if err != nil {
@@ -351,7 +352,7 @@ func buildIPKs(t *testing.T, out, build string) {
 	if _, err := exec.LookPath("gzip"); err != nil {
 		testlan.SkipOrFail(t, "no gzip")
 	}
-	cmd := exec.Command(filepath.Join(repoRoot(t), "scripts", "mkipk.sh"), "-o", out, "-b", build)
+	cmd := exec.Command(filepath.Join(repoRoot(t), "scripts", "mkipk.sh"), append([]string{"-o", out, "-b", build}, arches...)...)
 	cmd.Env = append(os.Environ(), "GO="+goBin)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("scripts/mkipk.sh: %v\n%s", err, b)
