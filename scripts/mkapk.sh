@@ -44,7 +44,6 @@ die() { echo "mkapk: $*" >&2; exit 1; }
 mkdir -p "$out" "$build"
 mktool "$root" "$build/mkapk" || die "building go/cmd/mkapk failed"
 ver=$(sed -n 's/^PKG_VERSION:=//p' "$root/Makefile" | head -n 1)-$(sed -n 's/^PKG_RELEASE:=//p' "$root/Makefile" | head -n 1)
-set -- "$@"
 pairs=
 for arch in "$@"; do
 	bin=$build/$arch/transferometer

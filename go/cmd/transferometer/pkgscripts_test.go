@@ -352,6 +352,7 @@ func TestAPKScriptsOnRouter(t *testing.T) {
 			t.Fatal(err)
 		}
 		out := remove(t, r)
+		t.Logf("apk del of a stopped service:\n%s", out)
 		for _, l := range strings.Split(out, "\n") {
 			if strings.Contains(l, "* ") && !strings.Contains(l, "Command failed: ubus call service delete") {
 				t.Errorf("removal of a stopped service printed %q", l)
