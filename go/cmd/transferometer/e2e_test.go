@@ -537,6 +537,15 @@ func testHostileInput(t *testing.T, v string) {
 			}
 		}
 	}
+	// MACs no device owns (all zeros, broadcast, multicast), also events
+	// a LAN client can cause: exit 0, nothing changed.
+	for _, m := range []string{"00:00:00:00:00:00", "ff:ff:ff:ff:ff:ff", "01:00:5e:00:00:01", "33:33:00:00:00:01"} {
+		for _, ev := range []string{"arp-add", "arp-del", "add", "del"} {
+			if res := r.exec(t, ev, m, ip); res.code != 0 || res.stderr != "" {
+				t.Errorf("%s %s %s: exit %d %q", ev, m, ip, res.code, res.stderr)
+			}
+		}
+	}
 	if res := r.exec(t, "arp-add", "32-00:11:22:33:44:55:66:77:88:99", ip); res.code != 0 {
 		t.Errorf("non-Ethernet hardware: exit %d %s", res.code, res.stderr)
 	}

@@ -337,3 +337,33 @@ func TestLeaseBindingWinsOverNeighbourClaim(t *testing.T) {
 		t.Fatalf("after the claim moved it back: %d, want 503", got)
 	}
 }
+
+// Addresses no device owns never become devices, whatever door they come
+// through: all zeros, broadcast, multicast.
+func TestPoisonMACsIgnored(t *testing.T) {
+	c, f := newCore(t)
+	handle(t, c, NeighAdd, macA, ipA)
+	f.Traffic(down(ipA), 1, 100)
+	for _, s := range []string{"00:00:00:00:00:00", "ff:ff:ff:ff:ff:ff", "01:00:5e:00:00:01", "33:33:00:00:00:01"} {
+		m := mustMAC(s)
+		for _, k := range []EventKind{NeighAdd, NeighDel, LeaseAdd, LeaseDel} {
+			out, err := c.Handle(context.Background(), Event{Kind: k, MAC: m, Addr: ipA6})
+			if err != nil || !out.Ignored {
+				t.Errorf("%v %s: %+v, %v", k, s, out, err)
+			}
+		}
+		if _, err := c.Handle(context.Background(), Event{Kind: NeighAdd, MAC: m, Addr: ipA}); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := c.Seed(context.Background(), []neigh.Entry{{MAC: m, Addr: ipA6}}); err != nil || len(out.Changes.Added) != 0 {
+			t.Errorf("seed %s: %+v, %v", s, out.Changes, err)
+		}
+	}
+	r, err := fresh(c, nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Hosts) != 1 || r.Hosts[0].MAC != macA.String() || r.Hosts[0].DownloadBytes != 100 || f.Has(down(ipA6)) {
+		t.Fatalf("after poison MACs: %+v", r.Hosts)
+	}
+}

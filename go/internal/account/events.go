@@ -56,6 +56,11 @@ func (c *Core) Handle(ctx context.Context, ev Event) (Outcome, error) {
 		// gap would be credited when switched on again.
 		return Outcome{Disabled: true}, c.Teardown(ctx)
 	}
+	if ev.Kind != Collect && !ev.MAC.IsDevice() {
+		// All zeros, broadcast, multicast: no device, so like an
+		// address outside the LAN, a normal event with nothing to do.
+		return Outcome{Ignored: true}, nil
+	}
 	if ev.Kind != Collect && ev.Kind != LeaseDel {
 		ok, err := c.IsLAN(ev.Addr)
 		if err != nil {

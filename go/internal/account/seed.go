@@ -15,6 +15,9 @@ func (c *Core) Seed(ctx context.Context, entries []neigh.Entry) (Outcome, error)
 	}
 	var lan []neigh.Entry
 	for _, e := range entries {
+		if !e.MAC.IsDevice() {
+			continue
+		}
 		if ok, err := c.IsLAN(e.Addr); err != nil {
 			return Outcome{}, err
 		} else if ok {

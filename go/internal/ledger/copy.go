@@ -50,7 +50,9 @@ func (s Store) LoadCopy(now time.Time) (*Copy, error) {
 		}
 		if r != nil {
 			c.Recovered = append(c.Recovered, *r)
-			f.fresh()
+			if r.Dropped == nil {
+				f.fresh()
+			}
 		}
 	}
 	return c, nil
@@ -91,7 +93,7 @@ func (s Store) ReadHistory() (*History, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ledger: %w", err)
 	}
-	if err := decode(data, h); err != nil {
+	if _, err := decode(HistoryFile, data, h, freshOf(h)); err != nil {
 		if errors.Is(err, ErrNewer) {
 			return nil, fmt.Errorf("ledger: %s: %w", HistoryFile, err)
 		}

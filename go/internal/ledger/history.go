@@ -86,7 +86,7 @@ func (s Store) LoadHistory(now time.Time) (*History, *Recovered, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	if r != nil {
+	if r != nil && r.Dropped == nil {
 		h = NewHistory()
 	}
 	return h, r, nil

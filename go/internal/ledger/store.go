@@ -29,14 +29,61 @@ const maxFile = 64 << 20
 // Store reads and writes the two files in one directory.
 type Store struct{ Dir string }
 
-// Recovered describes a damaged file moved aside so a fresh one could start.
+// Recovered describes a damaged file moved aside: a fresh one started, or
+// (Dropped set) what was good in it was kept without the entries listed.
 type Recovered struct {
 	File, MovedTo string
 	Err           error
+	Dropped       []string
 }
 
 func (r Recovered) String() string {
+	if r.Dropped != nil {
+		return fmt.Sprintf("%s had bad entries (%s); kept the rest, and the file as it was in %s", r.File, summary(r.Dropped), r.MovedTo)
+	}
 	return fmt.Sprintf("%s was unreadable (%v); moved it to %s and started a fresh one", r.File, r.Err, r.MovedTo)
+}
+
+// decode decodes a file of this version; entries that fail on their own
+// are dropped and listed (see salvage). An error means nothing is usable.
+func decode(name string, data []byte, into versioned, fresh func() versioned) ([]string, error) {
+	err := decodeStrict(data, into)
+	if err == nil || errors.Is(err, ErrNewer) || len(data) > maxFile {
+		return nil, err
+	}
+	if v, ok := headVersion(data); !ok || v != Version {
+		return nil, err
+	}
+	salvaged := fresh()
+	dropped, serr := salvage(name, data, salvaged, fresh)
+	if serr != nil || len(dropped) == 0 {
+		return nil, err
+	}
+	copyInto(into, salvaged)
+	return dropped, nil
+}
+
+// copyInto sets *into to *from (both the same pointer type).
+func copyInto(into, from versioned) {
+	switch d := into.(type) {
+	case *Hosts:
+		*d = *from.(*Hosts)
+	case *Transfer:
+		*d = *from.(*Transfer)
+	case *History:
+		*d = *from.(*History)
+	}
+}
+
+// freshOf returns a constructor of empty values of into's type.
+func freshOf(into versioned) func() versioned {
+	switch into.(type) {
+	case *Hosts:
+		return func() versioned { return NewHosts() }
+	case *Transfer:
+		return func() versioned { return NewTransfer() }
+	}
+	return func() versioned { return NewHistory() }
 }
 
 // ErrNewer means a file was written by a newer format: we refuse to touch
@@ -58,7 +105,9 @@ func (s Store) Load(now time.Time) (*Hosts, *Transfer, []Recovered, error) {
 	}
 	if r != nil {
 		rec = append(rec, *r)
-		h = NewHosts()
+		if r.Dropped == nil {
+			h = NewHosts()
+		}
 	}
 	t := NewTransfer()
 	r, err = s.load(TransferFile, t, now)
@@ -67,7 +116,9 @@ func (s Store) Load(now time.Time) (*Hosts, *Transfer, []Recovered, error) {
 	}
 	if r != nil {
 		rec = append(rec, *r)
-		t = NewTransfer()
+		if r.Dropped == nil {
+			t = NewTransfer()
+		}
 	}
 	return h, t, rec, nil
 }
@@ -139,8 +190,8 @@ func (s Store) load(name string, into versioned, now time.Time) (*Recovered, err
 	if err != nil {
 		return nil, fmt.Errorf("ledger: read %s: %w", path, err)
 	}
-	perr := decode(data, into)
-	if perr == nil {
+	dropped, perr := decode(name, data, into, freshOf(into))
+	if perr == nil && dropped == nil {
 		return nil, nil
 	}
 	if errors.Is(perr, ErrNewer) {
@@ -150,7 +201,7 @@ func (s Store) load(name string, into versioned, now time.Time) (*Recovered, err
 	if err := os.Rename(path, moved); err != nil {
 		return nil, fmt.Errorf("ledger: %s is damaged (%v) and could not be moved aside: %w", path, perr, err)
 	}
-	return &Recovered{File: path, MovedTo: moved, Err: perr}, nil
+	return &Recovered{File: path, MovedTo: moved, Err: perr, Dropped: dropped}, nil
 }
 
 // headVersion reads the version field of a file that decodes as a JSON
@@ -165,7 +216,8 @@ func headVersion(data []byte) (int, bool) {
 	return head.Version, true
 }
 
-func decode(data []byte, into versioned) error {
+// decodeStrict decodes a whole file of this version, or fails.
+func decodeStrict(data []byte, into versioned) error {
 	if len(data) > maxFile {
 		return fmt.Errorf("larger than %d bytes", maxFile)
 	}
@@ -292,7 +344,7 @@ func (s Store) peek(name string, into versioned) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("ledger: %w", err)
 	}
-	err = decode(data, into)
+	_, err = decode(name, data, into, freshOf(into))
 	if errors.Is(err, ErrNewer) {
 		return false, fmt.Errorf("ledger: %s: %w", name, err)
 	}

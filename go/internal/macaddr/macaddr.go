@@ -101,6 +101,11 @@ func (m MAC) String() string {
 // IsZero reports the all-zero address (used for "no MAC known").
 func (m MAC) IsZero() bool { return m == MAC{} }
 
+// IsDevice reports whether m can be one device's address: not all zeros,
+// and not a group address (the I/G bit: broadcast and multicast), which
+// a neighbour entry or a DHCP client may show but no device owns.
+func (m MAC) IsDevice() bool { return !m.IsZero() && m[0]&1 == 0 }
+
 // MarshalText and UnmarshalText let MAC key JSON maps in the ledger files.
 func (m MAC) MarshalText() ([]byte, error) { return []byte(m.String()), nil }
 

@@ -52,3 +52,18 @@ func TestText(t *testing.T) {
 		t.Fatal("UnmarshalText accepted garbage")
 	}
 }
+
+func TestIsDevice(t *testing.T) {
+	for s, want := range map[string]bool{
+		"02:00:00:00:00:0a": true, "00:11:22:33:44:55": true, "fe:ff:ff:ff:ff:ff": true,
+		"00:00:00:00:00:00": false, "ff:ff:ff:ff:ff:ff": false, "01:00:5e:00:00:01": false, "33:33:00:00:00:01": false, "03:00:00:00:00:00": false,
+	} {
+		m, err := Parse(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.IsDevice() != want {
+			t.Errorf("%s.IsDevice() = %v", s, !want)
+		}
+	}
+}
