@@ -34,6 +34,7 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/transferometer/transferometer/internal/testlan"
@@ -76,11 +77,30 @@ func buildAPKs(t *testing.T, out, build string, extra ...string) {
 	}
 	args := append([]string{"-o", out, "-b", build}, extra...)
 	cmd := exec.Command(filepath.Join(repoRoot(t), "scripts", "mkapk.sh"), args...)
-	cmd.Env = append(os.Environ(), "GO="+goBin)
+	cmd.Env = append(os.Environ(), "GO="+goBin, "SOURCE_DATE_EPOCH="+packageEpoch(t))
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("scripts/mkapk.sh: %v\n%s", err, b)
 	}
 }
+
+// packageEpoch is the package builds' SOURCE_DATE_EPOCH: the time of the
+// last commit, as the scripts take it by default, read once per test run so
+// that a commit made while the tests run (several people share a tree)
+// does not make two builds of the same sources differ.
+var packageEpoch = func() func(t *testing.T) string {
+	once := sync.OnceValues(func() (string, error) {
+		out, err := exec.Command("git", "log", "-1", "--format=%ct").Output()
+		return strings.TrimSpace(string(out)), err
+	})
+	return func(t *testing.T) string {
+		t.Helper()
+		v, err := once()
+		if err != nil || v == "" {
+			return "1"
+		}
+		return v
+	}
+}()
 
 // apkDump is `apk adbdump --format json` of a package or an index.
 func apkDump(t *testing.T, apk, file string) map[string]any {

@@ -353,7 +353,7 @@ func buildIPKs(t *testing.T, out, build string, arches ...string) {
 		testlan.SkipOrFail(t, "no gzip")
 	}
 	cmd := exec.Command(filepath.Join(repoRoot(t), "scripts", "mkipk.sh"), append([]string{"-o", out, "-b", build}, arches...)...)
-	cmd.Env = append(os.Environ(), "GO="+goBin)
+	cmd.Env = append(os.Environ(), "GO="+goBin, "SOURCE_DATE_EPOCH="+packageEpoch(t))
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("scripts/mkipk.sh: %v\n%s", err, b)
 	}

@@ -180,9 +180,11 @@ func routerRoot(t *testing.T) string {
 		}
 	}
 	copyIn(bb, "/bin/busybox", 0o755)
+	// A dynamically linked busybox (Debian's) brings its libraries; ldd
+	// fails for a static one, which needs none.
 	out, err := exec.Command("ldd", bb).Output()
 	if err != nil {
-		t.Fatalf("ldd %s: %v", bb, err)
+		out = nil
 	}
 	sc := bufio.NewScanner(strings.NewReader(string(out)))
 	for sc.Scan() {
