@@ -227,17 +227,13 @@ type IndexEntry struct {
 }
 
 // BuildIndex makes packages.adb: an index object with the packages' info,
-// sorted by name and version, signed when key is given (a SIG block as
+// sorted by name (apk-tools sorts by name, then by version order; a feed
+// here holds one version per name), signed when key is given (a SIG block as
 // `apk mkndx --sign-key` writes it). Without a key the same entries give
 // the same bytes.
 func BuildIndex(entries []IndexEntry, key crypto.Signer) ([]byte, error) {
 	es := append([]IndexEntry(nil), entries...)
-	sort.Slice(es, func(i, j int) bool {
-		if es[i].Info.Name != es[j].Info.Name {
-			return es[i].Info.Name < es[j].Info.Name
-		}
-		return es[i].Info.Version < es[j].Info.Version
-	})
+	sort.SliceStable(es, func(i, j int) bool { return es[i].Info.Name < es[j].Info.Name })
 	b := adb.NewBuilder()
 	var pkgs []adb.Val
 	for _, e := range es {
