@@ -367,3 +367,42 @@ func TestPoisonMACsIgnored(t *testing.T) {
 		t.Fatalf("after poison MACs: %+v", r.Hosts)
 	}
 }
+
+// MACs churning over a few addresses (randomising phones, or a client
+// forging ARP): the device table stays within max_devices, the real
+// device keeps its totals, and no byte leaves the report.
+func TestChurningMACsBounded(t *testing.T) {
+	c, f := newCore(t)
+	s := c.settings
+	s.MaxDevices = 16
+	c = reopenWith(t, c, s)
+	handle(t, c, NeighAdd, macA, ipA)
+	f.Traffic(down(ipA), 1, 1000)
+	var want uint64 = 1000
+	for i := 0; i < 100; i++ {
+		m := macaddr.MAC{0x02, 0x99, 0, 0, byte(i >> 8), byte(i)}
+		a := netip.AddrFrom4([4]byte{10, 77, 0, byte(100 + i%10)})
+		handle(t, c, NeighAdd, m, a)
+		f.Traffic(down(a), 1, 10)
+		want += 10
+		handle(t, c, NeighAdd, macA, ipA) // the real device stays active
+	}
+	r, err := fresh(c, nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Hosts) > 16 {
+		t.Fatalf("%d devices kept, max 16", len(r.Hosts))
+	}
+	var got uint64
+	for _, h := range r.Hosts {
+		got += h.DownloadBytes
+		if h.MAC == macA.String() && h.DownloadBytes != 1000 {
+			t.Fatalf("the real device: %+v", h)
+		}
+	}
+	got += r.Expired.DownloadBytes
+	if got != want || r.Expired.Devices == 0 {
+		t.Fatalf("hosts + expired = %d, want %d; expired %+v", got, want, r.Expired)
+	}
+}

@@ -35,6 +35,9 @@ func (c *Core) Reset(ctx context.Context, only *macaddr.MAC) ([]ResetEntry, erro
 	}
 	out := []ResetEntry{}
 	for m, u := range zeroed {
+		if m == ledger.ExpiredKey {
+			continue // the expired devices' total, zeroed with all
+		}
 		out = append(out, ResetEntry{MAC: m.String(), Usage: u})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].MAC < out[j].MAC })

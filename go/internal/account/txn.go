@@ -89,6 +89,7 @@ func (c *Core) transact(ctx context.Context, fn func(tx *txn) error) (*txn, erro
 			return nil, err
 		}
 	}
+	c.bound(tx)
 	wanted := c.wanted(tx)
 	for _, a := range wanted {
 		mac, _ := hosts.Owner(a)
@@ -138,6 +139,23 @@ func (c *Core) transact(ctx context.Context, fn func(tx *txn) error) (*txn, erro
 		}
 	}
 	return tx, nil
+}
+
+// bound keeps the ledger within its limits (ledger.Bound): devices that
+// left long ago expire; past max_devices the idle, longest-unseen go first.
+// Their usage stays in the totals as expired devices; evicting a device
+// that still has addresses (the table full of active ones) is warned of.
+func (c *Core) bound(tx *txn) {
+	since := c.periods().Oldest(tx.at, c.settings.Generations).Start.Unix()
+	b := ledger.Bound(tx.hosts, tx.transfer, ledger.Limits{MaxDevices: c.settings.MaxDevices, MaxAddrs: ledger.MaxAddrsPerDevice, Since: since})
+	if !b.Any() {
+		return
+	}
+	tx.hostsDirty = true
+	if len(b.Evicted) > 0 {
+		tx.warnings = append(tx.warnings, Warning{Code: "device_limit", Message: fmt.Sprintf(
+			"more than max_devices (%d) devices: let go of %d that still had addresses, longest unseen first (their bytes are under expired devices); raise max_devices to keep them", c.settings.MaxDevices, len(b.Evicted))})
+	}
 }
 
 // dbError adds to a failed write in db_dir what it means for the numbers.

@@ -62,7 +62,17 @@ type Report struct {
 	Totals       ledger.Usage       `json:"totals"`
 	Router       ledger.RouterUsage `json:"router"`
 	Unattributed ledger.Usage       `json:"unattributed"`
-	Warnings     []Warning          `json:"warnings"`
+	// Expired is what devices the ledger let go (max_devices, or gone
+	// longer than the kept history) had counted.
+	Expired  ExpiredUsage `json:"expired"`
+	Warnings []Warning    `json:"warnings"`
+}
+
+// ExpiredUsage is the usage of the devices the ledger let go, in the
+// report's period, and how many they were (since the last reset of all).
+type ExpiredUsage struct {
+	Devices int `json:"devices"`
+	ledger.Usage
 }
 
 // ErrNoPeriod reports a period that has no history.
@@ -253,6 +263,7 @@ func (c *Core) fill(r Report, now time.Time, only *macaddr.MAC, sel string, host
 		r.Hosts = []HostUsage{}
 	}
 	r.Router, r.Unattributed = transfer.Router, transfer.Unattributed
+	r.Expired = ExpiredUsage{Devices: transfer.ExpiredDevices, Usage: bucket[ledger.ExpiredKey]}
 	return r, nil
 }
 
@@ -285,9 +296,10 @@ func (c *Core) peek() (*ledger.Hosts, *ledger.Transfer, error) {
 	return c.store.Peek()
 }
 
-// devices lists every device that has a name, an address or counted bytes.
+// devices lists every device that has a name, an address or counted bytes
+// (not the expired devices' entry).
 func devices(h *ledger.Hosts, t *ledger.Transfer) []macaddr.MAC {
-	seen := map[macaddr.MAC]bool{}
+	seen := map[macaddr.MAC]bool{ledger.ExpiredKey: true}
 	for m := range h.Devices {
 		seen[m] = true
 	}
@@ -299,7 +311,9 @@ func devices(h *ledger.Hosts, t *ledger.Transfer) []macaddr.MAC {
 	}
 	out := make([]macaddr.MAC, 0, len(seen))
 	for m := range seen {
-		out = append(out, m)
+		if m != ledger.ExpiredKey {
+			out = append(out, m)
+		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].String() < out[j].String() })
 	return out

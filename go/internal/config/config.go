@@ -81,6 +81,10 @@ type Settings struct {
 	PeriodAnchor time.Time // period_start as a date (YYYY-MM-DD), local midnight
 	PeriodDays   int       // period_days, 1..366
 	Generations  int       // generations: periods kept, 1..120
+	// MaxDevices bounds the devices the ledger keeps (max_devices,
+	// 16..65536): MAC randomisation or a client forging ARP must not
+	// grow it without end.
+	MaxDevices int
 	// The live feed (websocket): plain on LivePort, TLS on LiveTLSPort when
 	// the certificate and key exist; 0 turns either off. LiveAddress ""
 	// means the LAN addresses of the router.
@@ -133,6 +137,7 @@ func Defaults() Settings {
 		PeriodDay:       1,
 		PeriodDays:      30,
 		Generations:     12,
+		MaxDevices:      1024,
 		LivePort:        8093,
 		LiveTLSPort:     8094,
 		LiveCert:        "/etc/uhttpd.crt",
@@ -334,6 +339,11 @@ func specs() []spec {
 			name:   "generations",
 			parse:  func(s *Settings, v string) (err error) { s.Generations, err = parseInt(v, 1, 120); return },
 			format: func(s Settings) any { return strconv.Itoa(s.Generations) },
+		},
+		{
+			name:   "max_devices",
+			parse:  func(s *Settings, v string) (err error) { s.MaxDevices, err = parseInt(v, 16, 65536); return },
+			format: func(s Settings) any { return strconv.Itoa(s.MaxDevices) },
 		},
 		{
 			name:   "live_port",

@@ -77,8 +77,11 @@ type Transfer struct {
 	Router  RouterUsage           `json:"router"`
 	// Unattributed holds growth of rules for addresses no device owns
 	// (only after host.db was lost), so that no counted byte vanishes.
-	Unattributed Usage                    `json:"unattributed"`
-	Baselines    map[counter.Key]Baseline `json:"baselines"`
+	Unattributed Usage `json:"unattributed"`
+	// ExpiredDevices counts the devices Bound let go since the last reset
+	// of all devices; their usage is under ExpiredKey.
+	ExpiredDevices int                      `json:"expired_devices,omitempty"`
+	Baselines      map[counter.Key]Baseline `json:"baselines"`
 	// Backend names the rule family (netfilter.Kind.Family) whose
 	// counters Baselines refer to: the same Key in another backend is
 	// another counter, so baselines are never compared across backends.
@@ -237,6 +240,7 @@ func (t *Transfer) Merge(c *Transfer, sameBoot bool) Closed {
 		t.Totals[m] = t.Totals[m].Add(u)
 	}
 	t.Unattributed = t.Unattributed.Add(c.Unattributed)
+	t.ExpiredDevices += c.ExpiredDevices
 	t.Router.InputBytes += c.Router.InputBytes
 	t.Router.InputPackets += c.Router.InputPackets
 	t.Router.OutputBytes += c.Router.OutputBytes
@@ -316,6 +320,7 @@ func (t *Transfer) Reset(macs []macaddr.MAC) map[macaddr.MAC]Usage {
 		for m := range t.Totals {
 			macs = append(macs, m)
 		}
+		t.ExpiredDevices = 0
 	}
 	for _, m := range macs {
 		out[m] = t.Totals[m]

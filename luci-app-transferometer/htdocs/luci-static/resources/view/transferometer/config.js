@@ -95,6 +95,13 @@ return view.extend({
 			return helpers.checkInteger(value, 1, 120);
 		};
 
+		o = s.taboption('history', form.Value, 'max_devices', _('Devices kept'),
+			_('The most devices the ledger keeps (16 to 65536), so that phones that change their MAC address cannot fill it. Devices without an address that moved nothing within the kept history are let go; past the limit the idle, longest-unseen ones go first. Their traffic stays in the totals as expired devices. Empty: 1024.'));
+		o.placeholder = '1024';
+		o.validate = function(section_id, value) {
+			return helpers.checkInteger(value, 16, 65536);
+		};
+
 		o = s.taboption('history', form.Value, 'commit_interval', _('Save to flash every'),
 			_('The figures are kept in RAM and copied to flash this often, when the service stops and on a clean reboot; a power cut loses at most this much. Shorter wears the flash more (1m to 30d). Empty: 24h.'));
 		o.placeholder = '24h';
