@@ -34,6 +34,7 @@ func (c *Core) newBackend(k netfilter.Kind) (netfilter.Backend, error) {
 		Variant:     s.IPTablesVariant,
 		LANDevice:   func() (string, error) { return s.ResolveLANDevice(c.configDir) },
 		Prefixes:    c.LANPrefixes,
+		Host:        c.host,
 	})
 }
 

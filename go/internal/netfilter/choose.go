@@ -303,6 +303,26 @@ func isOn(sec *uci.Section, name string) bool {
 	return false
 }
 
+// What to install when the kernel or the system lacks a backend's parts,
+// named by package as OpenWrt ships them (opkg on 21.02-24.10, apk from
+// 25.12). The package does not depend on them: a stock fw4 image has
+// nftables, and the netdev placement is chosen only where it is needed.
+const (
+	netdevHint = "the netdev placement needs the kernel's nftables netdev family with the fib expression: " +
+		"opkg install kmod-nft-netdev kmod-nft-fib (apk add on OpenWrt 25.12), or set option placement 'forward'"
+	iptablesHintFW3 = "opkg install iptables ip6tables"
+	iptablesHintFW4 = "opkg install iptables-nft ip6tables-nft (apk add iptables-nft ip6tables-nft on OpenWrt 25.12), " +
+		"or set option backend 'auto' to count with nftables, which fw4 already has"
+)
+
+// iptablesHint names the packages that bring iptables to this router.
+func (h Host) iptablesHint() string {
+	if h.hasFW4() {
+		return iptablesHintFW4
+	}
+	return iptablesHintFW3
+}
+
 // Options are what New builds a backend with.
 type Options struct {
 	ChainPrefix string
@@ -314,13 +334,15 @@ type Options struct {
 	LANDevice func() (string, error)
 	// Prefixes are the LAN prefixes (netdev placement only).
 	Prefixes func() ([]netip.Prefix, error)
+	// Host is the router, for what errors tell to install.
+	Host Host
 }
 
 // New builds the backend of kind k.
 func New(k Kind, o Options) (Backend, error) {
 	switch k {
 	case KindIPTablesLegacy, KindIPTablesNFT:
-		return NewIPTables(IPTablesOptions{ChainPrefix: o.ChainPrefix, Variant: o.Variant, IPv6: o.IPv6})
+		return NewIPTables(IPTablesOptions{ChainPrefix: o.ChainPrefix, Variant: o.Variant, IPv6: o.IPv6, Install: o.Host.iptablesHint()})
 	case KindNFTables:
 		return NewNFTables(NFTablesOptions{ChainPrefix: o.ChainPrefix, IPv6: o.IPv6})
 	case KindNFTablesNetdev:

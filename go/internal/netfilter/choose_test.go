@@ -123,3 +123,33 @@ func TestReadOffload(t *testing.T) {
 		}
 	}
 }
+
+// Choosing iptables where its tools are missing names what to install on
+// this release: fw3's packages, or on fw4 the nft variants (and the way
+// back to nftables).
+func TestIPTablesMissingNamesPackages(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("PATH", dir) // no iptables anywhere
+	fw4 := filepath.Join(dir, "fw4")
+	for _, tc := range []struct {
+		fw4  bool
+		want string
+	}{
+		{false, "opkg install iptables ip6tables"},
+		{true, "opkg install iptables-nft ip6tables-nft (apk add iptables-nft ip6tables-nft on OpenWrt 25.12)"},
+	} {
+		if tc.fw4 {
+			if err := os.WriteFile(fw4, nil, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_, err := New(KindIPTablesLegacy, Options{ChainPrefix: "T", IPv6: true, Host: Host{FW4Path: fw4}})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("fw4 %v: %v, want it to say %q", tc.fw4, err, tc.want)
+		}
+	}
+	_, err := New(KindIPTablesNFT, Options{ChainPrefix: "T", Variant: "nft", Host: Host{FW4Path: fw4}})
+	if err == nil || !strings.Contains(err.Error(), "install iptables-nft and ip6tables-nft") {
+		t.Errorf("variant nft: %v", err)
+	}
+}

@@ -46,6 +46,8 @@ type IPTablesOptions struct {
 	// legacy or nft.
 	Variant string
 	IPv6    bool
+	// Install says how to get the binaries when they are missing.
+	Install string
 }
 
 // NewIPTables checks the options and finds the binaries.
@@ -70,14 +72,17 @@ func NewIPTables(o IPTablesOptions) (*IPTables, error) {
 			if !f.active {
 				continue // IPv6 off and no ip6tables: nothing to read or clean
 			}
-			hint := "install the iptables package, or set option iptables_variant 'auto'"
-			if f.v6 {
-				hint = "install ip6tables, or set option ipv6 '0'"
+			hint := o.Install
+			if hint == "" {
+				hint = iptablesHintFW3
 			}
-			if infix == "-nft" {
-				hint = "install iptables-nft, or set option iptables_variant 'legacy' or 'auto'"
-			} else if infix == "-legacy" {
-				hint = "install iptables-zz-legacy, or set option iptables_variant 'nft' or 'auto'"
+			switch {
+			case infix == "-nft":
+				hint = "install iptables-nft and ip6tables-nft, or set option iptables_variant 'legacy' or 'auto'"
+			case infix == "-legacy":
+				hint = "install iptables-zz-legacy and ip6tables-zz-legacy, or set option iptables_variant 'nft' or 'auto'"
+			case f.v6:
+				hint += "; or set option ipv6 '0'"
 			}
 			return nil, fmt.Errorf("iptables: %s%s-save/-restore not found: %s", b, infix, hint)
 		}

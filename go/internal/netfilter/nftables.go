@@ -521,7 +521,7 @@ func (n *NFTables) syncNetdevBatch(ctx context.Context, c *nftables.Conn, st *nd
 		return nil
 	}
 	if err := c.Flush(); err != nil {
-		return fmt.Errorf("nftables: update table netdev %s (devices %s): %w", n.table, strings.Join(sc.devices, ", "), err)
+		return fmt.Errorf("nftables: update table netdev %s (devices %s): %w (%s)", n.table, strings.Join(sc.devices, ", "), err, netdevHint)
 	}
 	ch.Batches++
 	adds, dels := ndHosts(st, want)
