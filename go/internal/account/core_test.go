@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/transferometer/transferometer/internal/config"
 	"github.com/transferometer/transferometer/internal/macaddr"
@@ -405,4 +406,59 @@ func TestChurningMACsBounded(t *testing.T) {
 	if got != want || r.Expired.Devices == 0 {
 		t.Fatalf("hosts + expired = %d, want %d; expired %+v", got, want, r.Expired)
 	}
+}
+
+// A host counted from its first packet, before any event names it: its
+// bytes wait under its address and are its device's once the event comes;
+// an address nobody claims shows in unattributed with the address, and
+// goes to the unattributed total when it expires. Nothing is lost or
+// doubled on the way.
+func TestBytesBeforeTheEvent(t *testing.T) {
+	c, f := newCore(t)
+	f.Dynamic = true
+	collect(t, c) // the sets exist
+	f.Traffic(down(ipA), 10, 10_280)
+	f.Traffic(up(ipA6), 3, 300)
+	stray := netip.MustParseAddr("10.77.0.99")
+	f.Traffic(down(stray), 1, 64)
+	r, err := fresh(c, nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Hosts) != 0 || len(r.UnattributedAddresses) != 3 || r.Unattributed.DownloadBytes != 10_344 || r.Unattributed.UploadBytes != 300 {
+		t.Fatalf("before any event: hosts %v, unattributed %+v %+v", r.Hosts, r.Unattributed, r.UnattributedAddresses)
+	}
+	if !f.Has(down(ipA)) {
+		t.Fatal("the counter of an address waiting for its owner was removed")
+	}
+	f.Traffic(down(ipA), 1, 20)
+	handle(t, c, NeighAdd, macA, ipA)
+	handle(t, c, NeighAdd, macA, ipA6)
+	f.Traffic(down(ipA), 1, 5)
+	h := usageOf(t, c, macA)
+	if h.DownloadBytes != 10_305 || h.UploadBytes != 300 || h.Today.DownloadBytes != 10_305 {
+		t.Fatalf("after the events: %+v", h)
+	}
+	r, _ = fresh(c, nil, "")
+	if len(r.UnattributedAddresses) != 1 || r.UnattributedAddresses[0].IP != stray.String() || r.Unattributed.DownloadBytes != 64 {
+		t.Fatalf("unclaimed: %+v %+v", r.Unattributed, r.UnattributedAddresses)
+	}
+	// A day later the unclaimed address has expired: its bytes stay in
+	// unattributed, its counter goes.
+	later := reopenAt(t, c, time.Unix(1_700_000_000, 0).Add(48*time.Hour))
+	r, _ = fresh(later, nil, "")
+	if len(r.UnattributedAddresses) != 0 || r.Unattributed.DownloadBytes != 64 || f.Has(down(stray)) {
+		t.Fatalf("after expiry: %+v %+v, counter kept %v", r.Unattributed, r.UnattributedAddresses, f.Has(down(stray)))
+	}
+}
+
+// reopenAt is reopen with a clock starting at at.
+func reopenAt(t *testing.T, c *Core, at time.Time) *Core {
+	t.Helper()
+	clock := at
+	c2, err := Open(c.settings, c.configDir, Options{Now: func() time.Time { clock = clock.Add(time.Second); return clock }, BootID: c.bootID, Backends: c.backends, Host: c.host})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c2
 }

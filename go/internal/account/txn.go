@@ -89,6 +89,12 @@ func (c *Core) transact(ctx context.Context, fn func(tx *txn) error) (*txn, erro
 			return nil, err
 		}
 	}
+	for _, a := range transfer.PendingAddrs() {
+		if mac, ok := hosts.Owner(a); ok && transfer.Resolve(a, mac) {
+			hosts.Device(mac, tx.now).LastSeen = tx.now
+			tx.hostsDirty = true
+		}
+	}
 	c.bound(tx)
 	wanted := c.wanted(tx)
 	for _, a := range wanted {
@@ -141,6 +147,14 @@ func (c *Core) transact(ctx context.Context, fn func(tx *txn) error) (*txn, erro
 	return tx, nil
 }
 
+// An address that counted bytes while no device owned it waits this long
+// for its owner, and at most maxPending such addresses wait; then its bytes
+// go to unattributed.
+const (
+	pendingTTL = 24 * time.Hour
+	maxPending = 4096
+)
+
 // bound keeps the ledger within its limits (ledger.Bound): devices that
 // left long ago expire; past max_devices the idle, longest-unseen go first.
 // Their usage stays in the totals as expired devices; evicting a device
@@ -148,6 +162,7 @@ func (c *Core) transact(ctx context.Context, fn func(tx *txn) error) (*txn, erro
 func (c *Core) bound(tx *txn) {
 	since := c.periods().Oldest(tx.at, c.settings.Generations).Start.Unix()
 	b := ledger.Bound(tx.hosts, tx.transfer, ledger.Limits{MaxDevices: c.settings.MaxDevices, MaxAddrs: ledger.MaxAddrsPerDevice, Since: since})
+	tx.transfer.ExpirePending(tx.now-int64(pendingTTL/time.Second), maxPending)
 	if !b.Any() {
 		return
 	}
@@ -192,9 +207,17 @@ func (c *Core) wanted(tx *txn) []netip.Addr {
 	if err != nil {
 		tx.warnings = append(tx.warnings, Warning{Code: "lan_unknown", Message: err.Error()})
 	}
-	out := make([]netip.Addr, 0, len(tx.hosts.IPs))
+	out := make([]netip.Addr, 0, len(tx.hosts.IPs)+len(tx.transfer.Pending))
 	for a := range tx.hosts.IPs {
 		if lan == nil || lan.Contains(a) {
+			out = append(out, a)
+		}
+	}
+	// Addresses counting while their owner is not known yet keep their
+	// counters until it is (or they expire): removing one would lose the
+	// packets between its last read and its removal at every cycle.
+	for a := range tx.transfer.Pending {
+		if _, owned := tx.hosts.IPs[a]; !owned && lan != nil && lan.Contains(a) {
 			out = append(out, a)
 		}
 	}

@@ -56,16 +56,28 @@ type Report struct {
 	CollectedAt     int64      `json:"collected_at"`
 	Period          PeriodInfo `json:"period"`
 	// Periods lists the periods with history, newest first.
-	Periods      []string           `json:"periods"`
-	Live         LiveInfo           `json:"live"`
-	Hosts        []HostUsage        `json:"hosts"`
-	Totals       ledger.Usage       `json:"totals"`
-	Router       ledger.RouterUsage `json:"router"`
-	Unattributed ledger.Usage       `json:"unattributed"`
+	Periods []string           `json:"periods"`
+	Live    LiveInfo           `json:"live"`
+	Hosts   []HostUsage        `json:"hosts"`
+	Totals  ledger.Usage       `json:"totals"`
+	Router  ledger.RouterUsage `json:"router"`
+	// Unattributed is what no device was credited with: addresses still
+	// waiting for their owner (listed in UnattributedAddresses, since
+	// the last reset or the start) and those that never got one.
+	Unattributed          ledger.Usage   `json:"unattributed"`
+	UnattributedAddresses []AddressUsage `json:"unattributed_addresses"`
 	// Expired is what devices the ledger let go (max_devices, or gone
 	// longer than the kept history) had counted.
 	Expired  ExpiredUsage `json:"expired"`
 	Warnings []Warning    `json:"warnings"`
+}
+
+// AddressUsage is what one address counted while no device owned it.
+type AddressUsage struct {
+	IP string `json:"ip"`
+	ledger.Usage
+	FirstSeen int64 `json:"first_seen"`
+	LastSeen  int64 `json:"last_seen"`
 }
 
 // ExpiredUsage is the usage of the devices the ledger let go, in the
@@ -263,6 +275,12 @@ func (c *Core) fill(r Report, now time.Time, only *macaddr.MAC, sel string, host
 		r.Hosts = []HostUsage{}
 	}
 	r.Router, r.Unattributed = transfer.Router, transfer.Unattributed
+	r.UnattributedAddresses = []AddressUsage{}
+	for _, a := range transfer.PendingAddrs() {
+		p := transfer.Pending[a]
+		r.UnattributedAddresses = append(r.UnattributedAddresses, AddressUsage{IP: a.String(), Usage: p.Usage, FirstSeen: p.FirstSeen, LastSeen: p.LastSeen})
+		r.Unattributed = r.Unattributed.Add(p.Usage)
+	}
 	r.Expired = ExpiredUsage{Devices: transfer.ExpiredDevices, Usage: bucket[ledger.ExpiredKey]}
 	return r, nil
 }

@@ -78,6 +78,9 @@ type Transfer struct {
 	// Unattributed holds growth of rules for addresses no device owns
 	// (only after host.db was lost), so that no counted byte vanishes.
 	Unattributed Usage `json:"unattributed"`
+	// Pending holds, per address, growth counted while no device owned
+	// the address (see pending.go).
+	Pending map[netip.Addr]*Pending `json:"pending,omitempty"`
 	// ExpiredDevices counts the devices Bound let go since the last reset
 	// of all devices; their usage is under ExpiredKey.
 	ExpiredDevices int                      `json:"expired_devices,omitempty"`
@@ -115,8 +118,12 @@ type Retired struct {
 }
 
 // Stamp names the day and period growth belongs to ("2006-01-02" keys of
-// their first days); zero means no history at all.
-type Stamp struct{ Day, Period string }
+// their first days; zero means no history at all), and when it was read
+// (unix seconds; 0: not known).
+type Stamp struct {
+	Day, Period string
+	Now         int64
+}
 
 // Bucket is one day's or period's usage per device.
 type Bucket struct {
@@ -190,7 +197,7 @@ func (t *Transfer) Apply(counters map[counter.Key]counter.Counter, owner func(ne
 				mac, _ = owner(k.Addr)
 			}
 		}
-		t.credit(k.Kind, mac, delta, at)
+		t.credit(k, mac, delta, at)
 		if delta.Bytes > 0 && !mac.IsZero() {
 			grew[mac] = true
 		}
@@ -199,12 +206,12 @@ func (t *Transfer) Apply(counters map[counter.Key]counter.Counter, owner func(ne
 	return grew, closed
 }
 
-func (t *Transfer) credit(kind counter.Kind, mac macaddr.MAC, d counter.Counter, at Stamp) {
+func (t *Transfer) credit(k counter.Key, mac macaddr.MAC, d counter.Counter, at Stamp) {
 	if d == (counter.Counter{}) {
 		return
 	}
 	var u Usage
-	switch kind {
+	switch k.Kind {
 	case counter.Upload:
 		u = Usage{UploadBytes: d.Bytes, UploadPackets: d.Packets}
 	case counter.Download:
@@ -219,7 +226,7 @@ func (t *Transfer) credit(kind counter.Kind, mac macaddr.MAC, d counter.Counter,
 		return
 	}
 	if mac.IsZero() {
-		t.Unattributed = t.Unattributed.Add(u)
+		t.pend(k.Addr, u, at)
 		return
 	}
 	t.Totals[mac] = t.Totals[mac].Add(u)
@@ -241,6 +248,17 @@ func (t *Transfer) Merge(c *Transfer, sameBoot bool) Closed {
 	}
 	t.Unattributed = t.Unattributed.Add(c.Unattributed)
 	t.ExpiredDevices += c.ExpiredDevices
+	for a, p := range c.Pending {
+		if t.Pending == nil {
+			t.Pending = map[netip.Addr]*Pending{}
+		}
+		if cur := t.Pending[a]; cur != nil {
+			cur.Usage = cur.Usage.Add(p.Usage)
+			continue
+		}
+		cp := *p
+		t.Pending[a] = &cp
+	}
 	t.Router.InputBytes += c.Router.InputBytes
 	t.Router.InputPackets += c.Router.InputPackets
 	t.Router.OutputBytes += c.Router.OutputBytes

@@ -97,8 +97,41 @@ func TestApplyUnattributedAndRouter(t *testing.T) {
 		counter.RouterKey(counter.RouterIn, ipA): c(2, 22),
 		counter.RouterKey(counter.RouterOut, netip.MustParseAddr("fd::1")): c(3, 33),
 	}, owners(nil), Stamp{})
-	if tr.Unattributed.UploadBytes != 11 || tr.Router.InputBytes != 22 || tr.Router.OutputBytes != 33 || tr.Router.OutputPackets != 3 {
-		t.Fatalf("unattributed=%+v router=%+v", tr.Unattributed, tr.Router)
+	// Growth of an address with no owner waits for one, per address.
+	if p := tr.Pending[ipA]; p == nil || p.UploadBytes != 11 || tr.Router.InputBytes != 22 || tr.Router.OutputBytes != 33 || tr.Router.OutputPackets != 3 {
+		t.Fatalf("pending=%+v router=%+v", tr.Pending, tr.Router)
+	}
+}
+
+// Growth counted before an address had an owner is the owner's once it is
+// learned, in the day and period it was counted in while they are
+// current; an address never claimed goes to Unattributed when it expires.
+func TestPendingResolvedOrExpired(t *testing.T) {
+	tr := NewTransfer()
+	m := mustMAC("02:00:00:00:00:0a")
+	ip2 := netip.MustParseAddr("10.0.0.2")
+	day1 := Stamp{Day: "2026-11-05", Period: "2026-11-01", Now: 100}
+	tr.Apply(map[counter.Key]counter.Counter{down(ipA): c(1, 1000), down(ip2): c(1, 70)}, owners(nil), day1)
+	tr.Apply(map[counter.Key]counter.Counter{down(ipA): c(2, 1500), down(ip2): c(1, 70)}, owners(nil), Stamp{Day: "2026-11-06", Period: "2026-11-01", Now: 200})
+	if !tr.Resolve(ipA, m) || tr.Resolve(ipA, m) {
+		t.Fatal("Resolve: want exactly one")
+	}
+	if tr.Totals[m].DownloadBytes != 1500 || tr.Period.Usage[m].DownloadBytes != 1500 || tr.Day.Usage[m].DownloadBytes != 500 {
+		t.Fatalf("resolved: totals %+v period %+v day %+v", tr.Totals[m], tr.Period.Usage[m], tr.Day.Usage[m])
+	}
+	if tr.Resolve(ip2, macaddr.MAC{}) || tr.Resolve(ip2, mustMAC("ff:ff:ff:ff:ff:ff")) {
+		t.Fatal("resolved to no device")
+	}
+	// ip2 last grew at 100: expired by a cut at 150.
+	if got := tr.ExpirePending(150, 10); len(got) != 1 || got[0] != ip2 || tr.Unattributed.DownloadBytes != 70 || len(tr.Pending) != 0 {
+		t.Fatalf("expired %v, unattributed %+v, pending %v", got, tr.Unattributed, tr.Pending)
+	}
+	// Past max, the longest idle go first.
+	for i := 0; i < 5; i++ {
+		tr.Apply(map[counter.Key]counter.Counter{down(netip.AddrFrom4([4]byte{10, 1, 0, byte(i)})): c(1, 1)}, owners(nil), Stamp{Now: int64(300 + i)})
+	}
+	if got := tr.ExpirePending(0, 3); len(got) != 2 || got[0] != netip.MustParseAddr("10.1.0.0") || got[1] != netip.MustParseAddr("10.1.0.1") {
+		t.Fatalf("over max: expired %v", got)
 	}
 }
 

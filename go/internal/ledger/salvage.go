@@ -18,7 +18,7 @@ import (
 // keys ("*": every key at that level). Entries are tried innermost first.
 var entryMaps = map[string][][]string{
 	HostsFile:    {{"ips"}, {"devices"}},
-	TransferFile: {{"totals"}, {"baselines"}, {"day", "usage"}, {"period", "usage"}, {"retired", "baselines"}},
+	TransferFile: {{"totals"}, {"baselines"}, {"day", "usage"}, {"period", "usage"}, {"retired", "baselines"}, {"pending"}},
 	HistoryFile:  {{"days", "*"}, {"periods", "*"}, {"days"}, {"periods"}},
 }
 

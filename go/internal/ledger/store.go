@@ -170,6 +170,11 @@ func (t *Transfer) check() error {
 	if t.History == nil {
 		t.History = []string{}
 	}
+	for a, p := range t.Pending {
+		if p == nil || !a.IsValid() || a.Zone() != "" {
+			return fmt.Errorf("bad pending entry %v", a)
+		}
+	}
 	return nil
 }
 

@@ -20,6 +20,9 @@ type Fake struct {
 	FailSync error
 	// As is the kind the fake stands in for (KindNFTables when zero).
 	As Kind
+	// Dynamic makes traffic to or from an address without a rule create
+	// its counter, as the nftables sets that the packet path fills do.
+	Dynamic bool
 	// Teardowns counts Teardown calls.
 	Teardowns int
 }
@@ -35,12 +38,13 @@ func (f *Fake) Kind() Kind {
 	return f.As
 }
 
-// Traffic adds to the counter of k if its rule exists, as the kernel would.
+// Traffic adds to the counter of k if its rule exists (or, Dynamic, makes
+// it), as the kernel would.
 func (f *Fake) Traffic(k counter.Key, packets, bytes uint64) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	c, ok := f.counters[k]
-	if !ok {
+	if !ok && !f.Dynamic {
 		return false
 	}
 	f.counters[k] = counter.Counter{Packets: c.Packets + packets, Bytes: c.Bytes + bytes}
