@@ -191,6 +191,15 @@ type usageReport struct {
 		InputBytes  uint64 `json:"input_bytes"`
 		OutputBytes uint64 `json:"output_bytes"`
 	} `json:"router"`
+	Unattributed struct {
+		DownloadBytes uint64 `json:"download_bytes"`
+		UploadBytes   uint64 `json:"upload_bytes"`
+	} `json:"unattributed"`
+	UnattributedAddresses []struct {
+		IP            string `json:"ip"`
+		DownloadBytes uint64 `json:"download_bytes"`
+		UploadBytes   uint64 `json:"upload_bytes"`
+	} `json:"unattributed_addresses"`
 	Warnings []struct {
 		Code    string `json:"code"`
 		Message string `json:"message"`

@@ -22,9 +22,17 @@ const (
 	RouterIn
 	// RouterOut counts the router's own sent traffic (OUTPUT), per family.
 	RouterOut
+	// RestUp and RestDown count forwarded bytes from and to the addresses
+	// of a LAN prefix that have no counter of their own (yet): the
+	// iptables backend's catch-all after its per-host rules.
+	RestUp
+	RestDown
 )
 
-var kindNames = [...]string{Upload: "up", Download: "down", RouterIn: "in", RouterOut: "out"}
+var kindNames = [...]string{Upload: "up", Download: "down", RouterIn: "in", RouterOut: "out", RestUp: "rest-up", RestDown: "rest-down"}
+
+// Rest reports whether k counts a prefix's rest.
+func (k Kind) Rest() bool { return k == RestUp || k == RestDown }
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) && kindNames[k] != "" {
@@ -34,11 +42,22 @@ func (k Kind) String() string {
 }
 
 // Key names one kernel counter. Router counters carry the family's
-// unspecified address (0.0.0.0 or ::) so that each family has its own.
+// unspecified address (0.0.0.0 or ::) so that each family has its own;
+// rest counters a prefix's address and Bits its length.
 type Key struct {
 	Kind Kind
 	Addr netip.Addr
+	Bits uint8
 }
+
+// RestKey returns the key of the rest counter of a LAN prefix.
+func RestKey(k Kind, p netip.Prefix) Key {
+	p = p.Masked()
+	return Key{Kind: k, Addr: p.Addr(), Bits: uint8(p.Bits())}
+}
+
+// Prefix is the prefix of a rest key.
+func (k Key) Prefix() netip.Prefix { return netip.PrefixFrom(k.Addr, int(k.Bits)) }
 
 // HostKey and RouterKey build keys; RouterKey takes any address of the family.
 func HostKey(k Kind, a netip.Addr) Key { return Key{Kind: k, Addr: a} }
@@ -51,8 +70,14 @@ func RouterKey(k Kind, a netip.Addr) Key {
 	return Key{Kind: k, Addr: netip.IPv6Unspecified()}
 }
 
-// String is the stable text form used as a ledger map key: "up 10.0.0.5".
-func (k Key) String() string { return k.Kind.String() + " " + k.Addr.String() }
+// String is the stable text form used as a ledger map key: "up 10.0.0.5",
+// "rest-up 10.0.0.0/24".
+func (k Key) String() string {
+	if k.Kind.Rest() {
+		return k.Kind.String() + " " + k.Prefix().String()
+	}
+	return k.Kind.String() + " " + k.Addr.String()
+}
 
 // ParseKey is the inverse of String.
 func ParseKey(s string) (Key, error) {
@@ -68,6 +93,13 @@ func ParseKey(s string) (Key, error) {
 	}
 	if k.Kind == 0 {
 		return Key{}, fmt.Errorf("counter key %q: unknown kind", s)
+	}
+	if k.Kind.Rest() {
+		p, err := netip.ParsePrefix(addr)
+		if err != nil || p != p.Masked() || p.IsSingleIP() {
+			return Key{}, fmt.Errorf("counter key %q: bad prefix", s)
+		}
+		return RestKey(k.Kind, p), nil
 	}
 	a, err := netip.ParseAddr(addr)
 	if err != nil || a.Zone() != "" {

@@ -7,13 +7,13 @@ import (
 )
 
 func TestKeyText(t *testing.T) {
-	for _, s := range []string{"up 10.0.0.5", "down fd00::5", "in 0.0.0.0", "out ::"} {
+	for _, s := range []string{"up 10.0.0.5", "down fd00::5", "in 0.0.0.0", "out ::", "rest-up 10.0.0.0/24", "rest-down fd00::/64"} {
 		k, err := ParseKey(s)
 		if err != nil || k.String() != s {
 			t.Errorf("ParseKey(%q) = %v, %v", s, k, err)
 		}
 	}
-	for _, s := range []string{"", "up", "up 10.0.0.0/8", "in 10.0.0.1", "up ::", "sideways 1.2.3.4", "up fe80::1%eth0"} {
+	for _, s := range []string{"", "up", "up 10.0.0.0/8", "in 10.0.0.1", "up ::", "sideways 1.2.3.4", "up fe80::1%eth0", "rest-up 10.0.0.1/24", "rest-down 10.0.0.1", "rest-up 10.0.0.1/32", "up 10.0.0.0/24"} {
 		if _, err := ParseKey(s); err == nil {
 			t.Errorf("ParseKey(%q) succeeded", s)
 		}

@@ -224,6 +224,15 @@ func (t *Transfer) credit(k counter.Key, mac macaddr.MAC, d counter.Counter, at 
 		t.Router.OutputBytes += d.Bytes
 		t.Router.OutputPackets += d.Packets
 		return
+	case counter.RestUp, counter.RestDown:
+		// A prefix's addresses that had no counter of their own: no
+		// address to wait under.
+		u = Usage{UploadBytes: d.Bytes, UploadPackets: d.Packets}
+		if k.Kind == counter.RestDown {
+			u = Usage{DownloadBytes: d.Bytes, DownloadPackets: d.Packets}
+		}
+		t.Unattributed = t.Unattributed.Add(u)
+		return
 	}
 	if mac.IsZero() {
 		t.pend(k.Addr, u, at)

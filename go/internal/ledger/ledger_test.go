@@ -103,6 +103,18 @@ func TestApplyUnattributedAndRouter(t *testing.T) {
 	}
 }
 
+// The catch-all counters of LAN prefixes (addresses without a counter of
+// their own) go to Unattributed.
+func TestApplyRestCounters(t *testing.T) {
+	tr := NewTransfer()
+	p := netip.MustParsePrefix("10.0.0.0/24")
+	tr.Apply(map[counter.Key]counter.Counter{counter.RestKey(counter.RestUp, p): c(2, 200), counter.RestKey(counter.RestDown, p): c(3, 300)}, owners(nil), Stamp{})
+	tr.Apply(map[counter.Key]counter.Counter{counter.RestKey(counter.RestUp, p): c(3, 250), counter.RestKey(counter.RestDown, p): c(3, 300)}, owners(nil), Stamp{})
+	if tr.Unattributed.UploadBytes != 250 || tr.Unattributed.DownloadBytes != 300 || tr.Unattributed.UploadPackets != 3 || len(tr.Pending) != 0 {
+		t.Fatalf("unattributed %+v pending %v", tr.Unattributed, tr.Pending)
+	}
+}
+
 // Growth counted before an address had an owner is the owner's once it is
 // learned, in the day and period it was counted in while they are
 // current; an address never claimed goes to Unattributed when it expires.

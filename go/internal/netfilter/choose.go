@@ -342,7 +342,7 @@ type Options struct {
 func New(k Kind, o Options) (Backend, error) {
 	switch k {
 	case KindIPTablesLegacy, KindIPTablesNFT:
-		return NewIPTables(IPTablesOptions{ChainPrefix: o.ChainPrefix, Variant: o.Variant, IPv6: o.IPv6, Install: o.Host.iptablesHint()})
+		return NewIPTables(IPTablesOptions{ChainPrefix: o.ChainPrefix, Variant: o.Variant, IPv6: o.IPv6, Install: o.Host.iptablesHint(), Prefixes: o.Prefixes})
 	case KindNFTables:
 		return NewNFTables(NFTablesOptions{ChainPrefix: o.ChainPrefix, IPv6: o.IPv6})
 	case KindNFTablesNetdev:

@@ -27,7 +27,8 @@ type IPTables struct {
 	prefix   string
 	families []family
 	// seen is the variant the last save's header named (0 before a read).
-	seen Kind
+	seen     Kind
+	prefixes func() ([]netip.Prefix, error)
 }
 
 type family struct {
@@ -48,6 +49,11 @@ type IPTablesOptions struct {
 	IPv6    bool
 	// Install says how to get the binaries when they are missing.
 	Install string
+	// Prefixes are the LAN prefixes: after the per-host rules, one
+	// catch-all rule per prefix and direction counts the addresses that
+	// have no rules yet (their bytes are unattributed, not lost). nil:
+	// no catch-alls.
+	Prefixes func() ([]netip.Prefix, error)
 }
 
 // NewIPTables checks the options and finds the binaries.
@@ -63,7 +69,7 @@ func NewIPTables(o IPTablesOptions) (*IPTables, error) {
 	default:
 		return nil, fmt.Errorf("iptables: unknown variant %q", o.Variant)
 	}
-	t := &IPTables{prefix: o.ChainPrefix}
+	t := &IPTables{prefix: o.ChainPrefix, prefixes: o.Prefixes}
 	for _, b := range []string{"iptables", "ip6tables"} {
 		f := family{v6: b == "ip6tables", active: b == "iptables" || o.IPv6}
 		save, err1 := exec.LookPath(b + infix + "-save")
@@ -114,6 +120,11 @@ type tableState struct {
 	rules map[counter.Key]int
 	// routerRules counts copies of the router counter rule per chain.
 	routerRules map[string]int
+	// rest counts copies of each catch-all rule; restFirst says a host
+	// rule comes after one (it would never see a packet), so the
+	// catch-alls are moved back to the end.
+	rest      map[counter.Key]int
+	restFirst bool
 }
 
 type plan struct{ tables []*tableState } // index = family index
@@ -148,7 +159,8 @@ func (t *IPTables) Read(ctx context.Context) (*Snapshot, error) {
 // parseSave reads `iptables-save -c` output. Lines look like
 // "[12:3456] -A TRANSFEROMETER_FORWARD -s 10.0.0.5/32 -j RETURN".
 func (t *IPTables) parseSave(out []byte, v6 bool, counters map[counter.Key]counter.Counter) (*tableState, error) {
-	st := &tableState{chains: map[string]bool{}, jumps: map[string][]int{}, rules: map[counter.Key]int{}, routerRules: map[string]int{}}
+	st := &tableState{chains: map[string]bool{}, jumps: map[string][]int{}, rules: map[counter.Key]int{}, routerRules: map[string]int{}, rest: map[counter.Key]int{}}
+	seenRest := false
 	pos := map[string]int{}
 	unspec := netip.IPv4Unspecified()
 	if v6 {
@@ -200,8 +212,18 @@ func (t *IPTables) parseSave(out []byte, v6 bool, counters map[counter.Key]count
 			st.routerRules[chain]++
 		case len(args) == 4 && (args[0] == "-s" || args[0] == "-d") && args[2] == "-j" && args[3] == "RETURN" && chain == t.chain("FORWARD"):
 			pfx, err := netip.ParsePrefix(args[1])
-			if err != nil || !pfx.IsSingleIP() || pfx.Addr().Is6() != v6 {
+			if err != nil || pfx.Addr().Is6() != v6 || pfx != pfx.Masked() {
 				continue // not a rule we write: leave it alone
+			}
+			if !pfx.IsSingleIP() {
+				kind := counter.RestUp
+				if args[0] == "-d" {
+					kind = counter.RestDown
+				}
+				key = counter.RestKey(kind, pfx)
+				st.rest[key]++
+				seenRest = true
+				break
 			}
 			kind := counter.Upload
 			if args[0] == "-d" {
@@ -209,6 +231,7 @@ func (t *IPTables) parseSave(out []byte, v6 bool, counters map[counter.Key]count
 			}
 			key = counter.Key{Kind: kind, Addr: pfx.Addr()}
 			st.rules[key]++
+			st.restFirst = st.restFirst || seenRest
 		default:
 			continue
 		}
@@ -285,7 +308,23 @@ func (t *IPTables) Sync(ctx context.Context, snap *Snapshot, hosts []netip.Addr)
 				ch.Structural++
 			}
 		}
-		// Host rules: the FORWARD chain holds the wanted hosts of this family.
+		// Catch-alls that go: not (or no longer) a LAN prefix, duplicates,
+		// or all of them when a host rule sits below one.
+		rest, restKnown := t.restWanted(f.v6)
+		if restKnown {
+			for _, k := range sortedKeys(st.rest) {
+				keep := 0
+				if rest[k] && !st.restFirst {
+					keep = 1
+				}
+				for j := keep; j < st.rest[k]; j++ {
+					emit("-D %s %s %s -j RETURN", t.chain("FORWARD"), matchFlag(k.Kind), k.Prefix())
+					ch.Structural++
+				}
+			}
+		}
+		// Host rules: the FORWARD chain holds the wanted hosts of this
+		// family, above the catch-alls (inserted at the top).
 		var adds, dels []netip.Addr
 		for _, h := range sortedAddrs(want) {
 			if h.Is6() != f.v6 {
@@ -294,7 +333,7 @@ func (t *IPTables) Sync(ctx context.Context, snap *Snapshot, hosts []netip.Addr)
 			added := false
 			for _, k := range []counter.Kind{counter.Upload, counter.Download} {
 				if st.rules[counter.Key{Kind: k, Addr: h}] == 0 {
-					emit("-A %s %s %s -j RETURN", t.chain("FORWARD"), matchFlag(k), hostPrefix(h))
+					emit("-I %s 1 %s %s -j RETURN", t.chain("FORWARD"), matchFlag(k), hostPrefix(h))
 					added = true
 				}
 			}
@@ -319,6 +358,15 @@ func (t *IPTables) Sync(ctx context.Context, snap *Snapshot, hosts []netip.Addr)
 			}
 			if !want[h] {
 				dels = append(dels, h)
+			}
+		}
+		// Catch-alls last in the chain: what no host rule took.
+		if restKnown {
+			for _, k := range sortedKeys(rest) {
+				if st.rest[k] == 0 || st.restFirst {
+					emit("-A %s %s %s -j RETURN", t.chain("FORWARD"), matchFlag(k.Kind), k.Prefix())
+					ch.Structural++
+				}
 			}
 		}
 		// Jumps last, so packets only reach complete chains: exactly one,
@@ -397,10 +445,41 @@ func routerRule(builtin string) string {
 }
 
 func matchFlag(k counter.Kind) string {
-	if k == counter.Upload {
+	if k == counter.Upload || k == counter.RestUp {
 		return "-s"
 	}
 	return "-d"
+}
+
+// restWanted lists the catch-all counters the LAN prefixes of a family
+// call for; known is false when the prefixes cannot be had (the rules
+// there stay as they are).
+func (t *IPTables) restWanted(v6 bool) (map[counter.Key]bool, bool) {
+	if t.prefixes == nil {
+		return nil, false
+	}
+	ps, err := t.prefixes()
+	if err != nil {
+		return nil, false
+	}
+	out := map[counter.Key]bool{}
+	for _, p := range ps {
+		if p.Addr().Is6() != v6 || p.IsSingleIP() || p.Addr().Is4In6() {
+			continue
+		}
+		out[counter.RestKey(counter.RestUp, p)] = true
+		out[counter.RestKey(counter.RestDown, p)] = true
+	}
+	return out, true
+}
+
+func sortedKeys[V any](m map[counter.Key]V) []counter.Key {
+	out := make([]counter.Key, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].String() < out[j].String() })
+	return out
 }
 
 func hostPrefix(a netip.Addr) string { return netip.PrefixFrom(a, a.BitLen()).String() }
