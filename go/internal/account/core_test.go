@@ -462,3 +462,21 @@ func reopenAt(t *testing.T, c *Core, at time.Time) *Core {
 	}
 	return c2
 }
+
+// The kernel forgetting a neighbour removes the address whoever owns it
+// (its deletion carries no MAC); other addresses of the device stay.
+func TestNeighGone(t *testing.T) {
+	c, f := newCore(t)
+	handle(t, c, NeighAdd, macA, ipA)
+	handle(t, c, NeighAdd, macA, ipA6)
+	f.Traffic(down(ipA), 1, 100)
+	out := handle(t, c, NeighGone, macaddr.MAC{}, ipA)
+	if out.Ignored || f.Has(down(ipA)) || !f.Has(down(ipA6)) {
+		t.Fatalf("gone: %+v, rules v4 %v v6 %v", out, f.Has(down(ipA)), f.Has(down(ipA6)))
+	}
+	if h := usageOf(t, c, macA); h.DownloadBytes != 100 || len(h.IPs) != 1 {
+		t.Fatalf("after gone: %+v", h)
+	}
+	// Gone for an address nobody owns: nothing to do.
+	handle(t, c, NeighGone, macaddr.MAC{}, netip.MustParseAddr("10.77.0.77"))
+}

@@ -30,6 +30,10 @@ const (
 	LeaseAdd
 	// LeaseDel is a DHCP del: the lease ended, the host may still be there.
 	LeaseDel
+	// NeighGone is the kernel deleting a neighbour (the daemon watches
+	// its table): the address goes, whichever device owned it (the
+	// kernel no longer says which).
+	NeighGone
 )
 
 // Event is a parsed, validated request from a door.
@@ -56,7 +60,7 @@ func (c *Core) Handle(ctx context.Context, ev Event) (Outcome, error) {
 		// gap would be credited when switched on again.
 		return Outcome{Disabled: true}, c.Teardown(ctx)
 	}
-	if ev.Kind != Collect && !ev.MAC.IsDevice() {
+	if ev.Kind != Collect && ev.Kind != NeighGone && !ev.MAC.IsDevice() {
 		// All zeros, broadcast, multicast: no device, so like an
 		// address outside the LAN, a normal event with nothing to do.
 		return Outcome{Ignored: true}, nil
@@ -74,6 +78,12 @@ func (c *Core) Handle(ctx context.Context, ev Event) (Outcome, error) {
 		switch ev.Kind {
 		case NeighAdd, LeaseAdd:
 			c.addHost(tx, ev)
+		case NeighGone:
+			if e, ok := tx.hosts.IPs[ev.Addr]; ok {
+				delete(tx.hosts.IPs, ev.Addr)
+				tx.hosts.Device(e.MAC, tx.now).LastSeen = tx.now
+				tx.hostsDirty = true
+			}
 		case NeighDel:
 			// Only the current owner's delete removes the address: when
 			// events race, an add for a new MAC may come before the

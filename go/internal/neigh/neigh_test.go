@@ -1,54 +1,111 @@
 package neigh
 
 import (
-	"encoding/binary"
+	"context"
+	"net"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"testing"
+	"time"
+
+	"github.com/jsimonetti/rtnetlink"
+	"golang.org/x/sys/unix"
+
+	"github.com/transferometer/transferometer/internal/testlan"
 )
 
-func attr(typ uint16, data []byte) []byte {
-	b := make([]byte, 4, 4+len(data)+3)
-	binary.NativeEndian.PutUint16(b[0:2], uint16(4+len(data)))
-	binary.NativeEndian.PutUint16(b[2:4], typ)
-	b = append(b, data...)
-	for len(b)%4 != 0 {
-		b = append(b, 0)
-	}
-	return b
-}
-
-func ndmsg(state uint16, attrs ...[]byte) []byte {
-	b := make([]byte, ndmsgLen)
-	binary.NativeEndian.PutUint16(b[8:10], state)
-	for _, a := range attrs {
-		b = append(b, a...)
-	}
-	return b
-}
-
-func TestParse(t *testing.T) {
-	mac := []byte{2, 0x77, 0, 0, 0, 1}
-	v4 := netip.MustParseAddr("10.77.0.11")
-	v6 := netip.MustParseAddr("fd77::11")
-	e, ok := parse(ndmsg(nudStale, attr(ndaDst, v4.AsSlice()), attr(ndaLLAddr, mac)))
-	if !ok || e.Addr != v4 || e.MAC.String() != "02:77:00:00:00:01" {
-		t.Fatalf("v4: %+v %v", e, ok)
-	}
-	e, ok = parse(ndmsg(nudReachable, attr(ndaLLAddr, mac), attr(ndaDst, v6.AsSlice())))
-	if !ok || e.Addr != v6 {
-		t.Fatalf("v6: %+v %v", e, ok)
-	}
-	for name, b := range map[string][]byte{
-		"failed":     ndmsg(0x20, attr(ndaDst, v4.AsSlice()), attr(ndaLLAddr, mac)),
-		"incomplete": ndmsg(0x01, attr(ndaDst, v4.AsSlice())),
-		"no mac":     ndmsg(nudStale, attr(ndaDst, v4.AsSlice())),
-		"zero mac":   ndmsg(nudStale, attr(ndaDst, v4.AsSlice()), attr(ndaLLAddr, make([]byte, 6))),
-		"short":      {1, 2, 3},
-		"bad len":    append(ndmsg(nudStale), 200, 0, 1, 0),
+func TestEntry(t *testing.T) {
+	mac := net.HardwareAddr{2, 0x77, 0, 0, 0, 1}
+	for _, tc := range []struct {
+		name string
+		m    rtnetlink.NeighMessage
+		want string // "" means refused
+	}{
+		{"v4", rtnetlink.NeighMessage{Attributes: &rtnetlink.NeighAttributes{Address: net.ParseIP("10.77.0.11"), LLAddress: mac}}, "02:77:00:00:00:01 10.77.0.11"},
+		{"v6", rtnetlink.NeighMessage{Attributes: &rtnetlink.NeighAttributes{Address: net.ParseIP("fd77::11"), LLAddress: mac}}, "02:77:00:00:00:01 fd77::11"},
+		{"no attributes", rtnetlink.NeighMessage{}, ""},
+		{"no mac", rtnetlink.NeighMessage{Attributes: &rtnetlink.NeighAttributes{Address: net.ParseIP("10.77.0.11")}}, ""},
+		{"zero mac", rtnetlink.NeighMessage{Attributes: &rtnetlink.NeighAttributes{Address: net.ParseIP("10.77.0.11"), LLAddress: make(net.HardwareAddr, 6)}}, ""},
+		{"infiniband", rtnetlink.NeighMessage{Attributes: &rtnetlink.NeighAttributes{Address: net.ParseIP("10.77.0.11"), LLAddress: make(net.HardwareAddr, 20)}}, ""},
+		{"no address", rtnetlink.NeighMessage{Attributes: &rtnetlink.NeighAttributes{LLAddress: mac}}, ""},
 	} {
-		if _, ok := parse(b); ok {
-			t.Errorf("%s: accepted", name)
+		e, ok := entry(&tc.m)
+		got := ""
+		if ok {
+			got = e.MAC.String() + " " + e.Addr.String()
 		}
+		if got != tc.want {
+			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
+
+// The real kernel: a router namespace's table read whole, and its changes
+// announced to a watcher as they happen.
+func TestReadAndWatch(t *testing.T) {
+	lan := testlan.New(t, testlan.Options{NumHosts: 1})
+	f, err := os.Open(filepath.Join("/run/netns", lan.Router))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	ns := int(f.Fd())
+
+	events := make(chan Event, 64)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Watch(ctx, ns, func(e Event) { events <- e }) }()
+	time.Sleep(100 * time.Millisecond) // subscribed before the change
+
+	want := netip.MustParseAddr("10.77.0.200")
+	lan.Run(t, lan.Router, "ip", "neigh", "replace", want.String(), "lladdr", "02:77:00:00:00:c8", "nud", "reachable", "dev", testlan.Bridge)
+	wait := func(gone bool) {
+		t.Helper()
+		deadline := time.After(10 * time.Second)
+		for {
+			select {
+			case e := <-events:
+				if e.Addr == want && e.Gone == gone && (gone || e.MAC.String() == "02:77:00:00:00:c8") {
+					return
+				}
+			case <-deadline:
+				t.Fatalf("no event for %v (gone %v)", want, gone)
+			}
+		}
+	}
+	wait(false)
+	all, err := ReadIn(ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, e := range all {
+		found = found || e.Addr == want
+	}
+	if !found {
+		t.Fatalf("Read: %v lacks %v", all, want)
+	}
+	lan.Run(t, lan.Router, "ip", "neigh", "del", want.String(), "dev", testlan.Bridge)
+	wait(true)
+
+	// A failed neighbour is no event, and not in the table we read.
+	lan.Run(t, lan.Router, "ip", "neigh", "replace", "10.77.0.201", "nud", "failed", "dev", testlan.Bridge)
+	if all, _ := ReadIn(ns); len(all) > 0 {
+		for _, e := range all {
+			if e.Addr == netip.MustParseAddr("10.77.0.201") {
+				t.Fatal("a failed neighbour was read")
+			}
+		}
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Watch: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Watch did not end with its context")
 	}
 }
 
@@ -57,4 +114,5 @@ func TestReadHere(t *testing.T) {
 	if _, err := Read(); err != nil {
 		t.Fatal(err)
 	}
+	_ = unix.NUD_REACHABLE
 }
