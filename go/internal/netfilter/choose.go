@@ -332,7 +332,9 @@ type Options struct {
 	// LANDevice names the device whose lowest devices the netdev
 	// placement counts on; asked only when that placement is built.
 	LANDevice func() (string, error)
-	// Prefixes are the LAN prefixes (netdev placement only).
+	// Prefixes are the LAN prefixes: nftables counts every address in
+	// them from its first packet, and the netdev placement skips traffic
+	// between them.
 	Prefixes func() ([]netip.Prefix, error)
 	// Host is the router, for what errors tell to install.
 	Host Host
@@ -344,7 +346,7 @@ func New(k Kind, o Options) (Backend, error) {
 	case KindIPTablesLegacy, KindIPTablesNFT:
 		return NewIPTables(IPTablesOptions{ChainPrefix: o.ChainPrefix, Variant: o.Variant, IPv6: o.IPv6, Install: o.Host.iptablesHint(), Prefixes: o.Prefixes})
 	case KindNFTables:
-		return NewNFTables(NFTablesOptions{ChainPrefix: o.ChainPrefix, IPv6: o.IPv6})
+		return NewNFTables(NFTablesOptions{ChainPrefix: o.ChainPrefix, IPv6: o.IPv6, Prefixes: o.Prefixes})
 	case KindNFTablesNetdev:
 		if o.LANDevice == nil {
 			return nil, errors.New("nftables: the netdev placement needs a LAN device")

@@ -3,6 +3,7 @@ package netfilter
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -39,12 +40,77 @@ import (
 //
 // Counters are never reset (nft cannot reset one element): the ledger's
 // baselines make counting lossless, as with iptables.
+//
+// Addresses nobody told us of yet are counted from their first packet: the
+// host sets are dynamic (`flags dynamic`, bounded by `size`), and for a
+// packet whose LAN-side address lies in a LAN prefix the rule adds the
+// address with a counter of its own (`ip saddr P add @up { ip saddr
+// counter }`; an element that exists, from Sync or an earlier packet, just
+// counts). Which kernel takes which form, read in the kernel sources:
+//
+//   - A set-level counter (`set up { ...; counter; }`, NFTA_SET_EXPR) is
+//     Linux 5.7 (65038428b2c6): elements added from userspace get a copy,
+//     and a lookup that matches an element runs it. That is what Sync's
+//     elements and the lookup rules below rely on.
+//   - A counter on the dynset statement itself (NFTA_DYNSET_EXPR, which
+//     google/nftables v0.3.0 sends for a one-element expr.Dynset.Exprs)
+//     is in 5.10's nft_dynset.c (and older); the set must carry NFT_SET_EVAL
+//     (nftables.Set.Dynamic) and, when it has a set-level expression, of
+//     the same type. Elements the statement creates get that counter, and
+//     one that exists (also one Sync added) runs its own. This is the form
+//     used here: it works on OpenWrt 22.03's 5.10 and every later kernel.
+//   - `update @up { ip saddr }` with only the set-level counter (no
+//     expression on the statement) gives created elements the set's
+//     counter only since fca05d4d61e6 ("nft_dynset: honor stateful
+//     expressions in set definition", 5.11-rc, backported to 5.10.y only
+//     in 2025, after the last OpenWrt 22.03 kernel); 5.10 before that
+//     creates elements with no counter at all. Not used.
+//   - The statement's operation is NFT_DYNSET_OP_ADD (nft's `add @set`):
+//     5.10 refuses OP_UPDATE on a set without timeouts.
+//
+// Only packets that cannot be forged from the WAN create elements: a
+// download (LAN address as destination) only when conntrack has seen the
+// flow's other direction (`ct state established,related`), so a scan of
+// the LAN's IPv6 prefix, which fw4 drops after our chain has seen it,
+// creates nothing; the first packet of a flow opened from the WAN is
+// counted only if the address already has its element. Where the kernel
+// refuses the dynamic form (detected once, by the batch failing) the
+// backend falls back to the static sets of before and says so
+// (CountsUnknownAddresses, a note on every Sync).
 type NFTables struct {
 	table    string
 	families []nftFamily
 	netns    int
 	netdev   *NetdevOptions // nil: the forward placement
+	prefixes func() ([]netip.Prefix, error)
+	setSize  uint32
+	dynamic  dynState
+	// refuseDynamic makes the dynamic form one the kernel refuses (tests
+	// of the fallback on a kernel that has the feature).
+	refuseDynamic bool
 }
+
+// dynState is what this process learned of the kernel's dynamic sets.
+type dynState uint8
+
+const (
+	dynUnknown dynState = iota // not tried yet
+	dynWorks                   // a batch with dynamic sets or rules went in
+	dynRefused                 // refused: static sets, Sync's addresses only
+)
+
+// DefaultSetSize bounds each host set (up, down, and up4...down6 in the
+// netdev table): the kernel's own default for a set filled by packets.
+// Sync deletes every element the core no longer wants, so the bound is
+// reached only by a LAN that sends from that many addresses between two
+// collections; packets of further addresses are then not counted until
+// Sync makes room.
+const DefaultSetSize = 65535
+
+// CountsUnknownAddresses reports whether packets create their address's
+// elements (false once the kernel refused the dynamic sets: only addresses
+// given to Sync are counted).
+func (n *NFTables) CountsUnknownAddresses() bool { return n.dynamic != dynRefused }
 
 type nftFamily struct {
 	fam nftables.TableFamily
@@ -66,6 +132,13 @@ type NFTablesOptions struct {
 	// Netdev, when set, counts hosts on the LAN devices' netdev hooks
 	// (see nftables_netdev.go) instead of the forward hook.
 	Netdev *NetdevOptions
+	// Prefixes returns the LAN prefixes, asked at each Sync (the forward
+	// placement; the netdev placement asks NetdevOptions.Prefixes): a
+	// packet whose LAN-side address lies in one creates the address's
+	// elements. Nil, or none of a family, counts only Sync's addresses.
+	Prefixes func() ([]netip.Prefix, error)
+	// SetSize bounds each host set; 0 means DefaultSetSize.
+	SetSize uint32
 }
 
 // NewNFTables checks the options. It opens no socket: each call does.
@@ -76,10 +149,16 @@ func NewNFTables(o NFTablesOptions) (*NFTables, error) {
 	if o.Netdev != nil && o.Netdev.LANDevice == "" {
 		return nil, errors.New("nftables: the netdev placement needs a LAN device")
 	}
+	size := o.SetSize
+	if size == 0 {
+		size = DefaultSetSize
+	}
 	return &NFTables{
-		table:  strings.ToLower(o.ChainPrefix),
-		netns:  o.NetNS,
-		netdev: o.Netdev,
+		table:    strings.ToLower(o.ChainPrefix),
+		netns:    o.NetNS,
+		netdev:   o.Netdev,
+		prefixes: o.Prefixes,
+		setSize:  size,
 		families: []nftFamily{
 			{fam: nftables.TableFamilyIPv4, active: true},
 			{fam: nftables.TableFamilyIPv6, v6: true, active: o.IPv6},
@@ -159,11 +238,13 @@ type nftState struct {
 	sets   map[string]*nftables.Set
 	chains map[string]bool
 	elems  map[counter.Key]bool
-	// good holds the handles of our well-formed rules per purpose
-	// ("up", "down", "input", "output"); stray holds every other rule in
-	// our chains, to be deleted.
+	// good holds the handles of our well-formed router rules per purpose
+	// ("input", "output"); stray holds every other rule in those chains,
+	// to be deleted. fwd is the forward chain's rules, compared whole
+	// (they hold no counters: those are in the set elements).
 	good  map[string][]*nftables.Rule
 	stray []*nftables.Rule
+	fwd   []*nftables.Rule
 }
 
 type nftPlan struct {
@@ -295,6 +376,10 @@ func (n *NFTables) readFamily(c *nftables.Conn, f nftFamily, counters map[counte
 		if err != nil {
 			return nil, fmt.Errorf("list chain %s: %w", s.name, err)
 		}
+		if s.name == nftForward {
+			st.fwd = rules
+			continue
+		}
 		for _, r := range rules {
 			purpose, cnt := classifyRule(s.name, r.Exprs, f.v6)
 			if purpose == "" {
@@ -351,9 +436,6 @@ func (n *NFTables) ourTable(c *nftables.Conn, fam nftables.TableFamily) (*nftabl
 func classifyRule(chain string, ex []expr.Any, v6 bool) (string, counter.Counter) {
 	want := map[string][]expr.Any{}
 	switch chain {
-	case nftForward:
-		want[nftSetUp] = lookupRule(nftSetUp, 0, v6)
-		want[nftSetDown] = lookupRule(nftSetDown, 0, v6)
 	case nftInput:
 		want[nftInput] = routerRuleExprs(nftInput)
 	case nftOutput:
@@ -409,6 +491,15 @@ func sameExpr(a, b expr.Any) bool {
 	case *expr.Verdict:
 		y, ok := b.(*expr.Verdict)
 		return ok && x.Kind == y.Kind && x.Chain == y.Chain
+	case *expr.Ct:
+		y, ok := b.(*expr.Ct)
+		return ok && x.Key == y.Key && x.Register == y.Register && x.SourceRegister == y.SourceRegister && x.Direction == y.Direction
+	case *expr.Dynset:
+		// Its counter is not compared: kernels since 5.11 do not list a
+		// statement's expression when the set has one of its own.
+		y, ok := b.(*expr.Dynset)
+		return ok && x.SetName == y.SetName && x.SrcRegKey == y.SrcRegKey && x.SrcRegData == y.SrcRegData &&
+			x.Operation == y.Operation && x.Invert == y.Invert && x.Timeout == y.Timeout
 	}
 	return false
 }
@@ -457,6 +548,15 @@ func (n *NFTables) Sync(ctx context.Context, snap *Snapshot, hosts []netip.Addr)
 	for _, h := range hosts {
 		want[h] = true
 	}
+	var prefixes []netip.Prefix
+	if n.netdev == nil && n.prefixes != nil {
+		var err error
+		if prefixes, err = n.prefixes(); err != nil {
+			// Sync's addresses are still counted, by lookup.
+			ch.Notes = append(ch.Notes, fmt.Sprintf("LAN prefixes unknown (%v): counting only addresses the events gave", err))
+			prefixes = nil
+		}
+	}
 	c, err := n.conn()
 	if err != nil {
 		return ch, err
@@ -467,7 +567,6 @@ func (n *NFTables) Sync(ctx context.Context, snap *Snapshot, hosts []netip.Addr)
 			return ch, err
 		}
 		st := p.fams[i]
-		msgs := 0
 		if !f.active {
 			if st.table != nil {
 				c.DelTable(st.table)
@@ -479,62 +578,256 @@ func (n *NFTables) Sync(ctx context.Context, snap *Snapshot, hosts []netip.Addr)
 			}
 			continue
 		}
-		adds, dels, k, err := n.syncFamily(c, f, st, want, &ch)
+		sub, err := n.withFallback(func(dyn bool) (Changes, bool, error) {
+			var sub Changes
+			adds, dels, msgs, used, err := n.syncFamily(c, f, st, want, prefixes, dyn, &sub)
+			if err != nil || msgs == 0 {
+				return sub, used, err
+			}
+			if err := c.Flush(); err != nil {
+				return sub, used, fmt.Errorf("nftables: update table %s %s: %w", famName(f), n.table, err)
+			}
+			sub.Batches++
+			sub.Added, sub.Removed = adds, dels
+			return sub, used, nil
+		})
+		ch.merge(sub)
 		if err != nil {
 			return ch, err
 		}
-		msgs += k
-		if msgs == 0 {
-			continue
-		}
-		if err := c.Flush(); err != nil {
-			return ch, fmt.Errorf("nftables: update table %s %s: %w", famName(f), n.table, err)
-		}
-		ch.Batches++
-		ch.Added = append(ch.Added, adds...)
-		ch.Removed = append(ch.Removed, dels...)
 	}
 	if n.netdev != nil {
 		if err := n.syncNetdevBatch(ctx, c, p.nd, want, &ch); err != nil {
 			return ch, err
 		}
 	}
+	if n.dynamic == dynRefused {
+		ch.Notes = append(ch.Notes, refusedNote)
+	}
 	return ch, nil
 }
 
-// syncNetdevBatch brings the netdev table in line in one batch (none when
-// nothing changes).
-func (n *NFTables) syncNetdevBatch(ctx context.Context, c *nftables.Conn, st *ndState, want map[netip.Addr]bool, ch *Changes) error {
-	if err := ctx.Err(); err != nil {
-		return err
+// refusedNote is the Sync note of a kernel without dynamic host sets.
+const refusedNote = "this kernel refused host sets filled by packets (a dynamic set whose add statement carries a counter): " +
+	"only addresses the events gave are counted, from their event on"
+
+func (ch *Changes) merge(o Changes) {
+	ch.Added = append(ch.Added, o.Added...)
+	ch.Removed = append(ch.Removed, o.Removed...)
+	ch.Structural += o.Structural
+	ch.Batches += o.Batches
+	ch.Notes = append(ch.Notes, o.Notes...)
+}
+
+// withFallback runs batch (which queues and flushes one batch, reporting
+// whether it holds dynamic sets or rules) in the dynamic form, unless the
+// kernel refused that form before. The first time a dynamic batch is
+// refused for a missing feature, it runs again in the static form: if the
+// kernel takes that, the refusal holds for the rest of the process. A
+// failed batch changed nothing (a batch is one transaction).
+func (n *NFTables) withFallback(batch func(dyn bool) (Changes, bool, error)) (Changes, error) {
+	dyn := n.dynamic != dynRefused
+	sub, used, err := batch(dyn)
+	if err == nil {
+		if used && n.dynamic == dynUnknown {
+			n.dynamic = dynWorks
+		}
+		return sub, nil
 	}
-	sc, err := n.netdevScope()
-	if err != nil {
-		return fmt.Errorf("nftables: netdev placement: %w", err)
+	if !dyn || !used || n.dynamic != dynUnknown || !featureMissing(err) {
+		return sub, err
 	}
-	ch.Notes = append(ch.Notes, sc.notes...)
-	msgs, err := n.syncNetdev(c, st, sc, want, ch)
-	if err != nil {
-		return err
+	sub2, _, err2 := batch(false)
+	if err2 != nil {
+		return sub2, err
 	}
-	if msgs == 0 {
-		return nil
+	n.dynamic = dynRefused
+	return sub2, nil
+}
+
+// featureMissing tells a kernel refusing what it does not have (an
+// unknown attribute value or expression) from other failures.
+func featureMissing(err error) bool {
+	for _, e := range []error{unix.EOPNOTSUPP, unix.EINVAL, unix.ENOENT, unix.EPROTONOSUPPORT, unix.EAFNOSUPPORT} {
+		if errors.Is(err, e) {
+			return true
+		}
 	}
-	if err := c.Flush(); err != nil {
-		return fmt.Errorf("nftables: update table netdev %s (devices %s): %w (%s)", n.table, strings.Join(sc.devices, ", "), err, netdevHint)
+	return false
+}
+
+// hostSet is one of our host sets: a counter per element and, in the
+// dynamic form, the flag that lets packets add elements and the bound.
+func (n *NFTables) hostSet(t *nftables.Table, name string, v6, dyn bool) *nftables.Set {
+	s := &nftables.Set{Table: t, Name: name, KeyType: keyTypeOf(v6), Counter: true}
+	if dyn {
+		s.Dynamic, s.Size = true, n.setSize
 	}
-	ch.Batches++
-	adds, dels := ndHosts(st, want)
-	ch.Added = append(ch.Added, adds...)
-	ch.Removed = append(ch.Removed, dels...)
-	return nil
+	return s
+}
+
+// setFits reports whether an existing set has the form wanted (a set of
+// the other form is replaced with its table, after Read credited it).
+func (n *NFTables) setFits(s *nftables.Set, dyn bool) bool {
+	if !dyn {
+		return !s.Dynamic
+	}
+	return s.Dynamic && s.Size == n.setSize
+}
+
+// familyPrefixes returns the prefixes of one family in which packets
+// create elements (masked; never link-local or multicast).
+func familyPrefixes(ps []netip.Prefix, v6 bool) []netip.Prefix {
+	var out []netip.Prefix
+	seen := map[netip.Prefix]bool{}
+	for _, p := range ps {
+		a := p.Addr()
+		if !p.IsValid() || a.Is6() != v6 || a.Is4In6() || a.IsLinkLocalUnicast() || a.IsMulticast() || a.IsLoopback() {
+			continue
+		}
+		if m := p.Masked(); !seen[m] {
+			seen[m] = true
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// uncovered reports whether a wanted host of the family lies outside
+// every prefix: it is then counted by lookup (the core never gives one;
+// tests and a LAN that changed under it might).
+func uncovered(want map[netip.Addr]bool, ps []netip.Prefix, v6 bool) bool {
+	for h := range want {
+		if h.Is6() != v6 {
+			continue
+		}
+		in := false
+		for _, p := range ps {
+			in = in || p.Contains(h)
+		}
+		if !in {
+			return true
+		}
+	}
+	return false
+}
+
+// addrMatch loads the source (or destination, dst) address into register
+// 1 and compares it, masked into register 2, with p (op: eq or neq):
+// register 1 keeps the address for the dynset statement after it.
+func addrMatch(p netip.Prefix, dst bool, op expr.CmpOp) []expr.Any {
+	off, l := uint32(12), uint32(4)
+	if p.Addr().Is6() {
+		off, l = 8, 16
+	}
+	if dst {
+		off += l
+	}
+	ex := []expr.Any{&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: off, Len: l}}
+	reg := uint32(1)
+	if p.Bits() < p.Addr().BitLen() {
+		m := make([]byte, l)
+		for i := 0; i < p.Bits(); i++ {
+			m[i/8] |= 0x80 >> (i % 8)
+		}
+		ex = append(ex, &expr.Bitwise{SourceRegister: 1, DestRegister: 2, Len: l, Mask: m, Xor: make([]byte, l)})
+		reg = 2
+	}
+	return append(ex, &expr.Cmp{Op: op, Register: reg, Data: p.Addr().AsSlice()})
+}
+
+// addElement is `add @set { ip saddr counter }` (the key in register 1):
+// the address's element is created if missing, and its counter counts.
+func (n *NFTables) addElement(set string, id uint32) *expr.Dynset {
+	op := uint32(unix.NFT_DYNSET_OP_ADD)
+	if n.refuseDynamic {
+		op = 0xff // no such operation: EOPNOTSUPP from every kernel
+	}
+	return &expr.Dynset{SrcRegKey: 1, SetName: set, SetID: id, Operation: op, Exprs: []expr.Any{&expr.Counter{}}}
+}
+
+// ctReplied is `ct state established,related`: conntrack has seen the
+// other direction of the flow (or the packet belongs to one that has).
+func ctReplied() []expr.Any {
+	return []expr.Any{
+		&expr.Ct{Register: 3, Key: expr.CtKeySTATE},
+		&expr.Bitwise{SourceRegister: 3, DestRegister: 3, Len: 4,
+			Mask: binary.NativeEndian.AppendUint32(nil, expr.CtStateBitESTABLISHED|expr.CtStateBitRELATED), Xor: make([]byte, 4)},
+		&expr.Cmp{Op: expr.CmpOpNeq, Register: 3, Data: make([]byte, 4)},
+	}
+}
+
+// forwardRules returns the forward chain's rules for one family. Static
+// form (or no LAN prefix of the family): `ip saddr @up`, `ip daddr @down`.
+// Dynamic form, per LAN prefix P:
+//
+//	ip saddr P add @up { ip saddr counter }
+//	ip daddr P ct state established,related add @down { ip daddr counter } accept
+//	ip daddr @down
+//
+// An upload's source and a download's destination may both be LAN
+// addresses (one LAN prefix to another), so the upload rules end in no
+// verdict; the download rule's accept (which ends only this chain) keeps
+// the closing lookup, which counts the elements that exist (a flow opened
+// from the WAN, Sync's addresses outside every prefix), from counting a
+// packet twice. Sync's addresses outside every prefix also get `ip saddr
+// != P ... ip saddr @up`.
+func (n *NFTables) forwardRules(v6 bool, ps []netip.Prefix, outside bool, sets map[string]*nftables.Set, dyn bool) [][]expr.Any {
+	id := func(name string) uint32 {
+		if s := sets[name]; s != nil {
+			return s.ID
+		}
+		return 0
+	}
+	if !dyn || len(ps) == 0 {
+		return [][]expr.Any{lookupRule(nftSetUp, id(nftSetUp), v6), lookupRule(nftSetDown, id(nftSetDown), v6)}
+	}
+	var rules [][]expr.Any
+	for _, p := range ps {
+		rules = append(rules, append(addrMatch(p, false, expr.CmpOpEq), n.addElement(nftSetUp, id(nftSetUp))))
+	}
+	if outside {
+		var r []expr.Any
+		for _, p := range ps {
+			r = append(r, addrMatch(p, false, expr.CmpOpNeq)...)
+		}
+		rules = append(rules, append(r, lookupRule(nftSetUp, id(nftSetUp), v6)...))
+	}
+	for _, p := range ps {
+		r := append(addrMatch(p, true, expr.CmpOpEq), ctReplied()...)
+		rules = append(rules, append(r, n.addElement(nftSetDown, id(nftSetDown)), &expr.Verdict{Kind: expr.VerdictAccept}))
+	}
+	return append(rules, lookupRule(nftSetDown, id(nftSetDown), v6))
+}
+
+// hasDynset reports whether rules add elements from the packet path.
+func hasDynset(rules [][]expr.Any) bool {
+	for _, r := range rules {
+		for _, e := range r {
+			if _, ok := e.(*expr.Dynset); ok {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // syncFamily queues the changes of one family and returns how many
-// messages it queued.
-func (n *NFTables) syncFamily(c *nftables.Conn, f nftFamily, st *nftState, want map[netip.Addr]bool, ch *Changes) (adds, dels []netip.Addr, msgs int, err error) {
+// messages it queued and whether they hold dynamic sets or rules.
+func (n *NFTables) syncFamily(c *nftables.Conn, f nftFamily, st *nftState, want map[netip.Addr]bool, prefixes []netip.Prefix, dyn bool, ch *Changes) (adds, dels []netip.Addr, msgs int, used bool, err error) {
+	setNames, purposes := []string{nftSetUp, nftSetDown}, []string{nftInput, nftOutput}
+	if n.netdev != nil {
+		// Hosts are counted in the netdev table; this one holds the
+		// router's own counters only.
+		setNames = nil
+	}
 	fresh := st.table == nil || st.broken
-	if st.broken {
+	for _, name := range setNames {
+		if s := st.sets[name]; s != nil && !n.setFits(s, dyn) {
+			fresh = true
+		}
+	}
+	if fresh && st.table != nil {
 		// Everything in it was read and credited; the re-created table
 		// starts at zero, which the baselines take as new counters.
 		c.DelTable(st.table)
@@ -546,30 +839,21 @@ func (n *NFTables) syncFamily(c *nftables.Conn, f nftFamily, st *nftState, want 
 		msgs++
 		ch.Structural++
 	}
-	keyType := nftables.TypeIPAddr
-	if f.v6 {
-		keyType = nftables.TypeIP6Addr
-	}
 	sets := map[string]*nftables.Set{}
-	setNames, purposes := []string{nftSetUp, nftSetDown}, []string{nftSetUp, nftSetDown, nftInput, nftOutput}
-	if n.netdev != nil {
-		// Hosts are counted in the netdev table; this one holds the
-		// router's own counters only.
-		setNames, purposes = nil, purposes[2:]
-	}
 	for _, name := range setNames {
 		if s := st.sets[name]; s != nil && !fresh {
 			s.Table = t
 			sets[name] = s
 			continue
 		}
-		s := &nftables.Set{Table: t, Name: name, KeyType: keyType, Counter: true}
+		s := n.hostSet(t, name, f.v6, dyn)
 		if err := c.AddSet(s, nil); err != nil {
-			return nil, nil, 0, fmt.Errorf("nftables: set %s: %w", name, err)
+			return nil, nil, 0, false, fmt.Errorf("nftables: set %s: %w", name, err)
 		}
 		sets[name] = s
 		msgs++
 		ch.Structural++
+		used = used || dyn
 	}
 	for _, spec := range n.chainSpecs() {
 		if st.chains[spec.name] && !fresh {
@@ -585,7 +869,7 @@ func (n *NFTables) syncFamily(c *nftables.Conn, f nftFamily, st *nftState, want 
 		for _, r := range st.stray {
 			r.Table = t
 			if err := c.DelRule(r); err != nil {
-				return nil, nil, 0, fmt.Errorf("nftables: delete stray rule: %w", err)
+				return nil, nil, 0, false, fmt.Errorf("nftables: delete stray rule: %w", err)
 			}
 			msgs++
 			ch.Structural++
@@ -597,14 +881,7 @@ func (n *NFTables) syncFamily(c *nftables.Conn, f nftFamily, st *nftState, want 
 			have = st.good[purpose]
 		}
 		if len(have) == 0 {
-			chain, ex := nftForward, []expr.Any(nil)
-			switch purpose {
-			case nftSetUp, nftSetDown:
-				ex = lookupRule(purpose, sets[purpose].ID, f.v6)
-			default:
-				chain, ex = purpose, routerRuleExprs(purpose)
-			}
-			c.AddRule(&nftables.Rule{Table: t, Chain: &nftables.Chain{Name: chain, Table: t}, Exprs: ex})
+			c.AddRule(&nftables.Rule{Table: t, Chain: &nftables.Chain{Name: purpose, Table: t}, Exprs: routerRuleExprs(purpose)})
 			msgs++
 			ch.Structural++
 			continue
@@ -612,13 +889,39 @@ func (n *NFTables) syncFamily(c *nftables.Conn, f nftFamily, st *nftState, want 
 		for _, r := range have[1:] {
 			r.Table = t
 			if err := c.DelRule(r); err != nil {
-				return nil, nil, 0, fmt.Errorf("nftables: delete duplicate rule: %w", err)
+				return nil, nil, 0, false, fmt.Errorf("nftables: delete duplicate rule: %w", err)
 			}
 			msgs++
 			ch.Structural++
 		}
 	}
+	if n.netdev == nil {
+		ps := familyPrefixes(prefixes, f.v6)
+		rules := n.forwardRules(f.v6, ps, uncovered(want, ps, f.v6), sets, dyn)
+		chain := &nftables.Chain{Name: nftForward, Table: t}
+		rewrite := false
+		switch {
+		case fresh || !st.chains[nftForward]:
+		case sameRules(st.fwd, rules):
+			rules = nil
+		default:
+			// No counters in these rules: replacing them loses nothing.
+			c.FlushChain(chain)
+			msgs++
+			ch.Structural++
+			rewrite = true
+		}
+		for _, ex := range rules {
+			c.AddRule(&nftables.Rule{Table: t, Chain: chain, Exprs: ex})
+			msgs++
+			if !rewrite {
+				ch.Structural++
+			}
+		}
+		used = used || hasDynset(rules)
+	}
 	// Elements: exactly the wanted hosts of this family in both sets.
+	// Deletions go first: the set's bound counts what the batch removes.
 	present := map[netip.Addr]bool{}
 	if !fresh {
 		for k := range st.elems {
@@ -641,21 +944,21 @@ func (n *NFTables) syncFamily(c *nftables.Conn, f nftFamily, st *nftState, want 
 				del = append(del, nftables.SetElement{Key: h.AsSlice()})
 			}
 		}
-		if len(add) > 0 {
-			if err := setElements(c.SetAddElements, sets[name], add); err != nil {
-				return nil, nil, 0, fmt.Errorf("nftables: add to set %s: %w", name, err)
+		if len(del) > 0 {
+			if err := setElements(c.SetDeleteElements, sets[name], del); err != nil {
+				return nil, nil, 0, false, fmt.Errorf("nftables: delete from set %s: %w", name, err)
 			}
 			msgs++
 		}
-		if len(del) > 0 {
-			if err := setElements(c.SetDeleteElements, sets[name], del); err != nil {
-				return nil, nil, 0, fmt.Errorf("nftables: delete from set %s: %w", name, err)
+		if len(add) > 0 {
+			if err := setElements(c.SetAddElements, sets[name], add); err != nil {
+				return nil, nil, 0, false, fmt.Errorf("nftables: add to set %s: %w", name, err)
 			}
 			msgs++
 		}
 	}
 	if n.netdev != nil {
-		return nil, nil, msgs, nil
+		return nil, nil, msgs, used, nil
 	}
 	for _, h := range sortedAddrs(want) {
 		if h.Is6() == f.v6 && (fresh || !st.elems[counter.Key{Kind: counter.Upload, Addr: h}] || !st.elems[counter.Key{Kind: counter.Download, Addr: h}]) {
@@ -667,7 +970,7 @@ func (n *NFTables) syncFamily(c *nftables.Conn, f nftFamily, st *nftState, want 
 			dels = append(dels, h)
 		}
 	}
-	return adds, dels, msgs, nil
+	return adds, dels, msgs, used, nil
 }
 
 // Teardown deletes our table in each family, in one batch, touching

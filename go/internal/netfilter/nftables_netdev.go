@@ -1,6 +1,7 @@
 package netfilter
 
 import (
+	"context"
 	"encoding/binary"
 	"fmt"
 	"net/netip"
@@ -23,12 +24,23 @@ import (
 // the sending one. So `table netdev NAME` holds:
 //
 //   - sets up4, down4, up6, down6 of host addresses with per-element
-//     counters (one hash lookup per packet, as in the forward placement);
+//     counters (one hash lookup per packet, as in the forward placement),
+//     dynamic and bounded as there;
 //   - per LAN device D, base chains in_D (hook ingress, priority -500)
 //     and out_D (hook egress), which return for traffic that does not
 //     cross the router (a LAN prefix on the other end, IPv6 link-local,
 //     the router's own addresses by `fib ... type`, broadcast and
-//     multicast) and then look the host up in its set.
+//     multicast) and then, for a LAN address inside a LAN prefix, add it
+//     to its set or count its element (`ip saddr P add @up4 { ip saddr
+//     counter } accept`; without prefixes, or where the kernel refuses
+//     that, a lookup of the elements Sync added).
+//
+// Only packets past those filters create elements, so none is made for
+// the router's addresses, link-local, broadcast or multicast ones. Egress
+// sees only what the router really sends to a LAN host, after neighbour
+// resolution: unlike the forward hook, no packet the firewall drops or
+// that is addressed to no existing host gets there, so downloads create
+// elements without the conntrack condition the forward placement needs.
 //
 // Egress sees Ethernet frames, ingress IP packets: Read takes 14 bytes per
 // packet off the download counters, so both directions are IP-level bytes
@@ -201,7 +213,7 @@ func (n *NFTables) netdevScope() (ndScope, error) {
 }
 
 // ndChainRules returns the rules each of our netdev chains must hold.
-func ndChainRules(sc ndScope, sets map[string]*nftables.Set) map[string][][]expr.Any {
+func (n *NFTables) ndChainRules(sc ndScope, sets map[string]*nftables.Set, hosts map[netip.Addr]bool, dyn bool) map[string][][]expr.Any {
 	want := map[string][][]expr.Any{}
 	for _, v6 := range []bool{false, true} {
 		suffix, et := "4", uint16(ethertypeV4)
@@ -241,12 +253,22 @@ func ndChainRules(sc ndScope, sets map[string]*nftables.Set) map[string][][]expr
 			if s := sets[set]; s != nil {
 				id = s.ID
 			}
-			lk := lookupRule(map[string]string{"upload": nftSetUp, "download": nftSetDown}[dir], id, v6)
-			lk[1].(*expr.Lookup).SetName = set
 			// accept ends only this chain (the flowtable and any other
 			// hook still see the packet): an IPv4 packet that was
-			// counted skips the IPv6 rules after it.
-			rules = append(rules, proto(append(lk, &expr.Verdict{Kind: expr.VerdictAccept})))
+			// counted skips the IPv6 rules after it, and one whose
+			// element a rule created skips the lookup after it.
+			accept := &expr.Verdict{Kind: expr.VerdictAccept}
+			ps := familyPrefixes(sc.prefixes, v6)
+			if dyn {
+				for _, p := range ps {
+					rules = append(rules, proto(append(addrMatch(p, far, expr.CmpOpEq), n.addElement(set, id), accept)))
+				}
+			}
+			if !dyn || len(ps) == 0 || uncovered(hosts, ps, v6) {
+				lk := lookupRule(map[string]string{"upload": nftSetUp, "download": nftSetDown}[dir], id, v6)
+				lk[1].(*expr.Lookup).SetName = set
+				rules = append(rules, proto(append(lk, accept)))
+			}
 			// The filter sits in each device's base chain itself, IPv4
 			// first: a jump to a shared chain and back costs more per
 			// packet than the few rules cost in memory (measured in the
@@ -320,12 +342,55 @@ func sameRules(have []*nftables.Rule, want [][]expr.Any) bool {
 	return true
 }
 
+// syncNetdevBatch brings the netdev table in line in one batch (none when
+// nothing changes).
+func (n *NFTables) syncNetdevBatch(ctx context.Context, c *nftables.Conn, st *ndState, want map[netip.Addr]bool, ch *Changes) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	sc, err := n.netdevScope()
+	if err != nil {
+		return fmt.Errorf("nftables: netdev placement: %w", err)
+	}
+	ch.Notes = append(ch.Notes, sc.notes...)
+	sub, err := n.withFallback(func(dyn bool) (Changes, bool, error) {
+		var sub Changes
+		msgs, used, err := n.syncNetdev(c, st, sc, want, dyn, &sub)
+		if err != nil || msgs == 0 {
+			return sub, used, err
+		}
+		if err := c.Flush(); err != nil {
+			return sub, used, fmt.Errorf("nftables: update table netdev %s (devices %s): %w (%s)", n.table, strings.Join(sc.devices, ", "), err, netdevHint)
+		}
+		sub.Batches++
+		sub.Added, sub.Removed = ndHosts(st, want, n.ndFresh(st, dyn))
+		return sub, used, nil
+	})
+	ch.merge(sub)
+	return err
+}
+
+// ndFresh reports whether the netdev table is to be (re-)created: absent,
+// of a wrong shape, or with sets of the other form.
+func (n *NFTables) ndFresh(st *ndState, dyn bool) bool {
+	if st.table == nil || st.broken {
+		return true
+	}
+	for _, s := range st.sets {
+		if !n.setFits(s, dyn) {
+			return true
+		}
+	}
+	return false
+}
+
 // syncNetdev queues the netdev table's changes; it returns the number of
-// messages queued.
-func (n *NFTables) syncNetdev(c *nftables.Conn, st *ndState, sc ndScope, want map[netip.Addr]bool, ch *Changes) (int, error) {
+// messages queued and whether they hold dynamic sets or rules.
+func (n *NFTables) syncNetdev(c *nftables.Conn, st *ndState, sc ndScope, want map[netip.Addr]bool, dyn bool, ch *Changes) (int, bool, error) {
 	msgs := 0
-	fresh := st.table == nil || st.broken
-	if st.broken {
+	used := false
+	fresh := n.ndFresh(st, dyn)
+	if fresh && st.table != nil {
 		// Read has credited its counters; the new sets start at zero,
 		// which the baselines take as re-created counters.
 		c.DelTable(st.table)
@@ -344,15 +409,16 @@ func (n *NFTables) syncNetdev(c *nftables.Conn, st *ndState, sc ndScope, want ma
 			sets[spec.name] = s
 			continue
 		}
-		s := &nftables.Set{Table: t, Name: spec.name, KeyType: keyTypeOf(spec.v6), Counter: true}
+		s := n.hostSet(t, spec.name, spec.v6, dyn)
 		if err := c.AddSet(s, nil); err != nil {
-			return 0, fmt.Errorf("nftables: set %s: %w", spec.name, err)
+			return 0, false, fmt.Errorf("nftables: set %s: %w", spec.name, err)
 		}
 		sets[spec.name] = s
 		msgs++
 		ch.Structural++
+		used = used || dyn
 	}
-	wantRules := ndChainRules(sc, sets)
+	wantRules := n.ndChainRules(sc, sets, want, dyn)
 	// Former devices' chains go (flushed first: a chain is deleted empty).
 	names := make([]string, 0, len(wantRules))
 	for name := range wantRules {
@@ -403,6 +469,7 @@ func (n *NFTables) syncNetdev(c *nftables.Conn, st *ndState, sc ndScope, want ma
 			c.AddRule(&nftables.Rule{Table: t, Chain: chain, Exprs: ex})
 			msgs++
 		}
+		used = used || hasDynset(rules)
 	}
 	for _, spec := range ndSets {
 		var add, del []nftables.SetElement
@@ -418,26 +485,26 @@ func (n *NFTables) syncNetdev(c *nftables.Conn, st *ndState, sc ndScope, want ma
 				}
 			}
 		}
-		if len(add) > 0 {
-			if err := setElements(c.SetAddElements, sets[spec.name], add); err != nil {
-				return 0, fmt.Errorf("nftables: add to set %s: %w", spec.name, err)
+		// Deletions first: the set's bound counts what the batch removes.
+		if len(del) > 0 {
+			if err := setElements(c.SetDeleteElements, sets[spec.name], del); err != nil {
+				return 0, false, fmt.Errorf("nftables: delete from set %s: %w", spec.name, err)
 			}
 			msgs++
 		}
-		if len(del) > 0 {
-			if err := setElements(c.SetDeleteElements, sets[spec.name], del); err != nil {
-				return 0, fmt.Errorf("nftables: delete from set %s: %w", spec.name, err)
+		if len(add) > 0 {
+			if err := setElements(c.SetAddElements, sets[spec.name], add); err != nil {
+				return 0, false, fmt.Errorf("nftables: add to set %s: %w", spec.name, err)
 			}
 			msgs++
 		}
 	}
-	return msgs, nil
+	return msgs, used, nil
 }
 
 // ndHosts lists, for Changes, the wanted hosts missing a set element and
 // the present hosts no longer wanted.
-func ndHosts(st *ndState, want map[netip.Addr]bool) (adds, dels []netip.Addr) {
-	fresh := st.table == nil || st.broken
+func ndHosts(st *ndState, want map[netip.Addr]bool, fresh bool) (adds, dels []netip.Addr) {
 	present := map[netip.Addr]bool{}
 	for k := range st.elems {
 		present[k.Addr] = true
