@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/transferometer/transferometer/internal/localzone"
+	"github.com/transferometer/transferometer/internal/logline"
 )
 
 // version is set at link time (-X main.version=...).
@@ -38,13 +39,18 @@ func badUsage(format string, a ...any) error { return usageError{fmt.Sprintf(for
 func main() {
 	ctx := context.Background()
 	args := commandArgs(os.Args)
-	// Days and periods are cut at the router's midnight: OpenWrt keeps its
-	// zone as a POSIX string in /etc/TZ, which Go does not read by itself.
-	loc, err := localzone.Resolve(localzone.Env{Getenv: syscall.Getenv, Exists: exists, ReadFile: os.ReadFile})
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "transferometer: %s; days and periods in UTC\n", oneLine(err.Error()))
-	} else if loc != nil {
+	// Days and periods are cut at the router's midnight, read as its C
+	// library reads it: OpenWrt keeps the zone as a POSIX string in
+	// /etc/TZ, which Go does not read by itself.
+	loc, err := localzone.Resolve(localzone.Env{Getenv: syscall.Getenv, ReadFile: os.ReadFile})
+	if loc != nil {
 		time.Local = loc
+	}
+	if err != nil {
+		// To syslog at warning when procd runs this (the daemon), else stderr.
+		lg := logline.Service("transferometer", os.Stdout, os.Stderr)
+		lg.Warningf("%v", err)
+		lg.Close()
 	}
 	// rpcd calls are short and crash-safe anywhere (a stale lock is
 	// reclaimed): they skip the signal setup, ~1 ms of a ~15 ms call.

@@ -266,7 +266,9 @@ func publishSample(ctx context.Context, o Options, hub *live.Hub, lg *logline.Lo
 func collect(ctx context.Context, c *account.Core, lg *logline.Logger, w *warnings, what string) bool {
 	out, err := c.Handle(ctx, account.Event{Kind: account.Collect})
 	if err != nil {
-		lg.Errorf("%s: %v", what, err)
+		if ctx.Err() == nil { // else stopping: the final commit follows
+			lg.Errorf("%s: %v", what, err)
+		}
 		return false
 	}
 	w.note(out.Warnings)

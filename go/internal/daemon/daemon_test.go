@@ -16,6 +16,7 @@ import (
 	"github.com/transferometer/transferometer/internal/config"
 	"github.com/transferometer/transferometer/internal/counter"
 	"github.com/transferometer/transferometer/internal/ledger"
+	"github.com/transferometer/transferometer/internal/logline"
 	"github.com/transferometer/transferometer/internal/macaddr"
 	"github.com/transferometer/transferometer/internal/neigh"
 	"github.com/transferometer/transferometer/internal/netfilter"
@@ -229,5 +230,68 @@ func TestDisabledWhileRunning(t *testing.T) {
 	_, tr, err := (ledger.Store{Dir: s.PersistDir}).Peek()
 	if err != nil || tr.Totals[mac].DownloadBytes != 500 {
 		t.Fatalf("flash copy: %+v %v", tr.Totals, err)
+	}
+}
+
+// TestStartLogsOneLine: a healthy start says one thing, at info, and
+// nothing at warning or error; a clean stop says nothing.
+func TestStartLogsOneLine(t *testing.T) {
+	dir, s := testSettings(t)
+	f := netfilter.NewFake()
+	core := openFake(t, s, dir, f, nil)
+	var info, problems syncBuffer
+	ticks, never := make(chan time.Time), make(chan time.Time)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, Options{Core: core, ConfigDir: dir, Logger: logline.Streams("transferometer", &info, &problems),
+			Neighbours: func() ([]neigh.Entry, error) { return nil, nil },
+			Tick: func(d time.Duration) (<-chan time.Time, func()) {
+				if d == s.RefreshInterval {
+					return ticks, func() {}
+				}
+				return never, func() {}
+			}})
+	}()
+	ticks <- time.Now()
+	ticks <- time.Now() // taken once the first collection is done
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	want := "transferometer: started, counting in the forward hook; live feed off (live_port and live_tls_port 0)\n"
+	if info.String() != want || problems.String() != "" {
+		t.Errorf("info %q, warnings and errors %q; want info %q and nothing else", info.String(), problems.String(), want)
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+// TestWarningsOnce: a warning that stands is logged when it appears, not
+// at every collection, and again after it cleared.
+func TestWarningsOnce(t *testing.T) {
+	var info, problems strings.Builder
+	w := &warnings{log: logline.Streams("t", &info, &problems)}
+	a := account.Warning{Code: "flow_offloading", Message: "A"}
+	b := account.Warning{Code: "lock_timeout", Message: "B"}
+	for _, ws := range [][]account.Warning{{a}, {a}, {a, b, b}, {a}, nil, {a}} {
+		w.note(ws)
+	}
+	if got, want := problems.String(), "t: warning: A\nt: warning: B\nt: warning: A\n"; got != want {
+		t.Errorf("logged %q, want %q", got, want)
+	}
+	if info.Len() != 0 {
+		t.Errorf("info %q", info.String())
 	}
 }
