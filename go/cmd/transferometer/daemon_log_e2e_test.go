@@ -26,7 +26,7 @@ import (
 // procdLike is PID 1 of a fresh PID namespace standing in for procd: it
 // gives the router a /dev of its own (with /dev/log bound to the test's
 // socket when $1 names one, as when logd runs), RAM for /tmp, /run and
-// /var/lib as on OpenWrt, and starts the command (the rest of the
+// /var/lib and no /etc/localtime as on a stock OpenWrt, and starts the command (the rest of the
 // arguments) with stdin /dev/null, stdout on fd 3 and stderr on fd 4. A
 // line (or EOF) on its own stdin stops the daemon with SIGTERM, as
 // `service transferometer stop` does; it exits with the daemon's status.
@@ -42,6 +42,8 @@ if [ -n "$sock" ]; then
 	: >/dev/log
 	mount --bind "$sock" /dev/log
 fi
+# No zoneinfo package: no /etc/localtime (removed in the overlay only).
+rm -f /etc/localtime
 for d in /tmp /run /var/lib; do
 	mount -t tmpfs tmpfs "$d"
 done
