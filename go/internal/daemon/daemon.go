@@ -48,22 +48,7 @@ type Options struct {
 	Tick func(d time.Duration) (<-chan time.Time, func())
 }
 
-func realTick(d time.Duration) (<-chan time.Time, func()) {
-	t := time.NewTicker(d)
-	return t.C, t.Stop
-}
-
-// Run serves until ctx ends (SIGTERM), then collects and commits a last
-// time so that a clean stop loses nothing. A healthy start logs one line,
-// at info: "started, counting ...; live feed on ...".
-func Run(ctx context.Context, o Options) error {
-	if o.Log == nil {
-		o.Log = os.Stderr
-	}
-	if o.Logger == nil {
-		o.Logger = logline.Service("transferometer", os.Stdout, o.Log)
-		defer o.Logger.Close()
-	}
+func (o *Options) defaults() {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -73,6 +58,25 @@ func Run(ctx context.Context, o Options) error {
 	if o.Tick == nil {
 		o.Tick = realTick
 	}
+}
+
+func realTick(d time.Duration) (<-chan time.Time, func()) {
+	t := time.NewTicker(d)
+	return t.C, t.Stop
+}
+
+// Run serves until ctx ends (SIGTERM), then collects and commits a last
+// time so that a clean stop loses nothing. A healthy start logs one line,
+// at info: "started, counting ...; live feed on ...".
+func Run(ctx context.Context, o Options) error {
+	if o.Logger == nil {
+		if o.Log == nil {
+			o.Log = os.Stderr
+		}
+		o.Logger = logline.Service("transferometer", os.Stdout, o.Log)
+		defer o.Logger.Close()
+	}
+	o.defaults()
 	// Routers have little RAM and this heap is small and short-lived (a
 	// ledger decoded per collection): collecting garbage sooner keeps the
 	// resident size down (docs/benchmarks.md). GOGC in the environment
@@ -107,10 +111,10 @@ func Run(ctx context.Context, o Options) error {
 	}
 
 	hub, feed, wait := startFeeds(ctx, o, lg)
-	defer wait()
 	if hub != nil {
 		defer hub.Close()
 	}
+	defer wait() // first: the servers end with ctx, then the hub closes
 	lg.Infof("started, %s; %s", countingWhere(o.Core.Placement()), feed)
 
 	nextCommit := o.Now().Add(s.CommitInterval)
