@@ -42,7 +42,7 @@ func main() {
 	// Days and periods are cut at the router's midnight, read as its C
 	// library reads it: OpenWrt keeps the zone as a POSIX string in
 	// /etc/TZ, which Go does not read by itself.
-	loc, err := localzone.Resolve(localzone.Env{Getenv: syscall.Getenv, ReadFile: os.ReadFile})
+	loc, err := localzone.Resolve(localzone.Env{Getenv: syscall.Getenv, ReadFile: localzone.ReadFile})
 	if loc != nil {
 		time.Local = loc
 	}

@@ -19,6 +19,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"io"
+	"os"
 	"strings"
 	"time"
 )
@@ -118,6 +120,30 @@ func zoneFile(path string, read func(string) ([]byte, error)) (*time.Location, b
 	}
 	loc, err := time.LoadLocationFromTZData("Local", b)
 	return loc, err == nil
+}
+
+// maxFile bounds what ReadFile reads: zoneinfo files and /etc/TZ are a few
+// KiB, and $TZ may name any path (a device that never ends, say).
+const maxFile = 1 << 20
+
+// ReadFile reads a regular file of at most maxFile bytes: Env.ReadFile on a
+// real system.
+func ReadFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil {
+		return nil, err
+	} else if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file", path)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxFile+1))
+	if err == nil && len(b) > maxFile {
+		err = fmt.Errorf("%s: larger than %d bytes", path, maxFile)
+	}
+	return b, err
 }
 
 func cString(b []byte) string {

@@ -2,6 +2,8 @@ package localzone
 
 import (
 	"io/fs"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -207,5 +209,30 @@ func TestResolve(t *testing.T) {
 		if got != c.want {
 			t.Errorf("%s: zone %q, want %q", c.name, got, c.want)
 		}
+	}
+}
+
+// TestReadFile: what $TZ names is read only when it is a small regular
+// file (a device such as /dev/zero would never end).
+func TestReadFile(t *testing.T) {
+	dir := t.TempDir()
+	small, big := filepath.Join(dir, "small"), filepath.Join(dir, "big")
+	if err := os.WriteFile(small, tzif("<+05>-5"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(big, make([]byte, maxFile+1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := ReadFile(small); err != nil || string(b[:4]) != "TZif" {
+		t.Errorf("ReadFile(small): %v", err)
+	}
+	for _, p := range []string{big, dir, "/dev/zero", filepath.Join(dir, "absent")} {
+		if _, err := ReadFile(p); err == nil {
+			t.Errorf("ReadFile(%s): no error", p)
+		}
+	}
+	loc, err := Parse("/dev/zero", ReadFile)
+	if err == nil || loc != time.UTC {
+		t.Errorf("Parse(/dev/zero) = %v, %v; want UTC and a warning", loc, err)
 	}
 }
