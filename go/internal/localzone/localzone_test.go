@@ -236,3 +236,23 @@ func TestReadFile(t *testing.T) {
 		t.Errorf("Parse(/dev/zero) = %v, %v; want UTC and a warning", loc, err)
 	}
 }
+
+// FuzzParse: any string gives a zone (never nil, never a panic), and a
+// warning is one line.
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{"UTC", "UTC\n", "GMT0", "CET-1CEST,M3.5.0,M10.5.0/3", "<+0330>-3:30", "<>1",
+		"CET-1CEST", "CET-1CEST,M3.5.0", "J", "X1Y,J", "A1B,M", "A-1B-2,M12.5.6/-167,J365/167", ":", ".", "<",
+		"CET-1CEST,M3.5.0/99999999999999999999"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, tz string) {
+		loc, err := Parse(tz, noFiles)
+		if loc == nil {
+			t.Fatalf("Parse(%q): no zone", tz)
+		}
+		if err != nil && strings.ContainsAny(err.Error(), "\n\r") {
+			t.Fatalf("Parse(%q): warning of several lines: %q", tz, err)
+		}
+		time.Date(2026, 3, 29, 1, 0, 0, 0, loc).Zone()
+	})
+}
