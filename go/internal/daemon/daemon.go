@@ -204,7 +204,8 @@ func startFeeds(ctx context.Context, o Options, lg *logline.Logger) (*live.Hub, 
 	}
 	hub := live.NewHub(live.Options{Checker: o.Checker})
 	var on []string
-	for _, l := range listeners(o.Core) {
+	ls := listeners(o.Core)
+	for _, l := range ls {
 		ln, err := live.Listen(l.addr, l.cert, l.key)
 		if err != nil {
 			lg.Errorf("live feed: %v", err)
@@ -232,8 +233,10 @@ func startFeeds(ctx context.Context, o Options, lg *logline.Logger) (*live.Hub, 
 			}
 		}()
 	}
-	if len(on) == 0 {
+	if len(ls) == 0 {
 		lg.Warningf("live feed: no address to listen on (live_address, or the router's addresses in the LAN); the LuCI page polls instead")
+	}
+	if len(on) == 0 {
 		return hub, "live feed not listening", wg.Wait
 	}
 	return hub, "live feed on " + strings.Join(on, ", "), wg.Wait
