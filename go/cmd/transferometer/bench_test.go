@@ -825,7 +825,7 @@ func BenchmarkRPCD(b *testing.B) {
 					d := br.startDaemon(b)
 					defer d.stop(b)
 					// Its first collection writes the snapshot the calls read.
-					waitFor(b, 20*time.Second, "the daemon's usage snapshot", func() bool { return exists(snap) })
+					waitFor(b, 20*time.Second, "the daemon's usage snapshot", func() bool { _, err := os.Stat(snap); return err == nil })
 					// Side by side with what the plugin was before: a
 					// /bin/sh wrapper exec'ing the binary (interleaved).
 					sh := filepath.Join(b.TempDir(), "transferometer")

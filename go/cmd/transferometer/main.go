@@ -53,18 +53,13 @@ func main() {
 		lg.Close()
 	}
 	// rpcd calls are short and crash-safe anywhere (a stale lock is
-	// reclaimed): they skip the signal setup, ~1 ms of a ~15 ms call.
+	// reclaimed): they skip the signal setup, a measurable part of a call.
 	if len(args) == 0 || args[0] != "rpcd" {
 		var stop context.CancelFunc
 		ctx, stop = signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 		defer stop()
 	}
 	os.Exit(run(ctx, args, os.Stdin, os.Stdout, os.Stderr))
-}
-
-func exists(path string) bool {
-	_, err := os.Stat(path)
-	return err == nil
 }
 
 // commandArgs is the command line after the program name. Installed as

@@ -175,9 +175,18 @@ func (c *Core) lockOptions() lock.Options {
 	return lock.Options{Dir: c.settings.LockDir, PIDFile: c.settings.PIDFile, Timeout: c.settings.LockTimeout}
 }
 
-// fileExists reports whether a path exists (a file we only need to know
-// is there, such as the live feed's certificate).
-func fileExists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
+// LiveTLS reports whether the live feed serves TLS: a TLS port is set and
+// uhttpd's certificate and key (live_cert, live_key) are there. The
+// daemon listens by it and usage tells the page by it.
+func (c *Core) LiveTLS() bool {
+	s := c.settings
+	if s.LiveTLSPort == 0 {
+		return false
+	}
+	for _, p := range []string{s.LiveCert, s.LiveKey} {
+		if _, err := os.Stat(p); err != nil {
+			return false
+		}
+	}
+	return true
 }

@@ -162,7 +162,7 @@ func (c *Core) newReport(now time.Time) Report {
 		Live: LiveInfo{Port: c.settings.LivePort, TLSPort: c.settings.LiveTLSPort}}
 	// The daemon opens the TLS port only with uhttpd's certificate and key;
 	// do not send the page to a port nobody listens on.
-	if !fileExists(c.settings.LiveCert) || !fileExists(c.settings.LiveKey) {
+	if !c.LiveTLS() {
 		r.Live.TLSPort = 0
 	}
 	return r

@@ -8,6 +8,7 @@ package daemon
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -42,6 +43,9 @@ type Options struct {
 	Now func() time.Time
 	// Neighbours reads the kernel's neighbour table (default neigh.Read).
 	Neighbours func() ([]neigh.Entry, error)
+	// Watch hands over the kernel's neighbour announcements until its
+	// context ends (default neigh.Watch in this namespace).
+	Watch func(context.Context, func(neigh.Event)) error
 	// Checker decides on live-feed sessions (default: ubus session access).
 	Checker live.SessionChecker
 	// Tick makes a ticker (default time.NewTicker); tests drive time with it.
@@ -54,6 +58,9 @@ func (o *Options) defaults() {
 	}
 	if o.Neighbours == nil {
 		o.Neighbours = neigh.Read
+	}
+	if o.Watch == nil {
+		o.Watch = func(ctx context.Context, fn func(neigh.Event)) error { return neigh.Watch(ctx, 0, fn) }
 	}
 	if o.Tick == nil {
 		o.Tick = realTick
@@ -100,15 +107,14 @@ func Run(ctx context.Context, o Options) error {
 		defer unmark()
 	}
 
-	entries, err := o.Neighbours()
-	if err != nil {
+	// Listening first, then the table read whole: nothing learned in
+	// between is missed.
+	watch := startNeighbourFeed(ctx, o.Watch, lg)
+	nb := newNeighbours()
+	if _, err := o.Neighbours(); err != nil {
 		lg.Warningf("neighbour table: %v", err) // dnsmasq's events still come
 	}
-	if out, err := o.Core.Seed(ctx, entries); err != nil {
-		lg.Errorf("start: %v", err)
-	} else {
-		warned.note(out.Warnings)
-	}
+	nb.reconcile(ctx, o, lg, warned, "start")
 
 	hub, feed, wait := startFeeds(ctx, o, lg)
 	if hub != nil {
@@ -132,7 +138,7 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		lg.Warningf("device watch: %v (devices are followed every refresh_interval)", err)
 	}
-	var settle <-chan time.Time
+	var settle, neighbourC <-chan time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -155,7 +161,7 @@ func Run(ctx context.Context, o Options) error {
 				defer cancel()
 				return o.Core.Persist(end) // the last counts, without touching the kernel
 			}
-			if !collect(ctx, o.Core, lg, warned, "collect") {
+			if !nb.reconcile(ctx, o, lg, warned, "collect") {
 				continue
 			}
 			if !o.Now().Before(nextCommit) {
@@ -175,6 +181,15 @@ func Run(ctx context.Context, o Options) error {
 			collect(ctx, o.Core, lg, warned, "collect after a device change")
 		case <-secondC:
 			publishSample(ctx, o, hub, lg)
+		case e := <-watch.events:
+			if nb.offer(e) && neighbourC == nil {
+				neighbourC = time.After(neighbourSettle)
+			}
+		case <-neighbourC:
+			neighbourC = nil
+			nb.apply(ctx, o.Core, lg, warned)
+		case <-watch.resync:
+			nb.reconcile(ctx, o, lg, warned, "neighbour table")
 		}
 	}
 }
@@ -204,7 +219,10 @@ func startFeeds(ctx context.Context, o Options, lg *logline.Logger) (*live.Hub, 
 	}
 	hub := live.NewHub(live.Options{Checker: o.Checker})
 	var on []string
-	ls := listeners(o.Core)
+	ls, err := listeners(o.Core)
+	if err != nil {
+		lg.Errorf("live feed: %v", err)
+	}
 	for _, l := range ls {
 		ln, err := live.Listen(l.addr, l.cert, l.key)
 		if err != nil {
@@ -233,7 +251,7 @@ func startFeeds(ctx context.Context, o Options, lg *logline.Logger) (*live.Hub, 
 			}
 		}()
 	}
-	if len(ls) == 0 {
+	if len(ls) == 0 && err == nil {
 		lg.Warningf("live feed: no address to listen on (live_address, or the router's addresses in the LAN); the LuCI page polls instead")
 	}
 	if len(on) == 0 {
@@ -310,11 +328,26 @@ type listener struct{ addr, cert, key string }
 // listeners lists where the live feed listens: on live_address, or on the
 // router's LAN addresses (never the WAN), plain on live_port and TLS on
 // live_tls_port when uhttpd's certificate and key exist.
-func listeners(c *account.Core) []listener {
+func listeners(c *account.Core) ([]listener, error) {
 	s := c.Settings()
 	var addrs []string
 	if s.LiveAddress != "" {
-		addrs = []string{s.LiveAddress}
+		// The feed and /metrics must never face the WAN: an address on a
+		// device that carries a default route is refused.
+		a, err := netip.ParseAddr(s.LiveAddress)
+		if err != nil {
+			return nil, fmt.Errorf("live_address %q: %w", s.LiveAddress, err)
+		}
+		wan, err := links.WANAddrs(0)
+		if err != nil {
+			return nil, fmt.Errorf("live_address %s: cannot tell the WAN's addresses: %w", s.LiveAddress, err)
+		}
+		for _, w := range wan {
+			if w == a.Unmap() {
+				return nil, fmt.Errorf("live_address %s is an address of the WAN (a device with the default route): not listening, so that the feed and /metrics never face the internet", s.LiveAddress)
+			}
+		}
+		addrs = []string{a.String()}
 	} else if lan, err := c.LANPrefixes(); err == nil {
 		addrs = routerAddrs(lan)
 	}
@@ -323,11 +356,11 @@ func listeners(c *account.Core) []listener {
 		if s.LivePort != 0 {
 			out = append(out, listener{addr: net.JoinHostPort(a, strconv.Itoa(s.LivePort))})
 		}
-		if s.LiveTLSPort != 0 && exists(s.LiveCert) && exists(s.LiveKey) {
+		if c.LiveTLS() {
 			out = append(out, listener{addr: net.JoinHostPort(a, strconv.Itoa(s.LiveTLSPort)), cert: s.LiveCert, key: s.LiveKey})
 		}
 	}
-	return out
+	return out, nil
 }
 
 // routerAddrs returns this machine's addresses that lie in the LAN.
@@ -351,9 +384,4 @@ func routerAddrs(lan []netip.Prefix) []string {
 		}
 	}
 	return out
-}
-
-func exists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
 }
