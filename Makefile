@@ -258,9 +258,12 @@ fuzz:
 #       real kernel over netlink, which qemu-user's emulation lacks for
 #       netfilter (it crashes inside the netlink library); the iptables
 #       parser's tests run;
-#   internal/links TestListHere: an rtnetlink link dump (as TestReadHere).
+#   internal/links TestListHere: an rtnetlink link dump (as TestReadHere);
+#   internal/neigh TestReadAndWatch, internal/links TestWANAddrs,
+#       internal/netfilter TestDynamic*: rtnetlink and nftables on a namespace's
+#       real kernel, as above; the conversions' unit tests run.
 CROSS_TEST_EXCLUDE := /internal/testlan$$|/cmd/transferometer$$
-CROSS_TEST_SKIP := ^(TestMultiProcessContention|TestKilledHolderReclaimed|TestKilledHolderZombie|TestReadHere|TestListHere|TestNFTables.*|TestNetdev.*)$$
+CROSS_TEST_SKIP := ^(TestMultiProcessContention|TestKilledHolderReclaimed|TestKilledHolderZombie|TestReadHere|TestListHere|TestReadAndWatch|TestWANAddrs|TestNFTables.*|TestNetdev.*|TestDynamic.*)$$
 
 test-cross: deps
 	cd go && pkgs=$$($(GO) list ./... | grep -Ev '$(CROSS_TEST_EXCLUDE)') && \
