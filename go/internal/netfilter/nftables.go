@@ -73,7 +73,10 @@ import (
 // flow's other direction (`ct state established,related`), so a scan of
 // the LAN's IPv6 prefix, which fw4 drops after our chain has seen it,
 // creates nothing; the first packet of a flow opened from the WAN is
-// counted only if the address already has its element. Where the kernel
+// counted only if the address already has its element. Uploads are taken
+// by their source address alone (the forward hook does not know which side
+// is the LAN), so the LAN prefixes must not cover WAN-side addresses; the
+// set's bound caps what forged sources can add. Where the kernel
 // refuses the dynamic form (detected once, by the batch failing) the
 // backend falls back to the static sets of before and says so
 // (CountsUnknownAddresses, a note on every Sync).
