@@ -35,7 +35,8 @@ func (br *benchRig) hostRuleCount(b testing.TB) int {
 	b.Helper()
 	n := 0
 	for _, l := range br.ruleLines(b) {
-		if strings.HasPrefix(l, "v4: -A TRANSFEROMETER_FORWARD -s ") {
+		// Host rules only: the LAN prefixes' catch-alls follow them.
+		if strings.HasPrefix(l, "v4: -A TRANSFEROMETER_FORWARD -s ") && strings.Contains(l, "/32 ") {
 			n++
 		}
 	}

@@ -206,17 +206,18 @@ func newBenchRig(b *testing.B, variant string, lanHosts int) *benchRig {
 	return &benchRig{rig: r, ns: newNSRunner(b, r.lan.Router), populated: -1}
 }
 
-// ramDir is a fresh directory on the tmpfs /dev/shm, removed at cleanup;
-// "" (and a log line) where /dev/shm is not a tmpfs.
+// ramDir is a fresh directory on the tmpfs /run (where the settings take
+// runtime paths, as OpenWrt's /var on /tmp), removed at cleanup; "" (and a
+// log line) where /run is not a tmpfs.
 func ramDir(b testing.TB) string {
 	b.Helper()
 	const tmpfsMagic = 0x01021994
 	var st syscall.Statfs_t
-	if err := syscall.Statfs("/dev/shm", &st); err != nil || st.Type != tmpfsMagic {
-		b.Logf("/dev/shm is not a tmpfs: ledger and lock stay in %s", os.TempDir())
+	if err := syscall.Statfs("/run", &st); err != nil || st.Type != tmpfsMagic {
+		b.Logf("/run is not a tmpfs: ledger and lock stay in %s", os.TempDir())
 		return ""
 	}
-	dir, err := os.MkdirTemp("/dev/shm", "transferometer-bench-")
+	dir, err := os.MkdirTemp("/run", "transferometer-bench-")
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -480,3 +480,22 @@ func TestNeighGone(t *testing.T) {
 	// Gone for an address nobody owns: nothing to do.
 	handle(t, c, NeighGone, macaddr.MAC{}, netip.MustParseAddr("10.77.0.77"))
 }
+
+// A counter removed after its final read and made again by the packet path
+// (dynamic sets) starts from zero: its growth is credited whole, not
+// measured against the old counter's baseline.
+func TestRemovedCounterRecreated(t *testing.T) {
+	c, f := newCore(t)
+	f.Dynamic = true
+	handle(t, c, NeighAdd, macA, ipA)
+	f.Traffic(down(ipA), 10, 5000)
+	handle(t, c, NeighGone, macaddr.MAC{}, ipA) // credited, then removed
+	if f.Has(down(ipA)) {
+		t.Fatal("counter not removed")
+	}
+	f.Traffic(down(ipA), 10, 6000) // the packet path makes it again, from zero
+	handle(t, c, NeighAdd, macA, ipA)
+	if got := usageOf(t, c, macA).DownloadBytes; got != 11000 {
+		t.Fatalf("download = %d, want 11000 (5000 before, 6000 after the removal)", got)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/transferometer/transferometer/internal/counter"
 	"github.com/transferometer/transferometer/internal/ledger"
 	"github.com/transferometer/transferometer/internal/lock"
 	"github.com/transferometer/transferometer/internal/netfilter"
@@ -125,6 +126,19 @@ func (c *Core) transact(ctx context.Context, fn func(tx *txn) error) (*txn, erro
 	tx.changes, err = c.current().Sync(ctx, tx.snap, wanted)
 	if err != nil {
 		return nil, err
+	}
+	if len(tx.changes.Removed) > 0 {
+		// A removed counter can be made again by the packet path (the
+		// nftables sets packets fill) before the next read, from zero:
+		// its old baseline must go, or that growth would be credited
+		// short. Its counts were credited above, from this cycle's read.
+		for _, a := range tx.changes.Removed {
+			delete(transfer.Baselines, counter.HostKey(counter.Upload, a))
+			delete(transfer.Baselines, counter.HostKey(counter.Download, a))
+		}
+		if err := c.store.SaveTransfer(transfer); err != nil {
+			return nil, c.dbError(err)
+		}
 	}
 	if err := c.retire(ctx, tx); err != nil {
 		return nil, err

@@ -14,6 +14,7 @@ import (
 	"github.com/transferometer/transferometer/internal/ledger"
 	"github.com/transferometer/transferometer/internal/lock"
 	"github.com/transferometer/transferometer/internal/macaddr"
+	"github.com/transferometer/transferometer/internal/netfilter"
 	"github.com/transferometer/transferometer/internal/period"
 )
 
@@ -172,7 +173,11 @@ func (c *Core) newReport(now time.Time) Report {
 func txWarnings(tx *txn) []Warning {
 	out := append([]Warning(nil), tx.warnings...)
 	for _, n := range tx.changes.Notes {
-		out = append(out, Warning{Code: "placement_device", Message: n})
+		code := "placement_device"
+		if n == netfilter.NoteStaticSets {
+			code = "first_packet"
+		}
+		out = append(out, Warning{Code: code, Message: n})
 	}
 	return out
 }

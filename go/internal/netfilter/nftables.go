@@ -605,13 +605,14 @@ func (n *NFTables) Sync(ctx context.Context, snap *Snapshot, hosts []netip.Addr)
 		}
 	}
 	if n.dynamic == dynRefused {
-		ch.Notes = append(ch.Notes, refusedNote)
+		ch.Notes = append(ch.Notes, NoteStaticSets)
 	}
 	return ch, nil
 }
 
-// refusedNote is the Sync note of a kernel without dynamic host sets.
-const refusedNote = "this kernel refused host sets filled by packets (a dynamic set whose add statement carries a counter): " +
+// NoteStaticSets is the Changes note of a kernel that refused the sets
+// filled by packets: only the addresses Sync gave are counted.
+const NoteStaticSets = "this kernel refused host sets filled by packets (a dynamic set whose add statement carries a counter): " +
 	"only addresses the events gave are counted, from their event on"
 
 func (ch *Changes) merge(o Changes) {
