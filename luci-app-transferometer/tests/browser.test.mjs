@@ -934,9 +934,11 @@ describe('LuCI views in Chromium against the real binary', { skip: missing || fa
 		r.start = async () => {
 			const d = spawn(BIN, [ 'daemon' ], {
 				env: { ...process.env, TRANSFEROMETER_CONFIG_DIR: CFG, PATH: `${dir}:${process.env.PATH}` },
-				stdio: [ 'ignore', 'ignore', 'pipe' ]
+				stdio: [ 'ignore', 'pipe', 'pipe' ]
 			});
+			// information (the start line naming the feed) on stdout, warnings and errors on stderr
 			let err = '';
+			d.stdout.on('data', (b) => { err += b; r.log += b; });
 			d.stderr.on('data', (b) => { err += b; r.log += b; });
 			d.exited = new Promise(res => d.on('exit', res));
 			r.daemon = d;
