@@ -6,9 +6,6 @@ package main
 // -benchtime=1x for BenchmarkNFTForwarding (b.N does not scale its work).
 
 import (
-	"bytes"
-	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -152,31 +149,7 @@ func BenchmarkNFTForwarding(b *testing.B) {
 // iperfStreams is iperfRun with -P streams.
 func iperfStreams(b testing.TB, br *benchRig, ns string, streams int) float64 {
 	b.Helper()
-	var lastErr string
-	for attempt := 0; attempt < 5; attempt++ {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		cmd := br.lan.Exec(ctx, ns, "iperf3", "-c", br.lan.Internet4.String(), "-p", "5201",
-			"-t", "4", "-O", "1", "-J", "-P", strconv.Itoa(streams))
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		out, err := cmd.Output()
-		cancel()
-		var rep struct {
-			End struct {
-				SumReceived struct {
-					BitsPerSecond float64 `json:"bits_per_second"`
-				} `json:"sum_received"`
-			} `json:"end"`
-			Error string `json:"error"`
-		}
-		if jerr := json.Unmarshal(out, &rep); err == nil && jerr == nil && rep.Error == "" && rep.End.SumReceived.BitsPerSecond > 0 {
-			return rep.End.SumReceived.BitsPerSecond / 1e9
-		}
-		lastErr = fmt.Sprintf("%v: %s %s", err, out, stderr.Bytes())
-		time.Sleep(500 * time.Millisecond)
-	}
-	b.Fatalf("iperf3 failed 5 times: %s", lastErr)
-	return 0
+	return br.lan.IperfGbps(b, ns, streams)
 }
 
 // benchRounds is 3, or TRANSFEROMETER_BENCH_ROUNDS (odd, for a median) on a

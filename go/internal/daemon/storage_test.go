@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -18,24 +17,6 @@ import (
 	"github.com/transferometer/transferometer/internal/netfilter"
 	"github.com/transferometer/transferometer/internal/testlan"
 )
-
-// lockedBuffer collects what the daemon logs.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // With flash read-only the daemon keeps counting, says why each commit
 // fails, and commits at the first tick after flash is writable again.
@@ -67,7 +48,7 @@ func TestDaemonRetriesCommitOnReadOnlyFlash(t *testing.T) {
 	mac, _ := macaddr.Parse("02:77:00:00:00:01")
 	ip := netip.MustParseAddr("10.77.0.11")
 	ticks, never := make(chan time.Time), make(chan time.Time)
-	var logs lockedBuffer
+	var logs syncBuffer
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {

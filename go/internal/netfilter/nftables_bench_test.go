@@ -2,14 +2,12 @@ package netfilter_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/netip"
 	"os"
 	"sort"
 	"strconv"
 	"testing"
-	"time"
 
 	"github.com/transferometer/transferometer/internal/netfilter"
 	"github.com/transferometer/transferometer/internal/testlan"
@@ -143,30 +141,8 @@ func median(v []float64) float64 {
 	return s[len(s)/2]
 }
 
-// iperf runs one iperf3 client with streams parallel streams and returns
-// Gbit/s received (retried while the server is not up yet).
+// iperf runs one iperf3 client (testlan.IperfGbps).
 func iperf(b *testing.B, lan *testlan.LAN, ns string, streams int) float64 {
 	b.Helper()
-	var last string
-	for attempt := 0; attempt < 5; attempt++ {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		out, err := lan.Exec(ctx, ns, "iperf3", "-c", lan.Internet4.String(), "-p", "5201",
-			"-t", "4", "-O", "1", "-J", "-P", strconv.Itoa(streams)).Output()
-		cancel()
-		var rep struct {
-			End struct {
-				SumReceived struct {
-					BitsPerSecond float64 `json:"bits_per_second"`
-				} `json:"sum_received"`
-			} `json:"end"`
-			Error string `json:"error"`
-		}
-		if jerr := json.Unmarshal(out, &rep); err == nil && jerr == nil && rep.Error == "" && rep.End.SumReceived.BitsPerSecond > 0 {
-			return rep.End.SumReceived.BitsPerSecond / 1e9
-		}
-		last = fmt.Sprintf("%v: %s", err, out)
-		time.Sleep(500 * time.Millisecond)
-	}
-	b.Fatalf("iperf3 failed 5 times: %s", last)
-	return 0
+	return lan.IperfGbps(b, ns, streams)
 }
