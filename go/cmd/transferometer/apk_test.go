@@ -211,9 +211,29 @@ func wantAPKTree(t *testing.T, bin []byte) map[string]string {
 // root/ to /, and its /lib/apk/packages list.
 func wantLuCITree(t *testing.T) map[string]string {
 	t.Helper()
-	luci := filepath.Join(repoRoot(t), "luci-app-transferometer")
 	want := map[string]string{}
 	var list []string
+	for dst, f := range luciInstall(t) {
+		want[dst] = fmtMode(f.mode) + " " + sumHex(f.data)
+		list = append(list, dst)
+	}
+	sort.Strings(list)
+	want["/lib/apk/packages/luci-app-transferometer.list"] = "0644 " + sumHex([]byte(strings.Join(list, "\n")+"\n"))
+	return want
+}
+
+// luciFile is one file luci-app-transferometer installs.
+type luciFile struct {
+	mode os.FileMode
+	data []byte
+}
+
+// luciInstall lists what luci.mk installs of luci-app-transferometer:
+// htdocs/ to /www, root/ to /, executables 0755 and the rest 0644.
+func luciInstall(t *testing.T) map[string]luciFile {
+	t.Helper()
+	luci := filepath.Join(repoRoot(t), "luci-app-transferometer")
+	out := map[string]luciFile{}
 	for top, dest := range map[string]string{"htdocs": "/www", "root": ""} {
 		err := filepath.WalkDir(filepath.Join(luci, top), func(p string, d fs.DirEntry, err error) error {
 			if err != nil || d.IsDir() {
@@ -228,18 +248,17 @@ func wantLuCITree(t *testing.T) map[string]string {
 			if fi.Mode().Perm()&0o100 != 0 {
 				mode = 0o755
 			}
-			dst := dest + "/" + filepath.ToSlash(rel)
-			want[dst] = fmtMode(mode) + " " + sumHex(mustRead(t, p))
-			list = append(list, dst)
+			out[dest+"/"+filepath.ToSlash(rel)] = luciFile{mode: mode, data: mustRead(t, p)}
 			return nil
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
 	}
-	sort.Strings(list)
-	want["/lib/apk/packages/luci-app-transferometer.list"] = "0644 " + sumHex([]byte(strings.Join(list, "\n")+"\n"))
-	return want
+	if len(out) < 4 {
+		t.Fatalf("luci-app-transferometer: only %d files found", len(out))
+	}
+	return out
 }
 
 // adbBlock is the ADB block's payload of an .apk or .adb file (apk-v3.5:

@@ -19,7 +19,6 @@ import (
 	"debug/elf"
 	"encoding/hex"
 	"io"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -509,30 +508,8 @@ func TestIPK(t *testing.T) {
 		// htdocs/ -> /www, root/ -> /, as luci.mk installs them.
 		wantFiles := map[string]os.FileMode{}
 		content := map[string][]byte{}
-		for top, dest := range map[string]string{"htdocs": "/www", "root": ""} {
-			err := filepath.WalkDir(filepath.Join(luci, top), func(p string, d fs.DirEntry, err error) error {
-				if err != nil || d.IsDir() {
-					return err
-				}
-				fi, err := d.Info()
-				if err != nil {
-					return err
-				}
-				rel, _ := filepath.Rel(filepath.Join(luci, top), p)
-				mode := os.FileMode(0o644)
-				if fi.Mode().Perm()&0o100 != 0 {
-					mode = 0o755
-				}
-				wantFiles[dest+"/"+filepath.ToSlash(rel)] = mode
-				content[dest+"/"+filepath.ToSlash(rel)] = mustRead(t, p)
-				return nil
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-		}
-		if len(wantFiles) < 4 {
-			t.Fatalf("luci-app-transferometer: only %d files found", len(wantFiles))
+		for dst, f := range luciInstall(t) {
+			wantFiles[dst], content[dst] = f.mode, f.data
 		}
 		checkDataTree(t, data, wantFiles, content, nil)
 	})
