@@ -199,6 +199,51 @@ func mustRun(t testing.TB, what string, res result) {
 	}
 }
 
+// TestHotplugNeighWhileDaemonRuns: while the daemon runs (its mark names
+// a live process called transferometer) the neigh handler launches
+// nothing, since the daemon applies the kernel's neighbours itself; with
+// the mark stale it runs the binary as before.
+func TestHotplugNeighWhileDaemonRuns(t *testing.T) {
+	r := newRig(t, "nftables", 1)
+	h := r.lan.Hosts[0]
+	mac, ip := h.MAC.String(), h.IP4.String()
+	// A process called transferometer: a copy of sleep under that name.
+	sleepBin, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fake := filepath.Join(t.TempDir(), "transferometer")
+	if err := os.WriteFile(fake, mustRead(t, sleepBin), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	proc := exec.Command(fake, "60")
+	if err := proc.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer proc.Process.Kill()
+	if err := os.MkdirAll(r.dbDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	mark := filepath.Join(r.dbDir, "daemon.pid")
+	if err := os.WriteFile(mark, []byte(fmt.Sprintf("%d\n", proc.Process.Pid)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dbDir := "CONFIG_main_db_dir=" + r.dbDir
+	mustRun(t, "neigh add, daemon running", r.hotplug(t, "neigh", dbDir, "ACTION=add", "MACADDR="+mac, "IPADDR="+ip))
+	if got := r.hostRules(t, ip); len(got) != 0 {
+		t.Fatalf("the handler ran the binary while the daemon runs: rules %q", got)
+	}
+	if _, err := os.Stat(filepath.Join(r.dbDir, "host.db")); !os.IsNotExist(err) {
+		t.Fatal("the handler ran the binary while the daemon runs: host.db written")
+	}
+	proc.Process.Kill()
+	proc.Wait()
+	mustRun(t, "neigh add, mark stale", r.hotplug(t, "neigh", dbDir, "ACTION=add", "MACADDR="+mac, "IPADDR="+ip))
+	if got := r.hostRules(t, ip); len(got) == 0 {
+		t.Fatal("with the daemon gone the handler did nothing")
+	}
+}
+
 // TestHotplugNeigh: neigh add gives the host exactly its two rules, remove
 // takes them away and keeps what was counted; events the handler does not
 // know, or with variables missing, do nothing.
