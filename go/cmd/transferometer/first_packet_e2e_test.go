@@ -1,7 +1,10 @@
 package main
 
 import (
+	"net/netip"
 	"testing"
+
+	"github.com/transferometer/transferometer/internal/testlan"
 )
 
 // TestCountedBeforeTheEvent: a host starts moving traffic before any event
@@ -89,6 +92,60 @@ func TestCountedFromFirstPacket(t *testing.T) {
 			}
 			if len(u.UnattributedAddresses) != 0 || u.Unattributed.DownloadBytes != 0 {
 				t.Fatalf("after the event: unattributed %+v %+v", u.Unattributed, u.UnattributedAddresses)
+			}
+		})
+	}
+}
+
+// TestAddressesSwapAndMACChange: two hosts swap their IPv4 addresses, then
+// one comes back with another MAC on its address. Each MAC keeps exactly
+// what it sent while it owned an address; nothing is lost or doubled on
+// any backend.
+func TestAddressesSwapAndMACChange(t *testing.T) {
+	for _, v := range variants() {
+		t.Run(v, func(t *testing.T) {
+			r := newRig(t, v, 2)
+			h1, h2 := r.lan.Hosts[0], r.lan.Hosts[1]
+			a, b := h1.IP4, h2.IP4
+			r.ok(t, "arp-add", h1.MAC.String(), a.String())
+			r.ok(t, "arp-add", h2.MAC.String(), b.String())
+			h1.Ping(t, r.lan.Internet4, 1000, 10) // 10280 each way
+			h2.Ping(t, r.lan.Internet4, 500, 7)   // 3696 each way
+
+			// Swap: each host takes the other's address.
+			for _, x := range []struct {
+				h        *testlan.Host
+				old, new netip.Addr
+			}{{h1, a, b}, {h2, b, a}} {
+				r.lan.Run(t, x.h.NS, "ip", "addr", "del", x.old.String()+"/24", "dev", "eth0")
+			}
+			r.lan.Run(t, h1.NS, "ip", "addr", "add", b.String()+"/24", "dev", "eth0")
+			r.lan.Run(t, h2.NS, "ip", "addr", "add", a.String()+"/24", "dev", "eth0")
+			for _, h := range []*testlan.Host{h1, h2} {
+				r.lan.Run(t, h.NS, "ip", "route", "replace", "default", "via", r.lan.RouterLAN4.String())
+			}
+			r.lan.Run(t, r.lan.Router, "ip", "neigh", "flush", "dev", testlan.Bridge)
+			r.ok(t, "arp-add", h1.MAC.String(), b.String())
+			r.ok(t, "arp-add", h2.MAC.String(), a.String())
+			h1.Ping(t, r.lan.Internet4, 200, 5) // 5 × 228 = 1140 each way
+			h2.Ping(t, r.lan.Internet4, 300, 5) // 5 × 328 = 1640 each way
+
+			// h2's address a shows up under another MAC (a new NIC, or MAC
+			// randomisation): what a counts from now on is the new MAC's.
+			newMAC := "02:77:00:00:00:99"
+			r.lan.Run(t, h2.NS, "ip", "link", "set", "eth0", "address", newMAC)
+			r.lan.Run(t, r.lan.Router, "ip", "neigh", "flush", "dev", testlan.Bridge)
+			r.ok(t, "arp-add", newMAC, a.String())
+			h2.Ping(t, r.lan.Internet4, 100, 3) // 3 × 128 = 384 each way
+
+			u := r.usage(t)
+			for mac, want := range map[string]uint64{h1.MAC.String(): 10280 + 1140, h2.MAC.String(): 3696 + 1640, newMAC: 384} {
+				if got := u.host(mac); got.DownloadBytes != want || got.UploadBytes != want {
+					t.Errorf("%s: %+v, want %d each way", mac, got, want)
+				}
+			}
+			if u.Unattributed.DownloadBytes != 0 || len(u.UnattributedAddresses) != 0 {
+				t.Errorf("unattributed %+v %+v", u.Unattributed, u.UnattributedAddresses)
 			}
 		})
 	}

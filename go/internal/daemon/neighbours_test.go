@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"net/netip"
+	"sync"
 	"testing"
 	"time"
 
@@ -78,6 +79,54 @@ func TestDaemonAppliesNeighbourAnnouncements(t *testing.T) {
 	has(true)
 	announce <- neigh.Event{Entry: neigh.Entry{Addr: ip}, Gone: true}
 	has(false)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// An announcement the kernel dropped (or the feed could not queue) is
+// repaired by the next collection, which reads the table whole.
+func TestLostAnnouncementRepairedAtCollection(t *testing.T) {
+	dir, s := testSettings(t)
+	f := netfilter.NewFake()
+	core := openFake(t, s, dir, f, nil)
+	mac, _ := macaddr.Parse("02:77:00:00:00:01")
+	ip := netip.MustParseAddr("10.77.0.11")
+	var table []neigh.Entry // what the kernel's table holds
+	var mu sync.Mutex
+	ticks, never := make(chan time.Time), make(chan time.Time)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, Options{Core: core, ConfigDir: dir, Log: testWriter{t},
+			Neighbours: func() ([]neigh.Entry, error) {
+				mu.Lock()
+				defer mu.Unlock()
+				return append([]neigh.Entry(nil), table...), nil
+			},
+			// The watch hears nothing: every announcement is lost.
+			Watch: func(ctx context.Context, fn func(neigh.Event)) error { <-ctx.Done(); return nil },
+			Tick: func(d time.Duration) (<-chan time.Time, func()) {
+				if d == s.RefreshInterval {
+					return ticks, func() {}
+				}
+				return never, func() {}
+			}})
+	}()
+	ticks <- time.Now() // started, with an empty table
+	mu.Lock()
+	table = []neigh.Entry{{MAC: mac, Addr: ip}}
+	mu.Unlock()
+	if f.Has(counter.HostKey(counter.Download, ip)) {
+		t.Fatal("rules before any collection")
+	}
+	ticks <- time.Now() // one refresh_interval later
+	ticks <- time.Now() // taken only once the collection before it is done
+	if !f.Has(counter.HostKey(counter.Download, ip)) {
+		t.Fatal("the lost neighbour was not repaired at the collection")
+	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
