@@ -2,7 +2,9 @@ package main
 
 import (
 	"net/netip"
+	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/transferometer/transferometer/internal/testlan"
 )
@@ -146,6 +148,49 @@ func TestAddressesSwapAndMACChange(t *testing.T) {
 			}
 			if u.Unattributed.DownloadBytes != 0 || len(u.UnattributedAddresses) != 0 {
 				t.Errorf("unattributed %+v %+v", u.Unattributed, u.UnattributedAddresses)
+			}
+		})
+	}
+}
+
+// TestCountedBeforeDnsmasqsEvent: no daemon, real dnsmasq (30× fast under
+// faketime) calling the binary as its dhcp-script. A host with a static
+// address downloads at once, long before dnsmasq's next neighbour scan
+// names it: on nftables every byte is the host's once the event comes; on
+// iptables what came before its rules is in unattributed, and hosts +
+// unattributed is exact.
+func TestCountedBeforeDnsmasqsEvent(t *testing.T) {
+	for _, v := range variants() {
+		t.Run(v, func(t *testing.T) {
+			r := newRig(t, v, 1)
+			h := r.lan.Hosts[0]
+			r.ok(t, "collect") // our tables and chains exist; no host yet
+			d := r.lan.StartDnsmasq(t, testlan.DnsmasqOptions{Script: r.bin, Env: []string{"TRANSFEROMETER_CONFIG_DIR=" + r.cfgDir}, Faketime: true,
+				LeaseFile: filepath.Join(filepath.Dir(r.lockDir), "dhcp.leases")})
+			d.Rescan(t) // its start-up scan is behind it: the next is 90 s (3 s here) away
+			h.Ping(t, r.lan.Internet4, 1000, 10)
+			waitFor(t, 30*time.Second, "dnsmasq's arp-add for the host", func() bool {
+				d.HUP(t)
+				for _, x := range r.hosts(t) {
+					if x.MAC == h.MAC.String() && contains(x.IPs, h.IP4.String()) {
+						return true
+					}
+				}
+				return false
+			})
+			u := r.usage(t)
+			got := u.host(h.MAC.String())
+			if r.nft() {
+				if got.DownloadBytes != 10280 || got.UploadBytes != 10280 {
+					t.Fatalf("nftables: %+v, want 10280 each way", got)
+				}
+				return
+			}
+			if got.DownloadBytes+u.Unattributed.DownloadBytes != 10280 || got.UploadBytes+u.Unattributed.UploadBytes != 10280 {
+				t.Fatalf("iptables: host %+v + unattributed %+v, want 10280 each way", got, u.Unattributed)
+			}
+			if u.Unattributed.DownloadBytes == 0 {
+				t.Fatal("iptables: the bytes before dnsmasq's event were credited to the host (no rules could have counted them)")
 			}
 		})
 	}
