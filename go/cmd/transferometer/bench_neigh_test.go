@@ -89,3 +89,53 @@ func BenchmarkDaemonNeighbour(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkDoorsVsStart: the doors as processes against the floor every
+// process pays, the binary's own start (--version), interleaved in one run
+// on nftables with 254 hosts and the daemon running: a hook `arp-add` of a
+// new host (its arp-del untimed after it) and ubus `usage` through the
+// plugin. Reported as p50s and as ratios to the start's p50.
+func BenchmarkDoorsVsStart(b *testing.B) {
+	br := newBenchRig(b, "nftables", 1)
+	br.populateAny(b, 253)
+	br.writeConfig(b, fmt.Sprintf("\tlist subnet '%s'\n\toption persist_dir '%s'\n\toption refresh_interval '30'\n\toption live_port '0'\n\toption live_tls_port '0'\n",
+		benchSubnet, filepath.Join(b.TempDir(), "persist")))
+	snap := filepath.Join(br.dbDir, "usage.snapshot")
+	d := br.startDaemon(b)
+	defer d.stop(b)
+	waitFor(b, 20*time.Second, "the daemon's usage snapshot", func() bool { _, err := os.Stat(snap); return err == nil })
+	plugin := rpcdPlugin(b, br.bin)
+	env := br.env()
+	var start, hook, usage []time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		r := br.ns.run(br.bin, []string{"--version"}, env, nil)
+		if r.code != 0 {
+			b.Fatalf("--version: %s", r.stderr)
+		}
+		start = append(start, r.dur)
+		ip, mac := synthHost(1000 + i)
+		r = br.ns.run(br.bin, []string{"arp-add", mac.String(), ip.String()}, env, nil)
+		if r.code != 0 {
+			b.Fatalf("arp-add: %s", r.stderr)
+		}
+		hook = append(hook, r.dur)
+		r = br.ns.run(plugin, []string{"call", "usage"}, env, []byte("{ }"))
+		if r.code != 0 || !strings.Contains(string(r.stdout), `"hosts"`) {
+			b.Fatalf("usage: %s %s", r.stdout, r.stderr)
+		}
+		usage = append(usage, r.dur)
+		b.StopTimer()
+		if r := br.ns.run(br.bin, []string{"arp-del", mac.String(), ip.String()}, env, nil); r.code != 0 {
+			b.Fatalf("arp-del: %s", r.stderr)
+		}
+		b.StartTimer()
+	}
+	b.StopTimer()
+	s, h, u := p50ms(start), p50ms(hook), p50ms(usage)
+	b.ReportMetric(s, "start-p50-ms")
+	b.ReportMetric(h, "hook-p50-ms")
+	b.ReportMetric(u, "usage-p50-ms")
+	b.ReportMetric(h/s, "hook/start")
+	b.ReportMetric(u/s, "usage/start")
+}
