@@ -80,7 +80,9 @@ test('strings go through the translation function', () => {
 	assert.equal(t.exactTitle(10280, 10), `10${NNBSP}280 Byte, 10 Pakete`);
 });
 
-test('hostLabel: hostname, else the MAC in upper case', () => {
+test('hostLabel: the given name, else the hostname, else the MAC in upper case', () => {
+	assert.equal(h.hostLabel({ name: 'Anna\'s laptop', hostname: 'android-12', mac: '02:77:00:00:00:01' }), 'Anna\'s laptop');
+	assert.equal(h.hostLabel({ name: '', hostname: 'laptop', mac: '02:77:00:00:00:01' }), 'laptop');
 	assert.equal(h.hostLabel({ hostname: 'laptop', mac: '02:77:00:00:00:01' }), 'laptop');
 	assert.equal(h.hostLabel({ hostname: '', mac: '02:aa:bb:cc:dd:ee' }), '02:AA:BB:CC:DD:EE');
 	assert.equal(h.hostLabel({ mac: '02:aa:bb:cc:dd:ee' }), '02:AA:BB:CC:DD:EE');
@@ -295,23 +297,23 @@ test('usageCSV: the columns and format of `transferometer export`', () => {
 	const usage = {
 		period: { key: '2026-11-01', start: NOV1, end: NOV1 + 30 * DAY },
 		hosts: [
-			{ mac: '02:88:00:00:00:01', hostname: 'laptop', ips: [ '10.88.0.11', 'fd88::11' ], download_bytes: 13424, upload_bytes: 13424,
+			{ mac: '02:88:00:00:00:01', hostname: 'laptop', name: 'Anna laptop', group: 'Anna', ips: [ '10.88.0.11', 'fd88::11' ], download_bytes: 13424, upload_bytes: 13424,
 				download_packets: 13, upload_packets: 13, first_seen: 1795639467, last_seen: 1795639470 },
 			{ mac: '02:88:00:00:00:02', hostname: '', ips: [], download_bytes: 0, upload_bytes: 0, download_packets: 0,
 				upload_packets: 0, first_seen: 0, last_seen: 0 },
-			{ mac: '02:88:00:00:00:04', hostname: '=HYPERLINK("x"),1', ips: [ '10.88.0.14' ], download_bytes: 5368709120,
+			{ mac: '02:88:00:00:00:04', hostname: '=HYPERLINK("x"),1', name: '=HYPERLINK("x"),1', group: '@kids', ips: [ '10.88.0.14' ], download_bytes: 5368709120,
 				upload_bytes: 1, download_packets: 4000000, upload_packets: 1, first_seen: 1, last_seen: 2 }
 		]
 	};
 	assert.equal(h.usageCSV(usage), [
-		'period,mac,hostname,ips,download_bytes,upload_bytes,download_packets,upload_packets,first_seen,last_seen',
-		'2026-11-01,02:88:00:00:00:01,laptop,10.88.0.11 fd88::11,13424,13424,13,13,1795639467,1795639470',
-		'2026-11-01,02:88:00:00:00:02,,,0,0,0,0,0,0',
-		'2026-11-01,02:88:00:00:00:04,"\'=HYPERLINK(""x""),1",10.88.0.14,5368709120,1,4000000,1,1,2',
+		'period,mac,hostname,ips,download_bytes,upload_bytes,download_packets,upload_packets,first_seen,last_seen,name,group',
+		'2026-11-01,02:88:00:00:00:01,laptop,10.88.0.11 fd88::11,13424,13424,13,13,1795639467,1795639470,Anna laptop,Anna',
+		'2026-11-01,02:88:00:00:00:02,,,0,0,0,0,0,0,,',
+		'2026-11-01,02:88:00:00:00:04,"\'=HYPERLINK(""x""),1",10.88.0.14,5368709120,1,4000000,1,1,2,"\'=HYPERLINK(""x""),1",\'@kids',
 		''
 	].join('\n'));
 	assert.equal(h.usageCSV({ period: { key: 'all' }, hosts: [] }), h.CSV_HEADER.join(',') + '\n');
-	assert.equal(h.usageCSV({ period: { key: 'all' }, hosts: [ { mac: 'x' } ] }).split('\n')[1], 'all,x,,,0,0,0,0,0,0');
+	assert.equal(h.usageCSV({ period: { key: 'all' }, hosts: [ { mac: 'x' } ] }).split('\n')[1], 'all,x,,,0,0,0,0,0,0,,');
 	assert.equal(h.usageJSON({ a: [ 1 ] }), '{\n  "a": [\n    1\n  ]\n}\n');
 	assert.equal(h.exportFilename(usage, 'csv'), 'transferometer-2026-11-01.csv');
 	assert.equal(h.exportFilename({ period: { key: 'all' } }, 'json'), 'transferometer-all.json');

@@ -328,7 +328,7 @@ func usage(ctx context.Context, rest []string, stdout io.Writer) error {
 	}
 	fmt.Fprintf(tw, "DEVICE\tMAC\tDOWNLOAD\tUPLOAD\tTOTAL\tLAST SEEN\tIPS\t\n")
 	for _, h := range r.Hosts {
-		name := h.Hostname
+		name := h.Name
 		if name == "" {
 			name = "-"
 		}
@@ -368,11 +368,13 @@ func export(ctx context.Context, rest []string, stdout io.Writer) error {
 		return writeJSON(stdout, r)
 	}
 	w := csv.NewWriter(stdout)
-	w.Write([]string{"period", "mac", "hostname", "ips", "download_bytes", "upload_bytes", "download_packets", "upload_packets", "first_seen", "last_seen"})
+	// name and group last: columns a reader knew keep their places.
+	w.Write([]string{"period", "mac", "hostname", "ips", "download_bytes", "upload_bytes", "download_packets", "upload_packets", "first_seen", "last_seen", "name", "group"})
 	u := func(n uint64) string { return strconv.FormatUint(n, 10) }
 	for _, h := range r.Hosts {
 		w.Write([]string{r.Period.Key, h.MAC, csvSafe(h.Hostname), strings.Join(h.IPs, " "), u(h.DownloadBytes), u(h.UploadBytes),
-			u(h.DownloadPackets), u(h.UploadPackets), strconv.FormatInt(h.FirstSeen, 10), strconv.FormatInt(h.LastSeen, 10)})
+			u(h.DownloadPackets), u(h.UploadPackets), strconv.FormatInt(h.FirstSeen, 10), strconv.FormatInt(h.LastSeen, 10),
+			csvSafe(h.Name), csvSafe(h.Group)})
 	}
 	w.Flush()
 	return w.Error()

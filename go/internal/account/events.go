@@ -9,10 +9,10 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/transferometer/transferometer/internal/ledger"
 	"github.com/transferometer/transferometer/internal/macaddr"
+	"github.com/transferometer/transferometer/internal/names"
 	"github.com/transferometer/transferometer/internal/netfilter"
 )
 
@@ -198,39 +198,14 @@ func (c *Core) leasedTo(addr netip.Addr, now int64) (macaddr.MAC, bool) {
 	return macaddr.MAC{}, false
 }
 
-// ParseHostname accepts what dnsmasq passes: a DNS-ish name. A DHCP
-// client chooses it, so it is refused when it could mislead or break what
-// shows it: control characters (C0 and C1), markup and quotes, invalid
-// UTF-8, and the invisible characters that reorder or hide text (bidi
-// overrides and isolates, directional marks, zero-width characters).
+// ParseHostname accepts what dnsmasq passes, by the one rule for names
+// that are shown (internal/names).
 func ParseHostname(s string) (string, error) {
-	if len(s) > 253 {
-		return "", fmt.Errorf("hostname too long (%d bytes)", len(s))
+	h, err := names.Parse(s)
+	if err != nil {
+		return "", fmt.Errorf("hostname: %w", err)
 	}
-	if !utf8.ValidString(s) {
-		return "", fmt.Errorf("hostname %q is not valid UTF-8", s)
-	}
-	for _, r := range s {
-		if !hostnameRune(r) {
-			return "", fmt.Errorf("hostname %q has a character that is not allowed (%U)", s, r)
-		}
-	}
-	return s, nil
-}
-
-func hostnameRune(r rune) bool {
-	switch {
-	case r < 0x20, r >= 0x7f && r <= 0x9f: // C0, DEL, C1
-		return false
-	case r == '<', r == '>', r == '"', r == '\'', r == '&', r == '\\':
-		return false
-	case r == 0x061c, r == 0x200e, r == 0x200f, // directional marks
-		r >= 0x202a && r <= 0x202e,                           // bidi embeddings and overrides
-		r >= 0x2066 && r <= 0x2069,                           // bidi isolates
-		r >= 0x200b && r <= 0x200d, r == 0x2060, r == 0xfeff: // zero width
-		return false
-	}
-	return true
+	return h, nil
 }
 
 func ledgerIP(mac macaddr.MAC, now int64) ledger.IPEntry {

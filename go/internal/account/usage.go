@@ -20,8 +20,13 @@ import (
 
 // HostUsage is one device in a usage report.
 type HostUsage struct {
-	MAC      string   `json:"mac"`
+	MAC string `json:"mac"`
+	// Name is what the device is shown by: the name the admin gave it
+	// (a `config host` section), else its DHCP hostname. Hostname is the
+	// latter alone, Group the group the admin put it in ("": none).
+	Name     string   `json:"name"`
 	Hostname string   `json:"hostname"`
+	Group    string   `json:"group"`
 	IPs      []string `json:"ips"`
 	ledger.Usage
 	FirstSeen int64 `json:"first_seen"`
@@ -57,11 +62,13 @@ type Report struct {
 	CollectedAt     int64      `json:"collected_at"`
 	Period          PeriodInfo `json:"period"`
 	// Periods lists the periods with history, newest first.
-	Periods []string           `json:"periods"`
-	Live    LiveInfo           `json:"live"`
-	Hosts   []HostUsage        `json:"hosts"`
-	Totals  ledger.Usage       `json:"totals"`
-	Router  ledger.RouterUsage `json:"router"`
+	Periods []string    `json:"periods"`
+	Live    LiveInfo    `json:"live"`
+	Hosts   []HostUsage `json:"hosts"`
+	// Groups adds the devices up per group, in order of name.
+	Groups []GroupUsage       `json:"groups"`
+	Totals ledger.Usage       `json:"totals"`
+	Router ledger.RouterUsage `json:"router"`
 	// Unattributed is what no device was credited with: addresses still
 	// waiting for their owner (listed in UnattributedAddresses, since
 	// the last reset or the start) and those that never got one.
@@ -71,6 +78,14 @@ type Report struct {
 	// longer than the kept history) had counted.
 	Expired  ExpiredUsage `json:"expired"`
 	Warnings []Warning    `json:"warnings"`
+}
+
+// GroupUsage is a group's devices added up.
+type GroupUsage struct {
+	Group   string `json:"group"`
+	Devices int    `json:"devices"`
+	ledger.Usage
+	Today ledger.Usage `json:"today"`
 }
 
 // AddressUsage is what one address counted while no device owned it.
@@ -269,6 +284,11 @@ func (c *Core) fill(r Report, now time.Time, only *macaddr.MAC, sel string, host
 		if d := hosts.Devices[mac]; d != nil {
 			h.Hostname, h.FirstSeen, h.LastSeen = d.Hostname, d.FirstSeen, d.LastSeen
 		}
+		given := c.settings.Names[mac]
+		h.Name, h.Group = given.Name, given.Group
+		if h.Name == "" {
+			h.Name = h.Hostname
+		}
 		for _, a := range addrs[mac] {
 			h.IPs = append(h.IPs, a.String())
 		}
@@ -279,6 +299,7 @@ func (c *Core) fill(r Report, now time.Time, only *macaddr.MAC, sel string, host
 	if r.Hosts == nil {
 		r.Hosts = []HostUsage{}
 	}
+	r.Groups = groups(r.Hosts)
 	r.Router, r.Unattributed = transfer.Router, transfer.Unattributed
 	r.UnattributedAddresses = []AddressUsage{}
 	for _, a := range transfer.PendingAddrs() {
@@ -339,5 +360,29 @@ func devices(h *ledger.Hosts, t *ledger.Transfer) []macaddr.MAC {
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].String() < out[j].String() })
+	return out
+}
+
+// groups adds the devices of each group up, in order of name.
+func groups(hs []HostUsage) []GroupUsage {
+	by := map[string]*GroupUsage{}
+	for _, h := range hs {
+		if h.Group == "" {
+			continue
+		}
+		g := by[h.Group]
+		if g == nil {
+			g = &GroupUsage{Group: h.Group}
+			by[h.Group] = g
+		}
+		g.Devices++
+		g.Usage = g.Usage.Add(h.Usage)
+		g.Today = g.Today.Add(h.Today)
+	}
+	out := make([]GroupUsage, 0, len(by))
+	for _, g := range by {
+		out = append(out, *g)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Group < out[j].Group })
 	return out
 }

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/transferometer/transferometer/internal/ipaddr"
+	"github.com/transferometer/transferometer/internal/macaddr"
 	"github.com/transferometer/transferometer/internal/netfilter"
 	"github.com/transferometer/transferometer/internal/uci"
 )
@@ -97,6 +98,10 @@ type Settings struct {
 	// the MetricsAllow addresses only (off by default).
 	Metrics      bool           // metrics
 	MetricsAllow []netip.Prefix // list metrics_allow: addresses or subnets
+
+	// Names are the `config host` sections: what the admin calls a device
+	// and the group it adds up under.
+	Names map[macaddr.MAC]DeviceName
 }
 
 // Option is one setting as UCI would hold it: Value is a string, or a
@@ -156,6 +161,9 @@ func Load(dir string) (Settings, error) {
 	}
 	if err != nil {
 		return Settings{}, fmt.Errorf("read settings: %w", err)
+	}
+	if s.Names, err = parseHosts(path, f); err != nil {
+		return Settings{}, err
 	}
 	sec := f.Section(SectionName)
 	if sec == nil {

@@ -126,9 +126,12 @@ function formatAge(seconds) {
 	return fmt(tr('%dd ago'), seconds / 86400);
 }
 
-/* A device's name in messages: the hostname, else the MAC (upper case, as LuCI shows MACs). */
+/* A device's name in messages: its name, else the MAC (upper case, as LuCI shows MACs). */
 function hostLabel(host) {
-	return (host && host.hostname) ? String(host.hostname) : String((host && host.mac) || '').toUpperCase();
+	/* name: the admin's name for the device (config host), else its DHCP hostname */
+	var name = host && (host.name || host.hostname);
+
+	return name ? String(name) : String((host && host.mac) || '').toUpperCase();
 }
 
 function hostTotal(host) {
@@ -224,7 +227,7 @@ function rateTotal(rate) {
 /* The value a host sorts by in a column; null sorts last. */
 function sortValue(host, key, rates) {
 	switch (key) {
-	case 'device':    return host.hostname ? String(host.hostname) : null;
+	case 'device':    return (host.name || host.hostname) ? String(host.name || host.hostname) : null;
 	case 'mac':       return String(host.mac || '').toLowerCase();
 	case 'ips':       return hostAddrKey(host);
 	case 'download':  return +host.download_bytes || 0;
@@ -448,7 +451,7 @@ function periodOptions(periods) {
 /* --- export --- */
 
 var CSV_HEADER = [ 'period', 'mac', 'hostname', 'ips', 'download_bytes', 'upload_bytes',
-	'download_packets', 'upload_packets', 'first_seen', 'last_seen' ];
+	'download_packets', 'upload_packets', 'first_seen', 'last_seen', 'name', 'group' ];
 
 /* A hostname starting with = + - @ would be a formula in a spreadsheet: prefix a quote. */
 function csvSafe(s) {
@@ -477,8 +480,8 @@ function wholeNumber(n) {
 /*
  * The CSV of a usage reply, as `transferometer export --period P`
  * prints it: a header, one row per device in the reply's order, LF line
- * ends.  Only the hostname gets the formula guard (the other fields are
- * MACs, addresses and numbers).
+ * ends.  The hostname, name and group get the formula guard (the other
+ * fields are MACs, addresses and numbers).
  */
 function usageCSV(usage) {
 	var u = usage || {},
@@ -496,7 +499,8 @@ function usageCSV(usage) {
 			(Array.isArray(h.ips) ? h.ips : []).join(' '),
 			wholeNumber(h.download_bytes), wholeNumber(h.upload_bytes),
 			wholeNumber(h.download_packets), wholeNumber(h.upload_packets),
-			wholeNumber(h.first_seen), wholeNumber(h.last_seen)
+			wholeNumber(h.first_seen), wholeNumber(h.last_seen),
+			csvSafe(h.name), csvSafe(h.group)
 		].map(csvField).join(','));
 	}
 

@@ -637,8 +637,8 @@ return view.extend({
 		}
 
 		cells.device = E('td', { 'class': 'td', 'data-col': 'device', 'data-title': _('Device') }, [
-			host.hostname
-				? E('span', { 'class': 'transferometer-name' }, [ String(host.hostname) ])
+			(host.name || host.hostname)
+				? E('span', { 'class': 'transferometer-name' }, [ String(host.name || host.hostname) ])
 				: E('em', {
 					'class': 'transferometer-name transferometer-unnamed',
 					'style': 'opacity:.6',
@@ -879,7 +879,7 @@ return view.extend({
 
 	handleResetHost: function(host, ev) {
 		var mac = String(host.mac || '').toUpperCase(),
-		    who = host.hostname ? '%s (%s)'.format(host.hostname, mac) : mac;
+		    who = (host.name || host.hostname) ? '%s (%s)'.format(host.name || host.hostname, mac) : mac;
 
 		this.confirmReset(_('Reset counters'),
 			_('Set the download and upload counters of %s to zero? What was counted so far is discarded.').format(who),
