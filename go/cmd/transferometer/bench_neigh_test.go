@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/netip"
@@ -16,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/transferometer/transferometer/internal/ledger"
+	"github.com/transferometer/transferometer/internal/macaddr"
 	"github.com/transferometer/transferometer/internal/testlan"
 )
 
@@ -138,4 +140,78 @@ func BenchmarkDoorsVsStart(b *testing.B) {
 	b.ReportMetric(u, "usage-p50-ms")
 	b.ReportMetric(h/s, "hook/start")
 	b.ReportMetric(u/s, "usage/start")
+}
+
+// BenchmarkChurn: `usage` (the CLI's, which collects) and a collection at
+// 254 and 4096 hosts, before and after 3000 churning MACs (phones that
+// randomise their MAC, or one client forging ARP) over 100 addresses. The
+// churn's aftermath is written into the ledger as the events would leave
+// it without a bound — 3000 devices with bytes, the last 100 holding the
+// addresses — and the first collection applies the bound (max_devices at
+// its default 1024, or just above the active hosts at 4096): the table,
+// and the work of every later run, stays bounded.
+func BenchmarkChurn(b *testing.B) {
+	for _, n := range []int{254, 4096} {
+		b.Run(fmt.Sprintf("hosts=%d", n), func(b *testing.B) {
+			br := newBenchRig(b, "nftables", 1)
+			br.populateAny(b, n-1)
+			env := br.env()
+			measure := func() (float64, float64) {
+				var coll, use []time.Duration
+				for i := 0; i < 15; i++ {
+					coll = append(coll, br.launch(b, env, "collect").dur)
+					use = append(use, br.launch(b, env, "usage", "--json").dur)
+				}
+				return p50ms(coll), p50ms(use)
+			}
+			collBefore, useBefore := measure()
+
+			store := ledger.Store{Dir: br.dbDir}
+			h, tr, _, err := store.Load(time.Now())
+			if err != nil {
+				b.Fatal(err)
+			}
+			now := time.Now().Unix()
+			for i := 0; i < 3000; i++ {
+				mac := macaddr.MAC{0x02, 0x66, 0, 0, byte(i >> 8), byte(i)}
+				h.Devices[mac] = &ledger.DeviceInfo{FirstSeen: now, LastSeen: now - int64(3000-i)}
+				tr.Totals[mac] = ledger.Usage{DownloadBytes: uint64(1000 + i)}
+				tr.Period.Usage[mac] = tr.Totals[mac]
+				if i >= 2900 {
+					h.IPs[netip.AddrFrom4([4]byte{10, 80, 250, byte(i - 2900)})] = ledger.IPEntry{MAC: mac, FirstSeen: now, LastSeen: now}
+				}
+			}
+			if err := store.SaveHosts(h); err != nil {
+				b.Fatal(err)
+			}
+			if err := store.SaveTransfer(tr); err != nil {
+				b.Fatal(err)
+			}
+			// The bound the settings give a router: max_devices at its
+			// default (1024) or, at 4096 active hosts, just above them.
+			limit := 1024
+			if n > limit {
+				limit = n + 16
+			}
+			br.always = fmt.Sprintf("\toption max_devices '%d'\n", limit)
+			br.writeConfig(b, "\tlist subnet '"+benchSubnet+"'\n\toption persist_dir '"+filepath.Join(b.TempDir(), "persist")+"'\n")
+			br.launch(b, env, "collect") // the bound applies
+			collAfter, useAfter := measure()
+			var u struct {
+				Hosts   []json.RawMessage `json:"hosts"`
+				Expired struct {
+					Devices int `json:"devices"`
+				} `json:"expired"`
+			}
+			if err := json.Unmarshal(br.launch(b, env, "usage", "--json").stdout, &u); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(collBefore, "collect-before-ms")
+			b.ReportMetric(collAfter, "collect-after-ms")
+			b.ReportMetric(useBefore, "usage-before-ms")
+			b.ReportMetric(useAfter, "usage-after-ms")
+			b.ReportMetric(float64(len(u.Hosts)), "devices-after")
+			b.ReportMetric(float64(u.Expired.Devices), "expired")
+		})
+	}
 }

@@ -191,6 +191,9 @@ type benchRig struct {
 func newBenchRig(b *testing.B, variant string, lanHosts int) *benchRig {
 	b.Helper()
 	r := newRig(b, variant, lanHosts)
+	// The benchmarks account up to 4096 active hosts: above the default
+	// max_devices, which would let most of them go.
+	r.always = "\toption max_devices '65536'\n"
 	// On OpenWrt db_dir (/var/lib), the lock and the PID file live in RAM
 	// (/var is /tmp, a tmpfs), where fsync costs nothing. t.TempDir() is
 	// usually on disk, where each of an event's five fsyncs waits for it.

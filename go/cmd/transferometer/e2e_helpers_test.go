@@ -48,6 +48,8 @@ type rig struct {
 	// the native backend (the LAN's NAT then uses iptables-nft), or
 	// "netdev" for the native backend counting hosts on br-lan's ports.
 	variant string
+	// always is added to every config writeConfig writes.
+	always string
 }
 
 // nft reports whether the rig runs the nftables backend.
@@ -107,7 +109,7 @@ func (r *rig) writeConfig(t testing.TB, extra string) {
 	option backend '%s'
 	option iptables_variant '%s'
 %s`, r.lockDir, filepath.Join(filepath.Dir(r.lockDir), "transferometer.pid"), r.dbDir,
-		filepath.Join(filepath.Dir(r.lockDir), "dhcp.leases"), r.lan.LAN4, r.lan.LAN6, r.backendOption(), r.lan.Variant, r.placementOptions()+extra)
+		filepath.Join(filepath.Dir(r.lockDir), "dhcp.leases"), r.lan.LAN4, r.lan.LAN6, r.backendOption(), r.lan.Variant, r.placementOptions()+r.always+extra)
 	if err := os.WriteFile(filepath.Join(r.cfgDir, "transferometer"), []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
