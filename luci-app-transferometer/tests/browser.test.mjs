@@ -382,8 +382,9 @@ describe('LuCI views in Chromium against the real binary', { skip: missing || fa
 		assert.equal(await page.getAttribute('#transferometer-hosts', 'data-period'), u.period.key, 'back on the current period');
 	});
 
-	it('a read-only user gets no reset controls', async () => {
-		const srv2 = await startServer({ bin: BIN, configDir: CFG, port: 0, readonly: true });
+	// A second shim (with other session rights) and a page on it, console errors collected; both closed after.
+	async function withOtherSession(opts, fn) {
+		const srv2 = await startServer({ bin: BIN, configDir: CFG, port: 0, ...opts });
 		const page2 = await browser.newPage({ viewport: { width: 1200, height: 900 } });
 		const errors = [];
 		page2.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
@@ -391,6 +392,16 @@ describe('LuCI views in Chromium against the real binary', { skip: missing || fa
 		try {
 			await page2.goto(srv2.url + USAGE_PATH);
 			await page2.waitForSelector('#transferometer-hosts tr[data-mac]');
+			await fn(page2, srv2, errors);
+		}
+		finally {
+			await page2.close();
+			await srv2.close();
+		}
+	}
+
+	it('a read-only user gets no reset controls', async () => {
+		await withOtherSession({ readonly: true }, async (page2, srv2, errors) => {
 			assert.equal(await page2.evaluate(() => L.env.nodespec.readonly), true, 'the shim marks the page readonly as LuCI does');
 			await assertPageMatchesUsage(page2, 'read-only', { readonly: true });
 			assert.equal(await page2.$('button[data-action="reset"]'), null, 'no per-device reset');
@@ -399,22 +410,11 @@ describe('LuCI views in Chromium against the real binary', { skip: missing || fa
 			await page2.screenshot({ path: path.join(ARTIFACTS, 'usage-readonly.png'), fullPage: true });
 			assert.deepEqual(srv2.shim.calls.filter(c => c.denied || c.method === 'reset'), [], 'nothing denied, no reset tried');
 			assert.deepEqual(errors, []);
-		}
-		finally {
-			await page2.close();
-			await srv2.close();
-		}
+		});
 	});
 
 	it('a user with the view group only sees usage and may reset, but gets no settings', async () => {
-		const srv2 = await startServer({ bin: BIN, configDir: CFG, port: 0, groups: [ 'luci-app-transferometer' ] });
-		const page2 = await browser.newPage({ viewport: { width: 1200, height: 900 } });
-		const errors = [];
-		page2.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
-		page2.on('pageerror', (e) => errors.push(e.message));
-		try {
-			await page2.goto(srv2.url + USAGE_PATH);
-			await page2.waitForSelector('#transferometer-hosts tr[data-mac]');
+		await withOtherSession({ groups: [ 'luci-app-transferometer' ] }, async (page2, srv2, errors) => {
 			assert.equal(await page2.evaluate(() => L.env.nodespec.readonly), false, 'reset is granted: not read-only');
 			await assertPageMatchesUsage(page2, 'view group only');
 			assert.ok(await page2.$('#transferometer-reset-all'), 'reset-all stays');
@@ -423,11 +423,7 @@ describe('LuCI views in Chromium against the real binary', { skip: missing || fa
 			assert.equal(resp.status(), 403, 'the settings page is refused');
 			assert.deepEqual(srv2.shim.calls.filter(c => c.denied), [], 'nothing denied: the page asks for nothing it lacks');
 			assert.deepEqual(errors.filter(e => !/403/.test(e)), []);
-		}
-		finally {
-			await page2.close();
-			await srv2.close();
-		}
+		});
 	});
 
 	it('shows the warnings of usage as banners (flow offloading)', async () => {

@@ -14,7 +14,7 @@ import (
 // Like Teardown it credits into the current buckets.
 func (c *Core) teardownOthers(ctx context.Context, hosts *ledger.Hosts, t *ledger.Transfer) error {
 	cur := c.Kind().Family()
-	stamp := ledger.Stamp{Day: t.Day.Key, Period: t.Period.Key}
+	stamp := ledger.Stamp{Day: t.Day.Key, Period: t.Period.Key, Now: c.now().Unix()}
 	var others []ledger.Retired
 	if t.Retired != nil {
 		others = append(others, *t.Retired)

@@ -30,7 +30,7 @@ func (c *Core) Teardown(ctx context.Context) error {
 		return nil // nothing of ours in the kernel
 	}
 	// No history here: a rollover is archived by the next normal run.
-	transfer.Apply(snap.Counters, hosts.Owner, ledger.Stamp{Day: transfer.Day.Key, Period: transfer.Period.Key})
+	transfer.Apply(snap.Counters, hosts.Owner, ledger.Stamp{Day: transfer.Day.Key, Period: transfer.Period.Key, Now: c.now().Unix()})
 	if err := c.store.SaveTransfer(transfer); err != nil {
 		return err
 	}

@@ -90,7 +90,7 @@ func (c *Core) transact(ctx context.Context, fn func(tx *txn) error) (*txn, erro
 			return nil, err
 		}
 	}
-	for _, a := range transfer.PendingAddrs() {
+	for a := range transfer.Pending { // Resolve deletes the entry: allowed while ranging
 		if mac, ok := hosts.Owner(a); ok && transfer.Resolve(a, mac) {
 			hosts.Device(mac, tx.now).LastSeen = tx.now
 			tx.hostsDirty = true

@@ -14,7 +14,6 @@ import (
 	"github.com/transferometer/transferometer/internal/ledger"
 	"github.com/transferometer/transferometer/internal/lock"
 	"github.com/transferometer/transferometer/internal/macaddr"
-	"github.com/transferometer/transferometer/internal/netfilter"
 	"github.com/transferometer/transferometer/internal/period"
 )
 
@@ -188,11 +187,7 @@ func (c *Core) newReport(now time.Time) Report {
 func txWarnings(tx *txn) []Warning {
 	out := append([]Warning(nil), tx.warnings...)
 	for _, n := range tx.changes.Notes {
-		code := "placement_device"
-		if n == netfilter.NoteStaticSets {
-			code = "first_packet"
-		}
-		out = append(out, Warning{Code: code, Message: n})
+		out = append(out, Warning{Code: n.Code, Message: n.Message})
 	}
 	return out
 }

@@ -111,9 +111,6 @@ func Run(ctx context.Context, o Options) error {
 	// between is missed.
 	watch := startNeighbourFeed(ctx, o.Watch, lg)
 	nb := newNeighbours()
-	if _, err := o.Neighbours(); err != nil {
-		lg.Warningf("neighbour table: %v", err) // dnsmasq's events still come
-	}
 	nb.reconcile(ctx, o, lg, warned, "start")
 
 	hub, feed, wait := startFeeds(ctx, o, lg)

@@ -84,6 +84,9 @@ type neighbours struct {
 	known map[netip.Addr]macaddr.MAC
 	adds  []neigh.Entry
 	gone  []netip.Addr
+	// unreadable: the last read of the table failed (said once, not at
+	// every collection).
+	unreadable bool
 }
 
 func newNeighbours() *neighbours { return &neighbours{known: map[netip.Addr]macaddr.MAC{}} }
@@ -136,8 +139,13 @@ func (n *neighbours) apply(ctx context.Context, c *account.Core, lg *logline.Log
 func (n *neighbours) reconcile(ctx context.Context, o Options, lg *logline.Logger, w *warnings, what string) bool {
 	entries, err := o.Neighbours()
 	if err != nil {
+		if !n.unreadable {
+			lg.Warningf("neighbour table: %v (dnsmasq's events still come)", err)
+		}
+		n.unreadable = true
 		return collect(ctx, o.Core, lg, w, what)
 	}
+	n.unreadable = false
 	out, err := o.Core.Seed(ctx, entries)
 	if err != nil {
 		if ctx.Err() == nil {

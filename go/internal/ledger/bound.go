@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"bytes"
 	"net/netip"
 	"sort"
 
@@ -94,15 +95,19 @@ func Bound(h *Hosts, t *Transfer, lim Limits) Bounded {
 		add(m)
 	}
 	// Idle and oldest first: the order in which devices are let go.
-	sort.Slice(devs, func(i, j int) bool {
-		if devs[i].active != devs[j].active {
-			return !devs[i].active
-		}
-		if devs[i].lastSeen != devs[j].lastSeen {
-			return devs[i].lastSeen < devs[j].lastSeen
-		}
-		return devs[i].mac.String() < devs[j].mac.String()
-	})
+	// That order matters only when the table is over its limit (most runs
+	// are not: no sort then; the stale ones go in any order).
+	if lim.MaxDevices > 0 && len(devs) > lim.MaxDevices {
+		sort.Slice(devs, func(i, j int) bool {
+			if devs[i].active != devs[j].active {
+				return !devs[i].active
+			}
+			if devs[i].lastSeen != devs[j].lastSeen {
+				return devs[i].lastSeen < devs[j].lastSeen
+			}
+			return bytes.Compare(devs[i].mac[:], devs[j].mac[:]) < 0
+		})
+	}
 	keep := len(devs)
 	for _, d := range devs {
 		over := lim.MaxDevices > 0 && keep > lim.MaxDevices

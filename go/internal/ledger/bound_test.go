@@ -1,7 +1,6 @@
 package ledger
 
 import (
-	"fmt"
 	"math/rand"
 	"net/netip"
 	"testing"
@@ -109,5 +108,5 @@ func TestBoundChurn(t *testing.T) {
 	if len(tr.Totals) > max+1 {
 		t.Errorf("%d totals entries", len(tr.Totals))
 	}
-	t.Log(fmt.Sprintf("expired %d devices, %d bytes under expired", tr.ExpiredDevices, tr.Totals[ExpiredKey].DownloadBytes))
+	t.Logf("expired %d devices, %d bytes under expired", tr.ExpiredDevices, tr.Totals[ExpiredKey].DownloadBytes)
 }

@@ -76,6 +76,18 @@ func (t *Transfer) Resolve(addr netip.Addr, mac macaddr.MAC) bool {
 // ExpirePending moves addresses that counted nothing since before (and,
 // past max, the longest idle) to Unattributed, and returns them.
 func (t *Transfer) ExpirePending(before int64, max int) []netip.Addr {
+	if len(t.Pending) <= max {
+		// Nothing over the bound (every run): no order needed.
+		var out []netip.Addr
+		for a, p := range t.Pending {
+			if p.LastSeen < before {
+				t.Unattributed = t.Unattributed.Add(p.Usage)
+				delete(t.Pending, a)
+				out = append(out, a)
+			}
+		}
+		return out
+	}
 	addrs := make([]netip.Addr, 0, len(t.Pending))
 	for a := range t.Pending {
 		addrs = append(addrs, a)

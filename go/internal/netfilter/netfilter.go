@@ -36,8 +36,22 @@ type Changes struct {
 	Batches        int // process launches or netlink transactions issued
 	// Notes are conditions the user should know of (a LAN device that
 	// does not exist, a port that cannot be counted on).
-	Notes []string
+	Notes []Note
 }
+
+// Note is one such condition, under the code usage reports it with.
+type Note struct {
+	Code    string
+	Message string
+}
+
+// Note codes: where the netdev placement cannot count (a LAN device that
+// is missing or has no Ethernet device), and addresses that are counted
+// only from their event on (no packet-filled sets, or no LAN prefixes).
+const (
+	NotePlacementDevice = "placement_device"
+	NoteFirstPacket     = "first_packet"
+)
 
 // Backend is the kernel side. All methods are called under the core's lock.
 type Backend interface {

@@ -556,7 +556,7 @@ func (n *NFTables) Sync(ctx context.Context, snap *Snapshot, hosts []netip.Addr)
 		var err error
 		if prefixes, err = n.prefixes(); err != nil {
 			// Sync's addresses are still counted, by lookup.
-			ch.Notes = append(ch.Notes, fmt.Sprintf("LAN prefixes unknown (%v): counting only addresses the events gave", err))
+			ch.Notes = append(ch.Notes, Note{Code: NoteFirstPacket, Message: fmt.Sprintf("LAN prefixes unknown (%v): counting only addresses the events gave", err)})
 			prefixes = nil
 		}
 	}
@@ -605,14 +605,14 @@ func (n *NFTables) Sync(ctx context.Context, snap *Snapshot, hosts []netip.Addr)
 		}
 	}
 	if n.dynamic == dynRefused {
-		ch.Notes = append(ch.Notes, NoteStaticSets)
+		ch.Notes = append(ch.Notes, Note{Code: NoteFirstPacket, Message: staticSetsNote})
 	}
 	return ch, nil
 }
 
-// NoteStaticSets is the Changes note of a kernel that refused the sets
+// staticSetsNote is the Changes note of a kernel that refused the sets
 // filled by packets: only the addresses Sync gave are counted.
-const NoteStaticSets = "this kernel refused host sets filled by packets (a dynamic set whose add statement carries a counter): " +
+const staticSetsNote = "this kernel refused host sets filled by packets (a dynamic set whose add statement carries a counter): " +
 	"only addresses the events gave are counted, from their event on"
 
 func (ch *Changes) merge(o Changes) {

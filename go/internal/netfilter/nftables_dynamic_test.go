@@ -28,8 +28,14 @@ func dynLAN(t *testing.T, placement string, n int, size uint32) (*testlan.LAN, *
 
 func dynBackend(t *testing.T, lan *testlan.LAN, placement string, size uint32, refuse bool) *netfilter.NFTables {
 	t.Helper()
-	prefixes := func() ([]netip.Prefix, error) { return []netip.Prefix{lan.LAN4, lan.LAN6}, nil }
-	o := netfilter.NFTablesOptions{ChainPrefix: "TRANSFEROMETER", IPv6: true, NetNS: routerNS(t, lan), SetSize: size}
+	return dynBackendOn(t, lan, placement, []netip.Prefix{lan.LAN4, lan.LAN6}, true, size, refuse)
+}
+
+// dynBackendOn is dynBackend counting the given LAN prefixes.
+func dynBackendOn(t *testing.T, lan *testlan.LAN, placement string, lanPrefixes []netip.Prefix, ipv6 bool, size uint32, refuse bool) *netfilter.NFTables {
+	t.Helper()
+	prefixes := func() ([]netip.Prefix, error) { return lanPrefixes, nil }
+	o := netfilter.NFTablesOptions{ChainPrefix: "TRANSFEROMETER", IPv6: ipv6, NetNS: routerNS(t, lan), SetSize: size}
 	if placement == "netdev" {
 		o.Netdev = &netfilter.NetdevOptions{LANDevice: testlan.Bridge, Prefixes: prefixes}
 	} else {
@@ -279,7 +285,7 @@ func TestDynamicRefused(t *testing.T) {
 			h1, h2 := lan.Hosts[0], lan.Hosts[1]
 			b := dynBackend(t, lan, pl, 0, true)
 			ch, _ := nftSync(t, b, h1.IP4)
-			if b.CountsUnknownAddresses() || len(ch.Notes) != 1 || !strings.Contains(ch.Notes[0], "refused") || len(ch.Added) != 1 {
+			if b.CountsUnknownAddresses() || len(ch.Notes) != 1 || !strings.Contains(ch.Notes[0].Message, "refused") || ch.Notes[0].Code != netfilter.NoteFirstPacket || len(ch.Added) != 1 {
 				t.Fatalf("refused: counts unknown %v, %+v", b.CountsUnknownAddresses(), ch)
 			}
 			if ch, _ := nftSync(t, b, h1.IP4); ch.Batches != 0 || len(ch.Notes) != 1 {
@@ -323,17 +329,7 @@ func TestDynamicOutsidePrefixes(t *testing.T) {
 			lan := testlan.New(t, testlan.Options{NumHosts: 1})
 			h := lan.Hosts[0]
 			half := netip.MustParsePrefix("10.77.0.0/25") // h's 10.77.0.11 inside
-			prefixes := func() ([]netip.Prefix, error) { return []netip.Prefix{half}, nil }
-			o := netfilter.NFTablesOptions{ChainPrefix: "TRANSFEROMETER", NetNS: routerNS(t, lan)}
-			if pl == "netdev" {
-				o.Netdev = &netfilter.NetdevOptions{LANDevice: testlan.Bridge, Prefixes: prefixes}
-			} else {
-				o.Prefixes = prefixes
-			}
-			b, err := netfilter.NewNFTables(o)
-			if err != nil {
-				t.Fatal(err)
-			}
+			b := dynBackendOn(t, lan, pl, []netip.Prefix{half}, false, 0, false)
 			given, unknown := netip.MustParseAddr("10.77.0.200"), netip.MustParseAddr("10.77.0.201")
 			for _, a := range []netip.Addr{given, unknown} {
 				lan.Run(t, h.NS, "ip", "addr", "add", a.String()+"/24", "dev", testlan.HostIf)

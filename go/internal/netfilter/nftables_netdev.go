@@ -352,7 +352,9 @@ func (n *NFTables) syncNetdevBatch(ctx context.Context, c *nftables.Conn, st *nd
 	if err != nil {
 		return fmt.Errorf("nftables: netdev placement: %w", err)
 	}
-	ch.Notes = append(ch.Notes, sc.notes...)
+	for _, m := range sc.notes {
+		ch.Notes = append(ch.Notes, Note{Code: NotePlacementDevice, Message: m})
+	}
 	sub, err := n.withFallback(func(dyn bool) (Changes, bool, error) {
 		var sub Changes
 		msgs, used, err := n.syncNetdev(c, st, sc, want, dyn, &sub)

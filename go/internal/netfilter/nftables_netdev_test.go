@@ -151,7 +151,7 @@ func TestNetdevMissingDevice(t *testing.T) {
 		t.Fatal(err)
 	}
 	ch, _ := nftSync(t, b, lan.Hosts[0].IP4)
-	if len(ch.Notes) != 1 || !strings.Contains(ch.Notes[0], "br-nope does not exist") {
+	if len(ch.Notes) != 1 || !strings.Contains(ch.Notes[0].Message, "br-nope does not exist") || ch.Notes[0].Code != netfilter.NotePlacementDevice {
 		t.Fatalf("notes = %q", ch.Notes)
 	}
 }
