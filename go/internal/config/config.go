@@ -102,6 +102,8 @@ type Settings struct {
 	// Names are the `config host` sections: what the admin calls a device
 	// and the group it adds up under.
 	Names map[macaddr.MAC]DeviceName
+	// Quotas are the `config quota` sections, in file order.
+	Quotas []Quota
 }
 
 // Option is one setting as UCI would hold it: Value is a string, or a
@@ -163,6 +165,9 @@ func Load(dir string) (Settings, error) {
 		return Settings{}, fmt.Errorf("read settings: %w", err)
 	}
 	if s.Names, err = parseHosts(path, f); err != nil {
+		return Settings{}, err
+	}
+	if s.Quotas, err = parseQuotas(path, f); err != nil {
 		return Settings{}, err
 	}
 	sec := f.Section(SectionName)
