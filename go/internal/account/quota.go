@@ -1,0 +1,284 @@
+package account
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/transferometer/transferometer/internal/config"
+	"github.com/transferometer/transferometer/internal/ledger"
+	"github.com/transferometer/transferometer/internal/macaddr"
+)
+
+// QuotaState is where a quota stands.
+type QuotaState string
+
+// The states of a quota: under every notify threshold, past one, and used
+// up (what then happens depends on the action).
+const (
+	QuotaOK        QuotaState = "ok"
+	QuotaWarning   QuotaState = "warning"
+	QuotaBlocked   QuotaState = "blocked"
+	QuotaThrottled QuotaState = "throttled"
+	QuotaExhausted QuotaState = "exhausted" // action none, used >= limit
+)
+
+// QuotaStatus is one quota (or, for a quota without members, one device's
+// allowance under it) as the ledger has it: the ledger, not the kernel, is
+// what every reader is told, and the kernel's objects are set from it.
+type QuotaStatus struct {
+	Name string `json:"name"`
+	// Device is set for the per-device instances of a quota without
+	// members.
+	Device  *macaddr.MAC  `json:"device,omitempty"`
+	Members []macaddr.MAC `json:"members"`
+	// Limit is the configured allowance; Extra what was added for today;
+	// Remaining is Limit+Extra-Used, at least 0.
+	Limit     uint64     `json:"limit"`
+	Used      uint64     `json:"used"`
+	Remaining uint64     `json:"remaining"`
+	Per       string     `json:"per"`
+	Direction string     `json:"direction"`
+	Action    string     `json:"action"`
+	State     QuotaState `json:"state"`
+	// Crossed lists the notify thresholds reached this period or day.
+	Crossed []int  `json:"crossed"`
+	Extra   uint64 `json:"extra"`
+	// Lifted: the block (or throttle) is lifted until the period or day
+	// ends.
+	Lifted bool `json:"lifted"`
+	// Key names the period or day the usage is of (its first day).
+	Key string `json:"key"`
+}
+
+// ID names the instance: the quota, and for a per-device instance the
+// device ("kids", "everyone/02:00:00:00:00:01").
+func (q QuotaStatus) ID() string {
+	if q.Device != nil {
+		return q.Name + "/" + q.Device.String()
+	}
+	return q.Name
+}
+
+// Allowance is what the instance may use now: the limit and today's extra.
+func (q QuotaStatus) Allowance() uint64 {
+	if a := q.Limit + q.Extra; a >= q.Limit {
+		return a
+	}
+	return ^uint64(0)
+}
+
+// quotaAdjust is what the page's buttons changed of one instance: a lift
+// valid while its period or day (LiftKey) lasts, an extra allowance valid
+// on ExtraDay.
+type quotaAdjust struct {
+	LiftKey  string `json:"lift_key,omitempty"`
+	ExtraDay string `json:"extra_day,omitempty"`
+	Extra    uint64 `json:"extra,omitempty"`
+}
+
+// quotaAdjustments are all of them, by instance ID.
+type quotaAdjustments map[string]quotaAdjust
+
+// QuotaAdjustFile holds the lifts and extra allowances, in persist_dir: an
+// admin's decision must survive a reboot, and it is written only when a
+// button is pressed.
+const QuotaAdjustFile = "quota-adjust.json"
+
+// maxAdjustments bounds the file: one entry per quota instance at most.
+const maxAdjustments = 65536
+
+func loadAdjustments(dir string) (quotaAdjustments, error) {
+	b, err := os.ReadFile(filepath.Join(dir, QuotaAdjustFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return quotaAdjustments{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("quota adjustments: %w", err)
+	}
+	var a quotaAdjustments
+	if err := json.Unmarshal(b, &a); err != nil {
+		return nil, fmt.Errorf("quota adjustments: %s: %w", filepath.Join(dir, QuotaAdjustFile), err)
+	}
+	if a == nil {
+		a = quotaAdjustments{}
+	}
+	return a, nil
+}
+
+func saveAdjustments(dir string, a quotaAdjustments) error {
+	b, err := json.Marshal(a)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("quota adjustments: %w", err)
+	}
+	return ledger.WriteAtomic(filepath.Join(dir, QuotaAdjustFile), b, 0o600)
+}
+
+// quotaInput is what statuses are computed from.
+type quotaInput struct {
+	quotas   []config.Quota
+	names    map[macaddr.MAC]config.DeviceName
+	hosts    *ledger.Hosts
+	transfer *ledger.Transfer
+	// stamp names the current day and period: a bucket of another key
+	// is stale (no collection since the rollover) and counts as empty.
+	stamp  ledger.Stamp
+	adjust quotaAdjustments
+}
+
+// quotaStatuses computes every quota instance, in config order (per-device
+// instances in order of MAC).
+func quotaStatuses(in quotaInput) []QuotaStatus {
+	var out []QuotaStatus
+	for _, q := range in.quotas {
+		if !q.PerDevice() {
+			out = append(out, in.status(q, nil, quotaMembers(q, in.names)))
+			continue
+		}
+		for _, m := range devices(in.hosts, in.transfer) {
+			m := m
+			out = append(out, in.status(q, &m, []macaddr.MAC{m}))
+		}
+	}
+	return out
+}
+
+// quotaMembers lists a quota's devices: its MACs and every device named
+// into one of its groups, in order.
+func quotaMembers(q config.Quota, names map[macaddr.MAC]config.DeviceName) []macaddr.MAC {
+	seen := map[macaddr.MAC]bool{}
+	out := []macaddr.MAC{}
+	for _, m := range q.MACs {
+		if !seen[m] {
+			seen[m] = true
+			out = append(out, m)
+		}
+	}
+	for m, n := range names {
+		if seen[m] || n.Group == "" {
+			continue
+		}
+		for _, g := range q.Groups {
+			if n.Group == g {
+				seen[m] = true
+				out = append(out, m)
+				break
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].String() < out[j].String() })
+	return out
+}
+
+func (in quotaInput) status(q config.Quota, dev *macaddr.MAC, members []macaddr.MAC) QuotaStatus {
+	st := QuotaStatus{Name: q.Name, Device: dev, Members: members, Limit: q.Limit, Per: string(q.Per),
+		Direction: string(q.Direction), Action: string(q.Action), Crossed: []int{}}
+	bucket := &in.transfer.Period
+	st.Key = in.stamp.Period
+	if q.Per == config.QuotaPerDay {
+		bucket, st.Key = &in.transfer.Day, in.stamp.Day
+	}
+	if bucket.Key == st.Key {
+		for _, m := range members {
+			u := bucket.Usage[m]
+			if q.Direction != config.QuotaUp {
+				st.Used += u.DownloadBytes
+			}
+			if q.Direction != config.QuotaDown {
+				st.Used += u.UploadBytes
+			}
+		}
+	}
+	adj := in.adjust[st.ID()]
+	if adj.ExtraDay != "" && adj.ExtraDay == in.stamp.Day {
+		st.Extra = adj.Extra
+	}
+	st.Lifted = adj.LiftKey != "" && adj.LiftKey == st.Key
+	allow := st.Allowance()
+	if st.Used < allow {
+		st.Remaining = allow - st.Used
+	}
+	for _, p := range q.Notify {
+		// used/allowance >= p%, in integers that cannot overflow.
+		if reached(st.Used, allow, p) {
+			st.Crossed = append(st.Crossed, p)
+		}
+	}
+	switch {
+	case st.Used >= allow && !st.Lifted:
+		st.State = map[config.QuotaAction]QuotaState{config.QuotaBlock: QuotaBlocked,
+			config.QuotaThrottle: QuotaThrottled, config.QuotaNone: QuotaExhausted}[q.Action]
+	case st.Used >= allow:
+		st.State = QuotaExhausted
+	case len(st.Crossed) > 0:
+		st.State = QuotaWarning
+	default:
+		st.State = QuotaOK
+	}
+	return st
+}
+
+// reached reports used >= pct% of allow without overflow.
+func reached(used, allow uint64, pct int) bool {
+	p := uint64(pct)
+	// used*100 >= allow*p, computed on quotient and remainder.
+	q, r := allow/100, allow%100
+	need := q*p + (r*p+99)/100
+	return used >= need
+}
+
+// hostQuota picks, for each device, the tightest quota that applies to
+// it: the one with the least remaining (for the usage reply's per-host
+// field).
+func hostQuota(sts []QuotaStatus) map[macaddr.MAC]*HostQuota {
+	out := map[macaddr.MAC]*HostQuota{}
+	for _, s := range sts {
+		for _, m := range s.Members {
+			if cur := out[m]; cur == nil || s.Remaining < cur.Remaining {
+				out[m] = &HostQuota{Name: s.Name, Limit: s.Allowance(), Used: s.Used, Remaining: s.Remaining, State: s.State}
+			}
+		}
+	}
+	return out
+}
+
+// HostQuota is the per-host quota field of a usage reply.
+type HostQuota struct {
+	Name      string     `json:"name"`
+	Limit     uint64     `json:"limit"`
+	Used      uint64     `json:"used"`
+	Remaining uint64     `json:"remaining"`
+	State     QuotaState `json:"state"`
+}
+
+// quotaStatusesOf computes the statuses from a ledger at now, with the
+// saved lifts and extra allowances.
+func (c *Core) quotaStatusesOf(hosts *ledger.Hosts, transfer *ledger.Transfer, now time.Time) ([]QuotaStatus, error) {
+	if len(c.settings.Quotas) == 0 {
+		return nil, nil
+	}
+	adj, err := loadAdjustments(c.settings.PersistDir)
+	if err != nil {
+		return nil, err
+	}
+	return quotaStatuses(quotaInput{quotas: c.settings.Quotas, names: c.settings.Names, hosts: hosts,
+		transfer: transfer, stamp: c.stamp(now), adjust: adj}), nil
+}
+
+// Quotas reports every quota instance from the saved ledger (no lock, no
+// collection: the daemon's last one, or the last door's).
+func (c *Core) Quotas() ([]QuotaStatus, error) {
+	hosts, transfer, err := c.peek()
+	if err != nil {
+		return nil, err
+	}
+	return c.quotaStatusesOf(hosts, transfer, c.now())
+}
