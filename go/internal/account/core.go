@@ -122,7 +122,7 @@ func (c *Core) periods() period.Spec {
 
 // stamp names the history buckets of t.
 func (c *Core) stamp(t time.Time) ledger.Stamp {
-	return ledger.Stamp{Day: period.DayKey(t), Period: c.periods().Containing(t).Key(), Now: t.Unix()}
+	return ledger.Stamp{Day: period.DayKey(t), Period: c.periods().Containing(t).Key(), Now: t.Unix(), Hour: ledger.HourStart(t)}
 }
 
 // Settings returns the settings the core runs with.

@@ -141,6 +141,7 @@ func (t *Transfer) expire(m macaddr.MAC) {
 			delete(u, m)
 		}
 	}
+	t.Hours.move(m, ExpiredKey)
 	for k, b := range t.Baselines {
 		if b.MAC == m {
 			b.MAC = ExpiredKey

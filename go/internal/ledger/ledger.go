@@ -98,6 +98,9 @@ type Transfer struct {
 	// rollover writes, so this hot file stays small.
 	Day    Bucket `json:"day"`
 	Period Bucket `json:"period"`
+	// Hours holds the current day's hours (see hours.go); absent in
+	// files written before hours were kept.
+	Hours Hours `json:"hours,omitempty"`
 	// History lists the closed periods in history.db, newest first, so
 	// that listing them needs no read of that file.
 	History []string `json:"history"`
@@ -123,6 +126,8 @@ type Retired struct {
 type Stamp struct {
 	Day, Period string
 	Now         int64
+	// Hour is the start of the local hour (HourStart); 0: not known.
+	Hour int64
 }
 
 // Bucket is one day's or period's usage per device.
@@ -131,11 +136,15 @@ type Bucket struct {
 	Usage map[macaddr.MAC]Usage `json:"usage"`
 }
 
-// Closed are buckets a rollover ended: they belong in history.db.
-type Closed struct{ Day, Period *Bucket }
+// Closed are buckets a rollover ended: they belong in history.db. Hours
+// are the closed day's.
+type Closed struct {
+	Day, Period *Bucket
+	Hours       Hours
+}
 
 // Any reports whether anything closed.
-func (c Closed) Any() bool { return c.Day != nil || c.Period != nil }
+func (c Closed) Any() bool { return c.Day != nil || c.Period != nil || len(c.Hours) > 0 }
 
 // NewHosts and NewTransfer return empty ledgers.
 func NewHosts() *Hosts {
@@ -145,7 +154,7 @@ func NewHosts() *Hosts {
 // NewTransfer returns an empty transfer ledger.
 func NewTransfer() *Transfer {
 	return &Transfer{Version: Version, Totals: map[macaddr.MAC]Usage{}, Baselines: map[counter.Key]Baseline{},
-		Day: Bucket{Usage: map[macaddr.MAC]Usage{}}, Period: Bucket{Usage: map[macaddr.MAC]Usage{}}, History: []string{}}
+		Day: Bucket{Usage: map[macaddr.MAC]Usage{}}, Period: Bucket{Usage: map[macaddr.MAC]Usage{}}, Hours: Hours{}, History: []string{}}
 }
 
 // Roll starts the buckets of at, returning the ones it closed. Growth read
@@ -166,6 +175,13 @@ func (t *Transfer) Roll(at Stamp) Closed {
 			*x.out = &old
 		}
 		*x.b = Bucket{Key: x.key, Usage: map[macaddr.MAC]Usage{}}
+		if x.b == &t.Day {
+			// The day's hours end with it.
+			if len(t.Hours) > 0 {
+				c.Hours = t.Hours
+			}
+			t.Hours = Hours{}
+		}
 	}
 	return c
 }
@@ -241,6 +257,7 @@ func (t *Transfer) credit(k counter.Key, mac macaddr.MAC, d counter.Counter, at 
 	t.Totals[mac] = t.Totals[mac].Add(u)
 	if at.Day != "" {
 		t.Day.Usage[mac] = t.Day.Usage[mac].Add(u)
+		t.addHour(at, mac, u)
 	}
 	if at.Period != "" {
 		t.Period.Usage[mac] = t.Period.Usage[mac].Add(u)
@@ -284,9 +301,18 @@ func (t *Transfer) Merge(c *Transfer, sameBoot bool) Closed {
 			for m, u := range x.src.Usage {
 				x.dst.Usage[m] = x.dst.Usage[m].Add(u)
 			}
+			if x.dst == &t.Day {
+				if t.Hours == nil {
+					t.Hours = Hours{}
+				}
+				t.Hours.merge(c.Hours)
+			}
 		case x.src.Key < x.dst.Key:
 			b := *x.src
 			*x.out = &b
+			if x.dst == &t.Day && len(c.Hours) > 0 {
+				closed.Hours = copyHours(c.Hours)
+			}
 		}
 	}
 	t.History = mergeKeys(t.History, c.History)
@@ -359,6 +385,7 @@ func (t *Transfer) Reset(macs []macaddr.MAC) map[macaddr.MAC]Usage {
 				b.Usage[m] = Usage{}
 			}
 		}
+		t.Hours.drop(m)
 	}
 	return out
 }

@@ -170,6 +170,12 @@ func (t *Transfer) check() error {
 	if t.History == nil {
 		t.History = []string{}
 	}
+	if t.Hours == nil {
+		t.Hours = Hours{}
+	}
+	if err := t.Hours.check(); err != nil {
+		return err
+	}
 	for a, p := range t.Pending {
 		if p == nil || !a.IsValid() || a.Zone() != "" {
 			return fmt.Errorf("bad pending entry %v", a)

@@ -1,0 +1,249 @@
+package ledger
+
+import (
+	"encoding/json"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/transferometer/transferometer/internal/counter"
+	"github.com/transferometer/transferometer/internal/localzone"
+	"github.com/transferometer/transferometer/internal/macaddr"
+	"github.com/transferometer/transferometer/internal/testlan"
+)
+
+// berlin is Central European time with its daylight-saving rules, from the
+// POSIX string OpenWrt writes to /etc/TZ (no zoneinfo needed).
+func berlin(t *testing.T) *time.Location {
+	t.Helper()
+	loc, err := localzone.Parse("CET-1CEST,M3.5.0,M10.5.0/3", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return loc
+}
+
+// stampAt names t's buckets as the core does (monthly periods from the 1st).
+func stampAt(t time.Time) Stamp {
+	return Stamp{Day: t.Format("2006-01-02"), Period: t.Format("2006-01") + "-01", Now: t.Unix(), Hour: HourStart(t)}
+}
+
+// checkDay fails unless hours hold exactly day's bytes, per device, and
+// every hour lies in the day (in loc).
+func checkDay(t *testing.T, when string, day Bucket, hours Hours, loc *time.Location) {
+	t.Helper()
+	for k := range hours {
+		if got := time.Unix(k, 0).In(loc).Format("2006-01-02"); got != day.Key {
+			t.Fatalf("%s: hour %s is not in day %s", when, time.Unix(k, 0).In(loc), day.Key)
+		}
+	}
+	seen := map[macaddr.MAC]bool{}
+	for _, m := range hours {
+		for mac := range m {
+			seen[mac] = true
+		}
+	}
+	for mac := range day.Usage {
+		seen[mac] = true
+	}
+	for mac := range seen {
+		u, s := day.Usage[mac], hours.Sum(mac)
+		if s[0] != u.DownloadBytes || s[1] != u.UploadBytes {
+			t.Fatalf("%s: %s day %s: hours add up to %v, the day has down %d up %d", when, mac, day.Key, s, u.DownloadBytes, u.UploadBytes)
+		}
+	}
+}
+
+// Random traffic over ten days that cross the end of daylight-saving
+// time, with resets, devices let go, addresses counted before their owner
+// is known, and a firewall restart: at every collection the current day's
+// hours add up to the day, and so do those of every day that closes.
+func TestHoursAddUpToTheDay(t *testing.T) {
+	rng := testlan.Rand(t)
+	loc := berlin(t)
+	tr := NewTransfer()
+	const n = 8
+	addrs := make([]netip.Addr, n)
+	macs := make([]macaddr.MAC, n)
+	owned := map[netip.Addr]macaddr.MAC{}
+	cur := map[counter.Key]counter.Counter{}
+	for i := range addrs {
+		addrs[i] = netip.AddrFrom4([4]byte{10, 0, 0, byte(10 + i)})
+		macs[i] = macaddr.MAC{2, 0, 0, 0, 0, byte(i + 1)}
+		if i%3 != 0 { // the others count before their owner is known
+			owned[addrs[i]] = macs[i]
+			tr.Assign(addrs[i], macs[i], nil)
+		}
+	}
+	own := func(a netip.Addr) (macaddr.MAC, bool) { m, ok := owned[a]; return m, ok }
+	now := time.Date(2026, 10, 21, 22, 17, 0, 0, loc)
+	end := now.AddDate(0, 0, 10)
+	days, steps := 0, 0
+	for ; now.Before(end); now = now.Add(time.Duration(1+rng.Intn(95)) * time.Minute) {
+		steps++
+		for i, a := range addrs {
+			if rng.Intn(3) == 0 {
+				continue
+			}
+			for _, k := range []counter.Key{up(a), down(a)} {
+				c := cur[k]
+				cur[k] = counter.Counter{Packets: c.Packets + 1, Bytes: c.Bytes + uint64(1+rng.Intn(1<<20))}
+			}
+			if rng.Intn(200) == 0 { // firewall restart: the counter starts again
+				cur[up(a)] = counter.Counter{Packets: 1, Bytes: uint64(1 + rng.Intn(1000))}
+			}
+			_ = i
+		}
+		_, closed := tr.Apply(cur, own, stampAt(now))
+		if closed.Day != nil {
+			days++
+			checkDay(t, "closed at "+now.String(), *closed.Day, closed.Hours, loc)
+		}
+		switch r := rng.Intn(40); {
+		case r == 0:
+			tr.Reset([]macaddr.MAC{macs[rng.Intn(n)]})
+		case r == 1:
+			tr.expire(macs[rng.Intn(n)])
+		case r == 2: // an owner becomes known
+			i := rng.Intn(n)
+			if _, ok := owned[addrs[i]]; !ok {
+				owned[addrs[i]] = macs[i]
+				tr.Resolve(addrs[i], macs[i])
+				tr.Assign(addrs[i], macs[i], cur)
+			}
+		}
+		checkDay(t, now.String(), tr.Day, tr.Hours, loc)
+	}
+	if days < 9 || steps < 200 {
+		t.Fatalf("only %d days closed in %d collections", days, steps)
+	}
+}
+
+// Days are 23 and 25 hours long where daylight-saving time starts and
+// ends: each hour a name of its own, the repeated one included.
+func TestHoursAcrossDST(t *testing.T) {
+	loc := berlin(t)
+	for _, c := range []struct {
+		day  string
+		want int
+	}{{"2026-03-29", 23}, {"2026-10-25", 25}, {"2026-10-26", 24}} {
+		start, _ := time.ParseInLocation("2006-01-02", c.day, loc)
+		tr := NewTransfer()
+		tr.Assign(ipA, macA, nil)
+		own := owners(map[netip.Addr]macaddr.MAC{ipA: macA})
+		var total uint64
+		var closed Closed
+		for i, at := 0, start.Add(-10*time.Minute); closed.Day == nil || closed.Day.Key != c.day; i, at = i+1, at.Add(10*time.Minute) {
+			total += 100
+			_, closed = tr.Apply(map[counter.Key]counter.Counter{down(ipA): {Packets: uint64(i + 1), Bytes: total}}, own, stampAt(at))
+			if i > 400 {
+				t.Fatalf("%s never closed", c.day)
+			}
+		}
+		if len(closed.Hours) != c.want {
+			var names []string
+			for _, k := range closed.Hours.Keys() {
+				names = append(names, time.Unix(k, 0).In(loc).Format("15:04 MST"))
+			}
+			t.Fatalf("%s: %d hours %v, want %d", c.day, len(closed.Hours), names, c.want)
+		}
+		checkDay(t, c.day, *closed.Day, closed.Hours, loc)
+		// Every hour of the day got its six collections' bytes, the
+		// repeated and the shortened ones alike.
+		for _, k := range closed.Hours.Keys() {
+			if got := closed.Hours[k][macA][0]; got != 600 {
+				t.Errorf("%s hour %s: %d bytes, want 600", c.day, time.Unix(k, 0).In(loc).Format("15:04 MST"), got)
+			}
+		}
+	}
+}
+
+func TestHourStartHalfHourZone(t *testing.T) {
+	india := time.FixedZone("IST", 5*3600+1800)
+	at := time.Date(2026, 12, 7, 13, 47, 12, 5, india)
+	want := time.Date(2026, 12, 7, 13, 0, 0, 0, india).Unix()
+	if got := HourStart(at); got != want {
+		t.Fatalf("HourStart = %d, want %d", got, want)
+	}
+}
+
+// Files written before hours were kept load, and count hours from then on.
+func TestOldFilesWithoutHoursLoad(t *testing.T) {
+	dir := t.TempDir()
+	old := `{"version":1,"totals":{"02:00:00:00:00:0a":{"download_bytes":5,"upload_bytes":1,"download_packets":1,"upload_packets":1}},` +
+		`"router":{},"unattributed":{},"baselines":{},"day":{"key":"2026-12-07","usage":{}},"period":{"key":"2026-12-01","usage":{}},"history":[],"restored":true}` + "\n"
+	if err := os.WriteFile(filepath.Join(dir, TransferFile), []byte(old), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	oldH := `{"version":1,"days":{"2026-12-06":{}},"periods":{}}` + "\n"
+	if err := os.WriteFile(filepath.Join(dir, HistoryFile), []byte(oldH), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	st := Store{Dir: dir}
+	_, tr, rec, err := st.Load(time.Now())
+	if err != nil || len(rec) > 0 {
+		t.Fatalf("load: %v %v", err, rec)
+	}
+	h, hr, err := st.LoadHistory(time.Now())
+	if err != nil || hr != nil || h.Hours == nil {
+		t.Fatalf("history: %v %v %v", err, hr, h)
+	}
+	at := time.Date(2026, 12, 7, 9, 30, 0, 0, time.UTC)
+	tr.Assign(ipA, macA, nil)
+	tr.Apply(map[counter.Key]counter.Counter{up(ipA): c(1, 70)}, owners(map[netip.Addr]macaddr.MAC{ipA: macA}), stampAt(at))
+	if got := tr.Hours[HourStart(at)][macA]; got != (HourBytes{0, 70}) {
+		t.Fatalf("hour = %v", got)
+	}
+	if err := st.SaveTransfer(tr); err != nil {
+		t.Fatal(err)
+	}
+	_, back, _, err := st.Load(time.Now())
+	if err != nil || back.Hours[HourStart(at)][macA] != (HourBytes{0, 70}) {
+		t.Fatalf("round trip: %v %v", err, back.Hours)
+	}
+}
+
+// history.db keeps the newest HoursKept hours, whatever the days.
+func TestHistoryHoursBounded(t *testing.T) {
+	h := NewHistory()
+	base := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC).Unix()
+	for d := 0; d < 20; d++ {
+		hs := Hours{}
+		for i := 0; i < 24; i++ {
+			hs[base+int64(d*24+i)*3600] = map[macaddr.MAC]HourBytes{macA: {1, 2}}
+		}
+		h.Put(Closed{Hours: hs})
+	}
+	if len(h.Hours) != HoursKept {
+		t.Fatalf("%d hours kept, want %d", len(h.Hours), HoursKept)
+	}
+	if oldest := h.Hours.Keys()[0]; oldest != base+int64(20*24-HoursKept)*3600 {
+		t.Fatalf("oldest kept %d", oldest)
+	}
+}
+
+// A bad hour in a file is one bad entry: dropped, the rest kept.
+func TestSalvageDropsBadHour(t *testing.T) {
+	dir := t.TempDir()
+	h := NewHistory()
+	h.Days["2026-12-06"] = map[macaddr.MAC]Usage{macA: {DownloadBytes: 9}}
+	good := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC).Unix()
+	h.Hours[good] = map[macaddr.MAC]HourBytes{macA: {9, 0}}
+	data, _ := json.Marshal(h)
+	var top map[string]any
+	_ = json.Unmarshal(data, &top)
+	top["hours"].(map[string]any)["12345"] = map[string]any{"02:00:00:00:00:0a": []int{1, 1}}
+	data, _ = json.Marshal(top)
+	if err := os.WriteFile(filepath.Join(dir, HistoryFile), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got, rec, err := Store{Dir: dir}.LoadHistory(time.Now())
+	if err != nil || rec == nil || len(rec.Dropped) == 0 {
+		t.Fatalf("load: %v %+v", err, rec)
+	}
+	if len(got.Hours) != 1 || got.Hours[good][macA] != (HourBytes{9, 0}) || got.Days["2026-12-06"][macA].DownloadBytes != 9 {
+		t.Fatalf("kept %+v", got)
+	}
+}
