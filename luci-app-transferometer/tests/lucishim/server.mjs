@@ -44,6 +44,7 @@ import { readFileSync, writeFileSync, readdirSync, existsSync, statSync, renameS
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as uci from './uci.mjs';
+import { sectionCall } from './uci-sections.mjs';
 
 const SHIM_DIR = path.dirname(fileURLToPath(import.meta.url));
 export const APP_ROOT = path.resolve(SHIM_DIR, '..', '..');
@@ -204,6 +205,9 @@ export function createShim({ bin, configDir, appRoot = APP_ROOT, readonly = fals
 		else if (typeof config !== 'string' || !allowedUci(config, write)) {
 			return { denied: true };
 		}
+
+		const sectionReply = sectionCall(method, args, { loadConfig, staged, uci });  // add, delete of a whole section
+		if (sectionReply) return sectionReply;
 
 		switch (method) {
 		case 'get': {

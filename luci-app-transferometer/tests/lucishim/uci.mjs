@@ -7,6 +7,8 @@
 // quoted pieces are one word, as in uci). Writes the way `uci commit` does: comments dropped,
 // every value single-quoted, a blank line before each section.
 
+import { applySectionChange } from './uci-sections.mjs';
+
 export function tokenize(line) {
 	const words = [];
 	let i = 0;
@@ -117,10 +119,12 @@ export function toUbusValues(sections) {
 	return values;
 }
 
-// Staged changes, applied in order: ['set', section, key, value] / ['unset', section, key].
+// Staged changes, applied in order: ['set', section, key, value] / ['unset', section, key]
+// (and a whole section's add / remove: uci-sections.mjs).
 export function applyChanges(sections, changes) {
 	const copy = sections.map(s => ({ ...s, options: new Map(s.options) }));
 	for (const [ op, sid, key, value ] of changes) {
+		if (applySectionChange(copy, [ op, sid, key, value ])) continue;
 		const s = copy.find(x => x.name === sid);
 		if (!s) continue;
 		if (op === 'set') s.options.set(key, Array.isArray(value) ? value.map(String) : String(value));
