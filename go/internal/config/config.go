@@ -104,6 +104,8 @@ type Settings struct {
 	Names map[macaddr.MAC]DeviceName
 	// Quotas are the `config quota` sections, in file order.
 	Quotas []Quota
+	// Alerts are the alert_* options (alerts.go).
+	Alerts Alerts
 }
 
 // Option is one setting as UCI would hold it: Value is a string, or a
@@ -149,6 +151,7 @@ func Defaults() Settings {
 		LiveTLSPort:     8094,
 		LiveCert:        "/etc/uhttpd.crt",
 		LiveKey:         "/etc/uhttpd.key",
+		Alerts:          Alerts{NewDevice: true},
 	}
 }
 
@@ -199,6 +202,9 @@ func Load(dir string) (Settings, error) {
 		}
 		v := o.Values[0]
 		if err := sp.parse(&s, v); err != nil {
+			if sp.secret {
+				v = "(value not shown)"
+			}
 			return Settings{}, fmt.Errorf("%s: %s %s: %q %w", path, kind, sp.name, v, err)
 		}
 	}
@@ -232,11 +238,13 @@ type spec struct {
 	parse  func(s *Settings, v string) error    // single-valued options
 	list   func(s *Settings, vs []string) error // list options
 	format func(s Settings) any
+	// secret: an error never quotes the value (a URL with a token).
+	secret bool
 }
 
 // specs lists the options in the order Options reports them.
 func specs() []spec {
-	return []spec{
+	return append([]spec{
 		{
 			name:   "enabled",
 			parse:  func(s *Settings, v string) (err error) { s.Enabled, err = parseBool(v); return },
@@ -393,7 +401,7 @@ func specs() []spec {
 			list:   parseMetricsAllow,
 			format: func(s Settings) any { return prefixStrings(s.MetricsAllow) },
 		},
-	}
+	}, alertSpecs()...)
 }
 
 // parseBool accepts the words of OpenWrt's config_get_bool (case-sensitive

@@ -50,6 +50,7 @@ func TestDefaults(t *testing.T) {
 		LiveTLSPort:     8094,
 		LiveCert:        "/etc/uhttpd.crt",
 		LiveKey:         "/etc/uhttpd.key",
+		Alerts:          Alerts{NewDevice: true},
 	}
 	if got := Defaults(); !reflect.DeepEqual(got, want) {
 		t.Errorf("Defaults() = %+v\nwant %+v", got, want)
@@ -151,6 +152,7 @@ func TestLoadEveryOption(t *testing.T) {
 		LiveAddress:     "192.168.1.1",
 		LiveCert:        "/etc/a.crt",
 		LiveKey:         "/etc/a.key",
+		Alerts:          Alerts{NewDevice: true},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got  %+v\nwant %+v", got, want)
@@ -428,6 +430,8 @@ func TestOptions(t *testing.T) {
 		{"live_key", "/etc/uhttpd.key"},
 		{"metrics", "0"},
 		{"metrics_allow", []string{}},
+		{"alert_webhook", ""},
+		{"alert_new_device", "1"},
 	}
 	if got := Defaults().Options(); !reflect.DeepEqual(got, want) {
 		t.Errorf("Defaults().Options()\n got  %#v\n want %#v", got, want)
