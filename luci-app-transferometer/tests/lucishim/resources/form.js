@@ -3,6 +3,7 @@
 'require dom';
 'require rpc';
 'require ui';
+'require formsections';
 
 /*
  * LuCI test shim: form (NOT LuCI).  Enough of LuCI's form.js for a settings page on one UCI
@@ -26,7 +27,8 @@
  *    whose value is not one of its choices shows the first choice, as LuCI's ui.Select does.
  *  - datatypes: cidr cidr4 cidr6 ipaddr ip4addr ip6addr uciname string uinteger integer
  *    range(min,max) min(n) max(n); an unknown one is reported with console.error.
- * Not implemented: JSONMap, GridSection, modal sections, add/remove of sections.
+ * Not implemented: JSONMap, GridSection, modal sections. Sections added and deleted
+ * (TypedSection addremove) and DynamicList choices: formsections.js.
  */
 
 var callUciGet = rpc.declare({
@@ -847,10 +849,10 @@ return baseclass.extend({
 
 	Map: CBIMap,
 	NamedSection: CBINamedSection,
-	TypedSection: CBITypedSection,
+	TypedSection: formsections.typedSection(CBITypedSection),
 	Value: CBIValue,
 	Flag: CBIFlag,
 	ListValue: CBIListValue,
-	DynamicList: CBIDynamicList,
+	DynamicList: formsections.dynamicList(CBIDynamicList),
 	DummyValue: CBIDummyValue
 });
