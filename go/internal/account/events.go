@@ -60,19 +60,12 @@ func (c *Core) Handle(ctx context.Context, ev Event) (Outcome, error) {
 		// gap would be credited when switched on again.
 		return Outcome{Disabled: true}, c.Teardown(ctx)
 	}
-	if ev.Kind != Collect && ev.Kind != NeighGone && !ev.MAC.IsDevice() {
-		// All zeros, broadcast, multicast: no device, so like an
-		// address outside the LAN, a normal event with nothing to do.
+	// No device's MAC, or an address outside the LAN: a normal event
+	// with nothing to do.
+	if ok, err := admits(ev, c.IsLAN); err != nil {
+		return Outcome{}, err
+	} else if !ok {
 		return Outcome{Ignored: true}, nil
-	}
-	if ev.Kind != Collect && ev.Kind != LeaseDel {
-		ok, err := c.IsLAN(ev.Addr)
-		if err != nil {
-			return Outcome{}, err
-		}
-		if !ok {
-			return Outcome{Ignored: true}, nil
-		}
 	}
 	tx, err := c.transact(ctx, func(tx *txn) error {
 		switch ev.Kind {

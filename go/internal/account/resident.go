@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -11,7 +12,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/transferometer/transferometer/internal/config"
 	"github.com/transferometer/transferometer/internal/ledger"
+	"github.com/transferometer/transferometer/internal/links"
 )
 
 // The resident daemon's side of the core: the mark that says it runs, and
@@ -42,25 +45,34 @@ func (c *Core) MarkDaemon() (func(), error) {
 	}, nil
 }
 
-// DaemonRunning reports whether the daemon that wrote the mark is alive: a
-// process with that PID exists and is `transferometer daemon` (a PID
-// reused by another program after a crash does not count).
+// DaemonRunning reports whether the daemon that wrote the mark is alive.
 func (c *Core) DaemonRunning() bool {
-	b, err := os.ReadFile(filepath.Join(c.settings.DBDir, daemonFile))
+	_, ok := RunningDaemon(c.settings.DBDir)
+	return ok
+}
+
+// RunningDaemon returns the PID of the daemon whose mark is in dbDir if it
+// is alive: a process with that PID exists and is `transferometer daemon`
+// (a PID reused by another program after a crash does not count).
+func RunningDaemon(dbDir string) (int, bool) {
+	b, err := os.ReadFile(filepath.Join(dbDir, daemonFile))
 	if err != nil {
-		return false
+		return 0, false
 	}
 	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
 	if err != nil || pid <= 0 {
-		return false
+		return 0, false
 	}
 	// No such process: no cmdline to read.
 	cmd, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "cmdline"))
 	if err != nil {
-		return false
+		return 0, false
 	}
 	args := bytes.Split(bytes.TrimRight(cmd, "\x00"), []byte{0})
-	return len(args) >= 2 && strings.Contains(string(args[0]), "transferometer") && string(args[len(args)-1]) == "daemon"
+	if len(args) >= 2 && strings.Contains(string(args[0]), "transferometer") && string(args[len(args)-1]) == "daemon" {
+		return pid, true
+	}
+	return 0, false
 }
 
 // snapshotFile, under db_dir, is the daemon's usage reply for the default
@@ -122,4 +134,35 @@ func (c *Core) transferID() (string, time.Time, error) {
 		ino = uint64(sys.Ino)
 	}
 	return fmt.Sprintf("%d %d %d", ino, st.ModTime().UnixNano(), st.Size()), st.ModTime(), nil
+}
+
+// admits is the door's check of an event, before anything is read or
+// locked: add and delete events with no device's MAC (all zeros,
+// broadcast, multicast) or for an address outside the LAN are normal and
+// change nothing. Handle applies it, and so does a hook before it hands
+// its event to the daemon (Admits), so that both refuse the same events.
+func admits(ev Event, isLAN func(netip.Addr) (bool, error)) (bool, error) {
+	if ev.Kind != Collect && ev.Kind != NeighGone && !ev.MAC.IsDevice() {
+		return false, nil
+	}
+	if ev.Kind != Collect && ev.Kind != LeaseDel {
+		return isLAN(ev.Addr)
+	}
+	return true, nil
+}
+
+// Admits is admits for a door that has no core: the LAN derived from the
+// settings as a core derives it.
+func Admits(s config.Settings, configDir string, ev Event) (bool, error) {
+	var lan *config.LAN
+	return admits(ev, func(a netip.Addr) (bool, error) {
+		if lan == nil {
+			l, err := s.LAN(configDir, links.DevicePrefixes)
+			if err != nil {
+				return false, err
+			}
+			lan = &l
+		}
+		return lan.Contains(a), nil
+	})
 }
