@@ -38,7 +38,9 @@ const PUBLIC = new Set([ 'baseclass', 'view', 'rpc', 'poll', 'ui', 'dom', 'form'
 const FILES = {
 	'view/transferometer/usage.js': [ 'view', 'rpc', 'poll', 'ui', 'dom', 'transferometer.helpers' ],
 	'view/transferometer/config.js': [ 'view', 'form', 'transferometer.helpers' ],
-	'transferometer/helpers.js': [ 'baseclass' ]
+	'view/transferometer/quotas.js': [ 'view', 'form', 'rpc', 'ui', 'transferometer.quota' ],
+	'transferometer/helpers.js': [ 'baseclass' ],
+	'transferometer/quota.js': [ 'baseclass', 'rpc', 'ui', 'dom' ]
 };
 
 test('class files: pragmas as LuCI reads them, public modules only, valid function bodies', () => {
@@ -101,7 +103,7 @@ test('ACL: a view-and-reset group and a settings group, each exactly what its vi
 	const v = acl[VIEW_GROUP], s = acl[SETTINGS_GROUP];
 	for (const g of [ v, s ]) assert.equal(typeof g.description, 'string');
 	assert.deepEqual(v.read, { ubus: { transferometer: [ 'hosts', 'usage' ] }, uci: [ 'transferometer' ] });
-	assert.deepEqual(v.write, { ubus: { transferometer: [ 'reset' ] } }, 'viewing grants no uci write');
+	assert.deepEqual(v.write, { ubus: { transferometer: [ 'reset', 'quota_lift', 'quota_extra' ] } }, 'viewing grants no uci write');
 	assert.deepEqual(s.read, { uci: [ 'transferometer' ] });
 	assert.deepEqual(s.write, { uci: [ 'transferometer' ] }, 'the settings group grants no ubus call');
 	const granted = new Set([ ...v.read.ubus.transferometer, ...v.write.ubus.transferometer ]);
@@ -117,7 +119,8 @@ test('menu: Status > Transferometer with the usage and settings views; settings 
 	assert.deepEqual(menu['admin/status/transferometer/settings'].depends.acl, [ SETTINGS_GROUP ]);
 	assert.equal(menu['admin/status/transferometer/usage'].depends, undefined, 'usage needs only the view group');
 	const views = Object.entries(menu).filter(([ , v ]) => v.action && v.action.type === 'view');
-	assert.deepEqual(views.map(([ k ]) => k).sort(), [ 'admin/status/transferometer/settings', 'admin/status/transferometer/usage' ]);
+	assert.deepEqual(views.map(([ k ]) => k).sort(), [ 'admin/status/transferometer/quotas', 'admin/status/transferometer/settings', 'admin/status/transferometer/usage' ]);
+	assert.deepEqual(menu['admin/status/transferometer/quotas'].depends.acl, [ SETTINGS_GROUP ], 'quotas are settings');
 	for (const [ k, v ] of views) {
 		assert.ok(existsSync(path.join(RES, 'view', v.action.path + '.js')), `${k} -> view/${v.action.path}.js`);
 		assert.equal(typeof v.title, 'string');
