@@ -25,6 +25,9 @@ type Fake struct {
 	Dynamic bool
 	// Teardowns counts Teardown calls.
 	Teardowns int
+	// QuotaRules are the quota rules of the last SyncQuotas (by name).
+	QuotaRules []QuotaRule
+	quotas     map[string]QuotaObject
 }
 
 // NewFake returns an empty fake kernel.

@@ -1,0 +1,62 @@
+package netfilter
+
+import (
+	"context"
+	"sort"
+)
+
+// The fake enforces nothing: it keeps the rules it was given and objects
+// as the kernel would start them, so the core's planning can be tested.
+
+// SyncQuotas implements QuotaEnforcer.
+func (f *Fake) SyncQuotas(_ context.Context, rules []QuotaRule) (QuotaChanges, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var ch QuotaChanges
+	if f.FailSync != nil {
+		err := f.FailSync
+		f.FailSync = nil
+		return ch, err
+	}
+	if _, err := planQuotas(rules); err != nil {
+		return ch, err
+	}
+	objs := map[string]QuotaObject{}
+	for _, r := range rules {
+		objs[r.Name] = QuotaObject{Bytes: r.Bytes, Consumed: startCount(r, f.quotas)}
+	}
+	f.quotas = objs
+	f.QuotaRules = append([]QuotaRule(nil), rules...)
+	sort.Slice(f.QuotaRules, func(i, j int) bool { return f.QuotaRules[i].Name < f.QuotaRules[j].Name })
+	ch.Batches = 1
+	return ch, nil
+}
+
+// QuotaObjects implements QuotaEnforcer.
+func (f *Fake) QuotaObjects(context.Context) (map[string]QuotaObject, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := map[string]QuotaObject{}
+	for k, v := range f.quotas {
+		out[k] = v
+	}
+	return out, nil
+}
+
+// TeardownQuotas implements QuotaEnforcer.
+func (f *Fake) TeardownQuotas(context.Context) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.quotas, f.QuotaRules = nil, nil
+	return nil
+}
+
+// QuotaConsume adds bytes to a quota object, as the packet path would.
+func (f *Fake) QuotaConsume(name string, bytes uint64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if o, ok := f.quotas[name]; ok {
+		o.Consumed += bytes
+		f.quotas[name] = o
+	}
+}
