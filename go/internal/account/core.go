@@ -38,6 +38,8 @@ type Core struct {
 	now      func() time.Time
 	bootID   func() string
 	devices  config.DevicePrefixes
+	// alertsQueued: see Options.AlertsQueued.
+	alertsQueued func()
 
 	// lan is derived at most every lanTTL: a hook run asks twice, the
 	// daemon for months (an ISP-delegated prefix can change).
@@ -70,6 +72,9 @@ type Options struct {
 	Now func() time.Time
 	// BootID names the current kernel boot; nil reads the kernel's.
 	BootID func() string
+	// AlertsQueued is called when a cycle queued alerts and no daemon
+	// runs to deliver them (alerts.go); nil: they wait in the outbox.
+	AlertsQueued func()
 }
 
 // Open makes the core with the backend and placement netfilter.Choose
@@ -77,7 +82,7 @@ type Options struct {
 // core); usage reports that same choice.
 func Open(s config.Settings, configDir string, o Options) (*Core, error) {
 	c := &Core{settings: s, configDir: configDir, host: o.Host, backends: o.Backends, resident: o.Resident,
-		store: ledger.Store{Dir: s.DBDir}, now: o.Now, bootID: o.BootID, devices: o.DevicePrefixes}
+		store: ledger.Store{Dir: s.DBDir}, now: o.Now, bootID: o.BootID, devices: o.DevicePrefixes, alertsQueued: o.AlertsQueued}
 	if c.now == nil {
 		c.now = time.Now
 	}

@@ -90,6 +90,9 @@ func (c *Core) commit(tx *txn) error {
 			return fmt.Errorf("commit: %w", storageHint(err, "persist_dir", c.settings.PersistDir))
 		}
 	}
+	if err := c.commitAlerts(st.Dir); err != nil {
+		return fmt.Errorf("commit: %w", storageHint(err, "persist_dir", c.settings.PersistDir))
+	}
 	return nil
 }
 
@@ -155,6 +158,7 @@ func (c *Core) restore(tx *txn) {
 	for _, r := range cp.Recovered {
 		tx.warnings = append(tx.warnings, Warning{Code: "flash_recovered", Message: "copy on flash: " + r.String() + "; the rest was restored"})
 	}
+	c.restoreAlerts(tx, c.settings.PersistDir)
 	ph, pt := cp.Hosts, cp.Transfer
 	same := boot != "" && pt.BootID == boot
 	if closed := tx.transfer.Merge(pt, same); closed.Any() {

@@ -27,6 +27,7 @@ type txn struct {
 	commit bool
 	// closed holds buckets a rollover (or a restore) ended, for history.db.
 	closed []ledger.Closed
+	alerts alertTxn // alerts.go
 }
 
 // transact runs fn inside the cycle. The order is the crash-safety
@@ -65,6 +66,7 @@ func (c *Core) transact(ctx context.Context, fn func(tx *txn) error) (*txn, erro
 	if !transfer.Restored {
 		c.restore(tx)
 	}
+	c.alertsBegin(tx)
 	if c.resident {
 		if err := c.rechoose(); err != nil {
 			tx.warnings = append(tx.warnings, Warning{Code: "placement", Message: err.Error() + "; counting stays where it was"})
@@ -102,6 +104,8 @@ func (c *Core) transact(ctx context.Context, fn func(tx *txn) error) (*txn, erro
 		mac, _ := hosts.Owner(a)
 		transfer.Assign(a, mac, tx.snap.Counters)
 	}
+	// Queued before the ledger is saved: see alerts.go.
+	c.alertsDecide(tx)
 	if tx.hostsDirty {
 		if err := c.store.SaveHosts(hosts); err != nil {
 			return nil, c.dbError(err)

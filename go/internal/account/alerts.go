@@ -1,0 +1,404 @@
+package account
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/transferometer/transferometer/internal/alert"
+	"github.com/transferometer/transferometer/internal/ledger"
+	"github.com/transferometer/transferometer/internal/macaddr"
+)
+
+// Deciding when to alert. Every locked cycle, after crediting, compares
+// the quotas' statuses with what was already told this period (or day)
+// and queues what is new in the outbox (internal/alert), before the
+// ledger is saved: a crash after the queueing repeats nothing that was
+// remembered, and one before it decides again from the same ledger. So an
+// alert is queued at least once and, barring such a crash, exactly once.
+//
+// - threshold: a quota instance's usage reached one of its notify
+//   percentages; once per threshold per period (per day for per-day
+//   quotas). A threshold the usage falls below again (a reset, an extra
+//   allowance for today) is armed again.
+// - blocked / throttled: the instance used its allowance and its action
+//   took effect; once per period or day, armed again by a lift.
+// - new_device: a MAC the ledger did not know (never seen, or let go as
+//   expired). A cycle that starts with an empty ledger (a fresh install,
+//   RAM and flash copies lost) takes the devices it finds as the starting
+//   point and announces none of them: a first install is not fifty
+//   alerts.
+//
+// What was told lives in alerts.db in db_dir, committed to persist_dir
+// with the ledger and merged back after a reboot, so a restart or reboot
+// refires nothing; a new period or day starts afresh.
+
+// AlertsFile holds what was told, in db_dir and in persist_dir (there with
+// the outbox's undelivered alerts too).
+const AlertsFile = "alerts.db"
+
+const alertsVersion = 1
+
+// alertState is alerts.db.
+type alertState struct {
+	Version int `json:"version"`
+	// Fired is what was told per quota instance (QuotaStatus.ID).
+	Fired map[string]fired `json:"fired"`
+	// Queue is the outbox's content, in the committed copy only.
+	Queue []alert.Entry `json:"queue,omitempty"`
+}
+
+// fired is what was told of one instance in the period or day Key.
+type fired struct {
+	Key        string `json:"key"`
+	Thresholds []int  `json:"thresholds,omitempty"`
+	// State is "blocked" or "throttled" once told, until lifted.
+	State string `json:"state,omitempty"`
+}
+
+// alertTxn is what a cycle notes for its decisions.
+type alertTxn struct {
+	// empty: the ledger held no device when the cycle started.
+	empty bool
+	// before holds the devices already first seen at the cycle's time
+	// (another run in the same second): not new to this cycle.
+	before map[macaddr.MAC]bool
+}
+
+// alertsBegin notes the ledger's devices before the cycle changes them.
+func (c *Core) alertsBegin(tx *txn) {
+	tx.alerts.empty = len(tx.hosts.Devices) == 0
+	for m, d := range tx.hosts.Devices {
+		if d.FirstSeen >= tx.now {
+			if tx.alerts.before == nil {
+				tx.alerts.before = map[macaddr.MAC]bool{}
+			}
+			tx.alerts.before[m] = true
+		}
+	}
+}
+
+// alertsDecide queues the cycle's alerts. A failure is a warning: counting
+// goes on, and the thresholds are decided again next cycle.
+func (c *Core) alertsDecide(tx *txn) {
+	n, err := c.decideAlerts(tx)
+	if err != nil {
+		tx.warnings = append(tx.warnings, Warning{Code: "alerts", Message: err.Error()})
+	}
+	if n > 0 && c.alertsQueued != nil && !c.resident && !c.DaemonRunning() {
+		// No daemon to deliver: a detached deliverer does, so that this
+		// door never waits for a script or a webhook.
+		c.alertsQueued()
+	}
+}
+
+func (c *Core) decideAlerts(tx *txn) (int, error) {
+	var out []alert.Alert
+	var names func(macaddr.MAC) string
+	name := func(m macaddr.MAC) string {
+		if names == nil {
+			names = c.shownNames(tx.hosts)
+		}
+		return names(m)
+	}
+	if c.settings.Alerts.NewDevice && !tx.alerts.empty {
+		out = append(out, c.newDevices(tx, name)...)
+	}
+	sts, err := c.quotaStatusesOf(tx.hosts, tx.transfer, tx.at)
+	if err != nil {
+		return 0, fmt.Errorf("alerts: %w", err)
+	}
+	dir := c.settings.DBDir
+	st, serr := loadAlertState(dir)
+	if serr != nil && st == nil {
+		return 0, serr
+	}
+	if serr != nil {
+		tx.warnings = append(tx.warnings, Warning{Code: "alerts", Message: serr.Error()})
+	}
+	qa, changed := decideQuotaAlerts(st, sts, tx.at, name)
+	out = append(out, qa...)
+	q := alert.Queue{Dir: dir}
+	if len(out) > 0 {
+		dropped, err := q.Add(out)
+		if err != nil {
+			// Not remembered as told either: decided again next cycle.
+			return 0, err
+		}
+		if dropped > 0 {
+			tx.warnings = append(tx.warnings, Warning{Code: "alerts_dropped", Message: fmt.Sprintf(
+				"the alert outbox is full (%d waiting): %d alert(s) not queued", alert.DefaultMax, dropped)})
+		}
+	}
+	if changed || serr != nil {
+		if err := saveAlertState(dir, st); err != nil {
+			return len(out), err
+		}
+	}
+	return len(out), nil
+}
+
+// shownNames returns a device's shown name: the given name, else the
+// hostname (as usage shows it).
+func (c *Core) shownNames(h *ledger.Hosts) func(macaddr.MAC) string {
+	return func(m macaddr.MAC) string {
+		if n := c.settings.Names[m].Name; n != "" {
+			return n
+		}
+		if d := h.Devices[m]; d != nil {
+			return d.Hostname
+		}
+		return ""
+	}
+}
+
+// newDevices lists the devices this cycle added to the ledger.
+func (c *Core) newDevices(tx *txn, name func(macaddr.MAC) string) []alert.Alert {
+	var macs []macaddr.MAC
+	for m, d := range tx.hosts.Devices {
+		if d.FirstSeen >= tx.now && !tx.alerts.before[m] {
+			macs = append(macs, m)
+		}
+	}
+	if len(macs) == 0 {
+		return nil
+	}
+	sort.Slice(macs, func(i, j int) bool { return macs[i].String() < macs[j].String() })
+	addrs := tx.hosts.AddrsByMAC()
+	per := c.stamp(tx.at)
+	out := make([]alert.Alert, 0, len(macs))
+	for _, m := range macs {
+		a := alert.Alert{ID: fmt.Sprintf("%s/%s@%d", alert.KindNewDevice, m, tx.now), Kind: alert.KindNewDevice,
+			MAC: m, Name: name(m), Period: per.Period, Time: tx.at}
+		for _, ip := range addrs[m] { // IPv4 sorts first
+			a.IP = ip.String()
+			break
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+// decideQuotaAlerts compares the statuses with what st says was told,
+// updates st, and returns the alerts to queue (in the statuses' order,
+// thresholds ascending). Instances no status names any more (a quota
+// removed, a device let go) are forgotten.
+func decideQuotaAlerts(st *alertState, sts []QuotaStatus, now time.Time, name func(macaddr.MAC) string) ([]alert.Alert, bool) {
+	var out []alert.Alert
+	changed := false
+	seen := make(map[string]bool, len(sts))
+	for _, s := range sts {
+		id := s.ID()
+		seen[id] = true
+		old, had := st.Fired[id]
+		f := old
+		if f.Key != s.Key {
+			f = fired{Key: s.Key}
+		}
+		base := alert.Alert{Quota: s.Name, Limit: s.Allowance(), Used: s.Used, Per: s.Per, Period: s.Key, Time: now}
+		if s.Device != nil {
+			base.MAC = *s.Device
+		} else if len(s.Members) == 1 {
+			base.MAC = s.Members[0]
+		}
+		if !base.MAC.IsZero() {
+			base.Name = name(base.MAC)
+		}
+		crossed := map[int]bool{}
+		for _, p := range s.Crossed {
+			crossed[p] = true
+		}
+		// Thresholds no longer reached are armed again.
+		kept := f.Thresholds[:0:0]
+		for _, p := range f.Thresholds {
+			if crossed[p] {
+				kept = append(kept, p)
+			}
+		}
+		f.Thresholds = kept
+		told := map[int]bool{}
+		for _, p := range f.Thresholds {
+			told[p] = true
+		}
+		ps := append([]int(nil), s.Crossed...)
+		sort.Ints(ps)
+		for _, p := range ps {
+			if told[p] {
+				continue
+			}
+			a := base
+			a.Kind, a.Percent = alert.KindThreshold, p
+			a.ID = fmt.Sprintf("%s/%s/%s/%d@%d", a.Kind, id, s.Key, p, now.Unix())
+			out = append(out, a)
+			f.Thresholds = append(f.Thresholds, p)
+			told[p] = true
+		}
+		sort.Ints(f.Thresholds)
+		switch s.State {
+		case QuotaBlocked, QuotaThrottled:
+			if f.State != string(s.State) {
+				a := base
+				a.Kind = string(s.State)
+				a.ID = fmt.Sprintf("%s/%s/%s@%d", a.Kind, id, s.Key, now.Unix())
+				out = append(out, a)
+				f.State = string(s.State)
+			}
+		default:
+			f.State = ""
+		}
+		empty := len(f.Thresholds) == 0 && f.State == ""
+		switch {
+		case empty && had:
+			delete(st.Fired, id)
+			changed = true
+		case !empty && (!had || !sameFired(old, f)):
+			st.Fired[id] = f
+			changed = true
+		}
+	}
+	for id := range st.Fired {
+		if !seen[id] {
+			delete(st.Fired, id)
+			changed = true
+		}
+	}
+	return out, changed
+}
+
+func sameFired(a, b fired) bool {
+	if a.Key != b.Key || a.State != b.State || len(a.Thresholds) != len(b.Thresholds) {
+		return false
+	}
+	for i := range a.Thresholds {
+		if a.Thresholds[i] != b.Thresholds[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// maxAlertsFile bounds what is read: the state holds one small entry per
+// quota instance, the committed copy the outbox too.
+const maxAlertsFile = 16 << 20
+
+// loadAlertState reads alerts.db in dir; missing is empty. A damaged file
+// gives an empty state and an error saying so (it is overwritten by the
+// next save: what it held is told again at worst).
+func loadAlertState(dir string) (*alertState, error) {
+	st := &alertState{Version: alertsVersion, Fired: map[string]fired{}}
+	p := filepath.Join(dir, AlertsFile)
+	data, err := os.ReadFile(p)
+	if errors.Is(err, os.ErrNotExist) {
+		return st, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("alerts: %w", err)
+	}
+	var got alertState
+	if len(data) > maxAlertsFile {
+		err = fmt.Errorf("larger than %d bytes", maxAlertsFile)
+	} else if err = json.Unmarshal(data, &got); err == nil && got.Version != alertsVersion {
+		err = errors.New("unknown format version " + strconv.Itoa(got.Version))
+	}
+	if err != nil {
+		return st, fmt.Errorf("alerts: %s was unreadable (%v); alerts already sent may be sent again", p, err)
+	}
+	if got.Fired == nil {
+		got.Fired = map[string]fired{}
+	}
+	return &got, nil
+}
+
+func saveAlertState(dir string, st *alertState) error {
+	b, err := json.Marshal(st)
+	if err != nil {
+		return fmt.Errorf("alerts: %w", err)
+	}
+	if err := ledger.WriteAtomic(filepath.Join(dir, AlertsFile), append(b, '\n'), ledger.FileMode); err != nil {
+		return fmt.Errorf("alerts: %w", err)
+	}
+	return nil
+}
+
+// commitAlerts copies what was told, and the alerts not yet delivered, to
+// dir (persist_dir). Nothing is written when nothing would change: with
+// no quota told and nothing waiting there is no file at all.
+func (c *Core) commitAlerts(dir string) error {
+	st, err := loadAlertState(c.settings.DBDir)
+	if st == nil {
+		return err
+	}
+	if st.Queue, err = (alert.Queue{Dir: c.settings.DBDir}).Entries(); err != nil {
+		return err
+	}
+	p := filepath.Join(dir, AlertsFile)
+	old, rerr := os.ReadFile(p)
+	if len(st.Fired) == 0 && len(st.Queue) == 0 {
+		if errors.Is(rerr, os.ErrNotExist) {
+			return nil
+		}
+	}
+	b, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	b = append(b, '\n')
+	if rerr == nil && string(old) == string(b) {
+		return nil
+	}
+	return ledger.WriteAtomic(p, b, ledger.FileMode)
+}
+
+// restoreAlerts merges the committed copy in dir (persist_dir) into
+// db_dir: what was told, and the alerts that were waiting (queued again
+// unless still there). At worst an alert is delivered twice, never lost.
+func (c *Core) restoreAlerts(tx *txn, dir string) {
+	cp, err := loadAlertState(dir)
+	if err != nil {
+		tx.warnings = append(tx.warnings, Warning{Code: "alerts", Message: "copy on flash: " + err.Error()})
+	}
+	if cp == nil || len(cp.Fired) == 0 && len(cp.Queue) == 0 {
+		return
+	}
+	st, err := loadAlertState(c.settings.DBDir)
+	if st == nil {
+		tx.warnings = append(tx.warnings, Warning{Code: "alerts", Message: err.Error()})
+		return
+	}
+	for id, f := range cp.Fired {
+		cur, ok := st.Fired[id]
+		if !ok || cur.Key != f.Key {
+			st.Fired[id] = f
+			continue
+		}
+		seen := map[int]bool{}
+		for _, p := range cur.Thresholds {
+			seen[p] = true
+		}
+		for _, p := range f.Thresholds {
+			if !seen[p] {
+				cur.Thresholds = append(cur.Thresholds, p)
+			}
+		}
+		sort.Ints(cur.Thresholds)
+		if cur.State == "" {
+			cur.State = f.State
+		}
+		st.Fired[id] = cur
+	}
+	if err := saveAlertState(c.settings.DBDir, st); err != nil {
+		tx.warnings = append(tx.warnings, Warning{Code: "alerts", Message: err.Error()})
+	}
+	as := make([]alert.Alert, 0, len(cp.Queue))
+	for _, e := range cp.Queue {
+		as = append(as, e.Alert)
+	}
+	if _, err := (alert.Queue{Dir: c.settings.DBDir}).Add(as); err != nil {
+		tx.warnings = append(tx.warnings, Warning{Code: "alerts", Message: err.Error()})
+	}
+}
