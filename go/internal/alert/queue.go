@@ -22,7 +22,6 @@ import (
 // QueueFile is the outbox's name in db_dir.
 const QueueFile = "alerts.queue"
 
-
 // DefaultMax bounds the outbox: a flood of new MACs, or every device of a
 // LAN crossing a per-device quota at once, must not grow it without end.
 const DefaultMax = 256
