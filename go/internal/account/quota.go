@@ -1,10 +1,13 @@
 package account
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"sort"
@@ -13,6 +16,7 @@ import (
 	"github.com/transferometer/transferometer/internal/config"
 	"github.com/transferometer/transferometer/internal/ledger"
 	"github.com/transferometer/transferometer/internal/macaddr"
+	"github.com/transferometer/transferometer/internal/netfilter"
 )
 
 // QuotaState is where a quota stands.
@@ -39,13 +43,15 @@ type QuotaStatus struct {
 	Members []macaddr.MAC `json:"members"`
 	// Limit is the configured allowance; Extra what was added for today;
 	// Remaining is Limit+Extra-Used, at least 0.
-	Limit     uint64     `json:"limit"`
-	Used      uint64     `json:"used"`
-	Remaining uint64     `json:"remaining"`
-	Per       string     `json:"per"`
-	Direction string     `json:"direction"`
-	Action    string     `json:"action"`
-	State     QuotaState `json:"state"`
+	Limit     uint64 `json:"limit"`
+	Used      uint64 `json:"used"`
+	Remaining uint64 `json:"remaining"`
+	Per       string `json:"per"`
+	Direction string `json:"direction"`
+	Action    string `json:"action"`
+	// RateKbit is a throttle's rate in kbit/s.
+	RateKbit uint64     `json:"rate,omitempty"`
+	State    QuotaState `json:"state"`
 	// Crossed lists the notify thresholds reached this period or day.
 	Crossed []int  `json:"crossed"`
 	Extra   uint64 `json:"extra"`
@@ -180,7 +186,7 @@ func quotaMembers(q config.Quota, names map[macaddr.MAC]config.DeviceName) []mac
 
 func (in quotaInput) status(q config.Quota, dev *macaddr.MAC, members []macaddr.MAC) QuotaStatus {
 	st := QuotaStatus{Name: q.Name, Device: dev, Members: members, Limit: q.Limit, Per: string(q.Per),
-		Direction: string(q.Direction), Action: string(q.Action), Crossed: []int{}}
+		Direction: string(q.Direction), Action: string(q.Action), RateKbit: q.RateKbit, Crossed: []int{}}
 	bucket := &in.transfer.Period
 	st.Key = in.stamp.Period
 	if q.Per == config.QuotaPerDay {
@@ -281,4 +287,108 @@ func (c *Core) Quotas() ([]QuotaStatus, error) {
 		return nil, err
 	}
 	return c.quotaStatusesOf(hosts, transfer, c.now())
+}
+
+// QuotaKernelFile remembers, per quota object, the period or day and the
+// ledger's count it was last synced with (in db_dir, which a reboot
+// empties as it empties the kernel's tables): a new key, or a count that
+// went down (a reset), makes the kernel start again from the ledger's.
+const QuotaKernelFile = "quota-kernel.json"
+
+type quotaKernelEntry struct {
+	Key  string `json:"key"`
+	Used uint64 `json:"used"`
+}
+
+// quotaObjectName names an instance's kernel objects: q_<quota>, and for a
+// per-device instance q_<quota>_<mac without colons>.
+func quotaObjectName(s QuotaStatus) string {
+	if s.Device == nil {
+		return "q_" + s.Name
+	}
+	b, _ := s.Device.MarshalText()
+	hex := make([]byte, 0, 12)
+	for _, ch := range b {
+		if ch != ':' {
+			hex = append(hex, ch)
+		}
+	}
+	return "q_" + s.Name + "_" + string(hex)
+}
+
+// quotaRules turns statuses into what the kernel enforces: every instance
+// with an action and not lifted, its members' LAN addresses, its
+// allowance and the ledger's count.
+func quotaRules(sts []QuotaStatus, addrs map[macaddr.MAC][]netip.Addr, lan func(netip.Addr) bool, saved map[string]quotaKernelEntry) ([]netfilter.QuotaRule, map[string]quotaKernelEntry) {
+	var rules []netfilter.QuotaRule
+	next := map[string]quotaKernelEntry{}
+	for _, s := range sts {
+		if s.Lifted || (s.Action != string(config.QuotaBlock) && s.Action != string(config.QuotaThrottle)) {
+			continue
+		}
+		name := quotaObjectName(s)
+		r := netfilter.QuotaRule{Name: name, Bytes: s.Allowance(), Used: s.Used,
+			Down: s.Direction != string(config.QuotaUp), Up: s.Direction != string(config.QuotaDown)}
+		if s.Action == string(config.QuotaThrottle) {
+			r.RateKbit = s.RateKbit
+		}
+		prev, ok := saved[name]
+		r.Fresh = !ok || prev.Key != s.Key || s.Used < prev.Used
+		for _, m := range s.Members {
+			for _, a := range addrs[m] {
+				if lan(a) {
+					r.Addrs = append(r.Addrs, a)
+				}
+			}
+		}
+		rules = append(rules, r)
+		next[name] = quotaKernelEntry{Key: s.Key, Used: s.Used}
+	}
+	return rules, next
+}
+
+// syncQuotas brings the kernel's quotas in line with the ledger, in the
+// locked cycle that has just brought the counting rules in line. A
+// failure is a warning: counting goes on.
+func (c *Core) syncQuotas(ctx context.Context, tx *txn) {
+	qe, ok := c.current().(netfilter.QuotaEnforcer)
+	if !ok {
+		if len(c.settings.Quotas) > 0 {
+			tx.warnings = append(tx.warnings, Warning{Code: "quota_backend", Message: "Quotas are counted and reported, but enforced in the kernel with the nftables backend only (the iptables backend blocks and throttles nothing): set option backend 'nftables' (OpenWrt 22.03 and later)."})
+		}
+		return
+	}
+	sts, err := c.quotaStatusesOf(tx.hosts, tx.transfer, tx.at)
+	if err == nil {
+		path := filepath.Join(c.settings.DBDir, QuotaKernelFile)
+		saved := map[string]quotaKernelEntry{}
+		old, rerr := os.ReadFile(path)
+		if rerr == nil {
+			_ = json.Unmarshal(old, &saved) // unreadable: every object starts from the ledger
+		}
+		lan, lerr := c.lanSet()
+		inLAN := func(a netip.Addr) bool { return lerr != nil || lan.Contains(a) }
+		rules, next := quotaRules(sts, tx.hosts.AddrsByMAC(), inLAN, saved)
+		if _, err = qe.SyncQuotas(ctx, rules); err == nil {
+			var b []byte
+			if b, err = json.Marshal(next); err == nil && !bytes.Equal(b, old) {
+				err = ledger.WriteAtomic(path, b, 0o600)
+			}
+		}
+	}
+	if err != nil {
+		tx.warnings = append(tx.warnings, Warning{Code: "quota_kernel", Message: "quotas are not enforced: " + err.Error()})
+	}
+	if len(c.settings.Quotas) > 0 && c.chosen().Offload.Software {
+		tx.warnings = append(tx.warnings, Warning{Code: "quota_offload", Message: "Software flow offloading is on: established flows skip the forward hook where quotas are enforced, so a device can go past its allowance. Turn flow offloading off in Network → Firewall for exact quotas."})
+	}
+	tx.quotas = sts
+}
+
+// teardownQuotas removes the quota table (accounting switched off).
+func (c *Core) teardownQuotas(ctx context.Context) error {
+	if qe, ok := c.current().(netfilter.QuotaEnforcer); ok {
+		return qe.TeardownQuotas(ctx)
+	}
+	return nil
 }

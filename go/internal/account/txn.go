@@ -28,6 +28,8 @@ type txn struct {
 	// closed holds buckets a rollover (or a restore) ended, for history.db.
 	closed []ledger.Closed
 	alerts alertTxn // alerts.go
+	// quotas is every quota's status after this cycle's credit (quota.go).
+	quotas []QuotaStatus
 }
 
 // transact runs fn inside the cycle. The order is the crash-safety
@@ -144,6 +146,7 @@ func (c *Core) transact(ctx context.Context, fn func(tx *txn) error) (*txn, erro
 			return nil, c.dbError(err)
 		}
 	}
+	c.syncQuotas(ctx, tx)
 	if err := c.retire(ctx, tx); err != nil {
 		return nil, err
 	}
