@@ -77,14 +77,18 @@ function declaredCalls() {
 
 test('usage.js: rpc.declare for transferometer usage/hosts/reset, whole replies, no save footer', () => {
 	const { decls, proto } = declaredCalls();
-	const byMethod = Object.fromEntries(decls.map(d => [ d.method, d ]));
-	assert.deepEqual(Object.keys(byMethod).sort(), [ 'hosts', 'reset', 'usage' ]);
-	for (const d of decls) {
-		assert.equal(d.object, 'transferometer');
+	const byMethod = Object.fromEntries(decls.filter(d => d.object === 'transferometer').map(d => [ d.method, d ]));
+	assert.deepEqual(Object.keys(byMethod).sort(), [ 'backup', 'history', 'hosts', 'reset', 'restore', 'usage' ]);
+	// besides: LuCI's host names, the session's right to write names (uci), and the names' uci calls
+	assert.deepEqual(decls.filter(d => d.object !== 'transferometer').map(d => `${d.object}.${d.method}`).sort(),
+		[ 'luci-rpc.getHostHints', 'session.access', 'uci.add', 'uci.commit', 'uci.delete', 'uci.get', 'uci.set' ]);
+	for (const d of decls.filter(d => d.object === 'transferometer')) {
 		assert.deepEqual(d.expect, { '': {} }, `${d.method}: error objects must come through whole`);
 	}
 	assert.deepEqual(byMethod.usage.params, [ 'mac', 'period' ]);
 	assert.deepEqual(byMethod.reset.params, [ 'mac' ]);
+	assert.deepEqual(byMethod.history.params, [ 'period', 'mac' ]);
+	assert.deepEqual(byMethod.restore.params, [ 'data' ]);
 	assert.ok(!byMethod.hosts.params || byMethod.hosts.params.length === 0);
 	assert.equal(proto.handleSave, null);
 	assert.equal(proto.handleSaveApply, null);
@@ -102,12 +106,16 @@ test('ACL: a view-and-reset group and a settings group, each exactly what its vi
 	assert.deepEqual(Object.keys(acl), [ VIEW_GROUP, SETTINGS_GROUP ]);
 	const v = acl[VIEW_GROUP], s = acl[SETTINGS_GROUP];
 	for (const g of [ v, s ]) assert.equal(typeof g.description, 'string');
-	assert.deepEqual(v.read, { ubus: { transferometer: [ 'hosts', 'usage' ] }, uci: [ 'transferometer' ] });
-	assert.deepEqual(v.write, { ubus: { transferometer: [ 'reset', 'quota_lift', 'quota_extra' ] } }, 'viewing grants no uci write');
+	assert.deepEqual(v.read, { ubus: { transferometer: [ 'hosts', 'usage', 'history' ], 'luci-rpc': [ 'getHostHints' ] }, uci: [ 'transferometer' ] });
+	assert.deepEqual(v.write, { ubus: { transferometer: [ 'reset', 'quota_lift', 'quota_extra', 'backup', 'restore' ] } }, 'viewing grants no uci write');
 	assert.deepEqual(s.read, { uci: [ 'transferometer' ] });
 	assert.deepEqual(s.write, { uci: [ 'transferometer' ] }, 'the settings group grants no ubus call');
 	const granted = new Set([ ...v.read.ubus.transferometer, ...v.write.ubus.transferometer ]);
-	for (const d of declaredCalls().decls)
+	assert.deepEqual(v.write.ubus.transferometer.filter(m => m === 'backup' || m === 'restore'), [ 'backup', 'restore' ],
+		'backup and restore are write grants: a backup exposes everything, a restore replaces it');
+	for (const d of declaredCalls().decls.filter(d => d.object === 'luci-rpc'))
+		assert.ok(v.read.ubus[d.object].includes(d.method), `the view group grants ${d.object}.${d.method}`);
+	for (const d of declaredCalls().decls.filter(d => d.object === 'transferometer'))
 		assert.ok(granted.has(d.method), `the view group grants transferometer.${d.method}`);
 });
 

@@ -19,6 +19,12 @@
 //              object "uci": get / set / delete / changes / revert / commit / apply / confirm on
 //              <config dir>/<config>, with changes staged in memory until commit/apply (as rpcd's
 //              session delta), enough for form.Map to load and save.
+//              object "luci-rpc", method getHostHints: the names LuCI knows for MACs, from
+//              <config dir>/ethers ("MAC NAME" lines, as /etc/ethers) and <config dir>/dhcp
+//              (`config host` static leases with mac and name, as /etc/config/dhcp), in luci-rpc's
+//              shape { "AA:BB:..": { name, ipaddrs, ip6addrs } }; a missing file gives no names.
+//              object "session", method access { scope, object, function }: { access } by the
+//              session's grants (scope "ubus" or "uci"), as rpcd answers it for the page's session.
 //   - readonly: the session of a user granted only the read half of the ACL group: the page's
 //              L.env.nodespec.readonly is true (as LuCI's dispatcher sets it) and /ubus refuses
 //              the write grants (reset, uci set/commit/apply) with "Access denied".
@@ -260,8 +266,51 @@ export function createShim({ bin, configDir, appRoot = APP_ROOT, readonly = fals
 		return { result: [ UBUS_STATUS.METHOD_NOT_FOUND ] };
 	}
 
+	// luci-rpc getHostHints from the config dir's ethers and dhcp files (what LuCI reads on a router,
+	// besides the neighbour table and the leases of the running dnsmasq).
+	function hostHints() {
+		const hints = {};
+		const put = (mac, name, ip) => {
+			const m = String(mac || '').trim().toUpperCase().replace(/-/g, ':');
+			if (!/^[0-9A-F]{2}(:[0-9A-F]{2}){5}$/.test(m)) return;
+			const h = hints[m] = hints[m] || { ipaddrs: [], ip6addrs: [] };
+			if (name && !h.name) h.name = String(name);
+			if (ip) (String(ip).includes(':') ? h.ip6addrs : h.ipaddrs).push(String(ip));
+		};
+		const ethers = path.join(configDir, 'ethers');
+		if (existsSync(ethers))
+			for (const line of readFileSync(ethers, 'utf8').split('\n')) {
+				const w = line.replace(/#.*/, '').trim().split(/\s+/);
+				if (w.length >= 2) put(w[0], /^[0-9.:]+$/.test(w[1]) ? null : w[1], /^[0-9.:]+$/.test(w[1]) ? w[1] : null);
+			}
+		const dhcp = loadConfig('dhcp');
+		for (const s of dhcp || []) {
+			if (s.type !== 'host') continue;
+			const macs = s.options.get('mac'), name = s.options.get('name'), ip = s.options.get('ip');
+			for (const m of [].concat(macs || []).flatMap(v => String(v).split(/\s+/)))
+				put(m, Array.isArray(name) ? name[0] : name, Array.isArray(ip) ? ip[0] : ip);
+		}
+		return hints;
+	}
+
 	async function callObject(object, method, args) {
 		if (object === 'uci') return callUci(method, args);
+
+		if (object === 'luci-rpc') {
+			if (!allowedUbus(object, method)) return { denied: true };
+			if (method === 'getHostHints') return { result: [ UBUS_STATUS.OK, hostHints() ] };
+			return { result: [ UBUS_STATUS.METHOD_NOT_FOUND ] };
+		}
+
+		// luci-base grants session access to every session (its "unauthenticated" group)
+		if (object === 'session' && method === 'access') {
+			const a = args || {};
+			const write = a.function === 'write';
+			const access = a.scope === 'uci' ? (write ? !readonly && allowedUci(a.object, true) : allowedUci(a.object, false))
+				: a.scope === 'ubus' ? allowedUbus(a.object, a.function)
+				: false;
+			return { result: [ UBUS_STATUS.OK, { access: !!access } ] };
+		}
 
 		if (object === 'transferometer') {
 			if (!allowedUbus(object, method)) return { denied: true };

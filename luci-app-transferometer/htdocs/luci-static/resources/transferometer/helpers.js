@@ -56,16 +56,43 @@ function isCount(n) {
 }
 
 /*
+ * Number formats of a locale (undefined: the browser's), made once per
+ * locale and kind: Intl.NumberFormat is slow to construct.
+ */
+var numberFormats = {};
+
+function numberFormat(locale, kind) {
+	var key = String(locale) + '|' + kind;
+
+	if (!numberFormats[key]) {
+		var opts = (kind == 'fixed2') ? { minimumFractionDigits: 2, maximumFractionDigits: 2 }
+			: (kind == 'percent') ? { style: 'percent', maximumFractionDigits: 0, signDisplay: 'exceptZero' }
+			: { maximumFractionDigits: 0 };
+
+		try {
+			numberFormats[key] = new Intl.NumberFormat(locale, opts);
+		}
+		catch (e) {
+			/* an unknown locale tag: the runtime's own */
+			numberFormats[key] = new Intl.NumberFormat(undefined, opts);
+		}
+	}
+
+	return numberFormats[key];
+}
+
+/*
  * 500 -> "500 B", 10280 -> "10.04 KB", 1048575 -> "1.00 MB".
  * Binary multiples with the unit names LuCI itself prints for
- * format strings like %1024.2mB.
+ * format strings like %1024.2mB; the number in the locale's digits and
+ * separators (undefined: the browser's), e.g. "10,04 KB" in German.
  */
-function formatBytes(n) {
+function formatBytes(n, locale) {
 	if (!isCount(n))
 		return '-';
 
 	if (n < 1024)
-		return Math.floor(n) + ' B';
+		return numberFormat(locale, 'int').format(Math.floor(n)) + ' B';
 
 	var v = n / 1024, u = 0;
 
@@ -80,33 +107,66 @@ function formatBytes(n) {
 		u++;
 	}
 
-	return v.toFixed(2) + ' ' + UNITS[u];
+	return numberFormat(locale, 'fixed2').format(+v.toFixed(2)) + ' ' + UNITS[u];
 }
 
-/* Digits grouped by three with a narrow no-break space (locale neutral). */
-function groupDigits(n) {
-	return String(Math.floor(n)).replace(/\B(?=(\d{3})+(?!\d))/g, '\u202f');
+/* A whole number with the locale's digit grouping: 10280 -> "10,280" (en), "10.280" (de). */
+function groupDigits(n, locale) {
+	return numberFormat(locale, 'int').format(Math.floor(n));
 }
 
-/* Exact figures for the hover title: "10\u202f280 bytes, 10 packets". */
-function exactTitle(bytes, packets) {
+/* Exact figures for the hover title: "10,280 bytes, 10 packets". */
+function exactTitle(bytes, packets, locale) {
 	if (!isCount(bytes))
 		return '';
 
-	var s = fmt(tr('%s bytes'), groupDigits(bytes));
+	var s = fmt(tr('%s bytes'), groupDigits(bytes, locale));
 
 	if (isCount(packets))
-		s += ', ' + fmt(tr('%s packets'), groupDigits(packets));
+		s += ', ' + fmt(tr('%s packets'), groupDigits(packets, locale));
 
 	return s;
 }
 
 /* Bytes per second, or "-" when no rate is known yet. */
-function formatRate(bps) {
+function formatRate(bps, locale) {
 	if (!isCount(bps))
 		return '-';
 
-	return formatBytes(bps) + '/s';
+	return formatBytes(bps, locale) + '/s';
+}
+
+/*
+ * An age in seconds as the locale says it ("5 minutes ago", "vor 5
+ * Minuten"), with Intl.RelativeTimeFormat; formatAge where the runtime
+ * lacks it.
+ */
+function relativeAge(seconds, locale) {
+	if (typeof(seconds) != 'number' || !isFinite(seconds))
+		return '-';
+
+	if (typeof Intl != 'object' || typeof Intl.RelativeTimeFormat != 'function')
+		return formatAge(seconds);
+
+	var rtf;
+
+	try {
+		rtf = new Intl.RelativeTimeFormat(locale, { numeric: 'auto' });
+	}
+	catch (e) {
+		rtf = new Intl.RelativeTimeFormat(undefined, { numeric: 'auto' });
+	}
+
+	var s = Math.max(0, seconds);
+
+	if (s < 60)
+		return rtf.format(-Math.floor(s), 'second');
+	if (s < 3600)
+		return rtf.format(-Math.floor(s / 60), 'minute');
+	if (s < 86400)
+		return rtf.format(-Math.floor(s / 3600), 'hour');
+
+	return rtf.format(-Math.floor(s / 86400), 'day');
 }
 
 /* Age in seconds -> "just now", "42s ago", "5m ago", "3h ago", "2d ago". */
@@ -145,14 +205,14 @@ function todayTotal(host) {
 }
 
 /* Hover title of a Today cell: exact total, its split, packets. */
-function todayTitle(today) {
+function todayTitle(today, locale) {
 	var t = today || {},
 	    down = +t.download_bytes || 0,
 	    up = +t.upload_bytes || 0,
-	    s = fmt(tr('%s bytes'), groupDigits(down + up)) + ' (↓ ' + groupDigits(down) + ', ↑ ' + groupDigits(up) + ')';
+	    s = fmt(tr('%s bytes'), groupDigits(down + up, locale)) + ' (↓ ' + groupDigits(down, locale) + ', ↑ ' + groupDigits(up, locale) + ')';
 
 	if (isCount(t.download_packets) || isCount(t.upload_packets))
-		s += ', ' + fmt(tr('%s packets'), groupDigits((+t.download_packets || 0) + (+t.upload_packets || 0)));
+		s += ', ' + fmt(tr('%s packets'), groupDigits((+t.download_packets || 0) + (+t.upload_packets || 0), locale));
 
 	return s;
 }
@@ -615,6 +675,374 @@ function parseLiveMessage(data) {
 	return { at: (typeof(m.at) == 'number' && isFinite(m.at)) ? m.at : null, rates: rates };
 }
 
+/* --- names, groups and the search box --- */
+
+/* A MAC in LuCI's spelling (upper case, colons), or null when it is none. */
+function normalizeMAC(mac) {
+	var s = String(mac == null ? '' : mac).trim().toLowerCase().replace(/-/g, ':');
+
+	return /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/.test(s) ? s.toUpperCase() : null;
+}
+
+/* The longest name or group the service takes, in bytes of UTF-8. */
+var MAX_NAME_BYTES = 64;
+
+function utf8Length(s) {
+	var n = 0;
+
+	for (var i = 0; i < s.length; i++) {
+		var c = s.charCodeAt(i);
+
+		if (c < 0x80) n += 1;
+		else if (c < 0x800) n += 2;
+		else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) { n += 4; i++; }
+		else n += 3;
+	}
+
+	return n;
+}
+
+/*
+ * A name or group for `config host` as the service takes it (its
+ * internal/names rule and the 64-byte bound of internal/config): no
+ * control characters, no markup or quotes (< > " ' & \), none of the
+ * invisible characters that reorder or hide text.  A section the
+ * service refuses would stop it reading its settings, so the page
+ * refuses first.  True or a message; empty is fine (not set).
+ */
+function checkDeviceLabel(v) {
+	var s = String(v == null ? '' : v);
+
+	if (s === '')
+		return true;
+
+	if (utf8Length(s) > MAX_NAME_BYTES)
+		return fmt(tr('At most %d bytes'), MAX_NAME_BYTES);
+
+	if (/[\x00-\x1f\x7f-\x9f]/.test(s))
+		return tr('No control characters (such as tab or line break)');
+
+	if (/[<>"'&\\]/.test(s))
+		return tr('None of these characters: < > " \' & \\');
+
+	if (/[\u061c\u200b-\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff]/.test(s))
+		return tr('No invisible characters (direction marks, zero-width spaces)');
+
+	if (/[\ud800-\udbff](?![\udc00-\udfff])|(^|[^\ud800-\udbff])[\udc00-\udfff]/.test(s))
+		return tr('Not valid text');
+
+	return true;
+}
+
+/*
+ * The name a device is shown by and where it comes from: the name given
+ * on this page or in the settings (usage's name when it is not the DHCP
+ * hostname), else the DHCP hostname, else the name LuCI knows for the
+ * MAC (luci-rpc getHostHints: /etc/ethers, static leases, neighbours).
+ * hints: MAC (any case) -> { name }.  { name, source } with source
+ * 'given', 'dhcp', 'hint' or null (unnamed).
+ */
+function shownName(host, hints) {
+	var h = host || {},
+	    name = h.name ? String(h.name) : '',
+	    hostname = h.hostname ? String(h.hostname) : '';
+
+	if (name && name !== hostname)
+		return { name: name, source: 'given' };
+
+	if (hostname)
+		return { name: hostname, source: 'dhcp' };
+
+	if (name)
+		return { name: name, source: 'given' };
+
+	var mac = normalizeMAC(h.mac),
+	    hint = (mac && hints) ? (hints[mac] || hints[mac.toLowerCase()]) : null;
+
+	if (hint && hint.name && checkDeviceLabel(hint.name) === true)
+		return { name: String(hint.name), source: 'hint' };
+
+	return { name: null, source: null };
+}
+
+/* Copies of hosts whose name is the shown one (for sorting by it). */
+function withShownNames(hosts, hints) {
+	return (hosts || []).map(function(host) {
+		var copy = {};
+
+		for (var k in host)
+			copy[k] = host[k];
+
+		copy.name = shownName(host, hints).name || '';
+
+		return copy;
+	});
+}
+
+/*
+ * Hosts whose shown name, hostname, group, MAC (with or without
+ * separators) or one of its addresses contains query (case-insensitive).
+ * An empty query keeps all.
+ */
+function filterHosts(hosts, query, hints) {
+	var q = String(query == null ? '' : query).trim().toLowerCase();
+
+	if (q === '')
+		return (hosts || []).slice();
+
+	var bare = q.replace(/[:\-.]/g, '');
+
+	return (hosts || []).filter(function(host) {
+		var mac = String(host.mac || '').toLowerCase(),
+		    fields = [ shownName(host, hints).name, host.hostname, host.group, mac ]
+				.concat(Array.isArray(host.ips) ? host.ips : []);
+
+		for (var i = 0; i < fields.length; i++)
+			if (fields[i] != null && String(fields[i]).toLowerCase().indexOf(q) >= 0)
+				return true;
+
+		return bare.length >= 2 && /^[0-9a-f]+$/.test(bare) && mac.replace(/:/g, '').indexOf(bare) >= 0;
+	});
+}
+
+/* The sort and filter the table remembers (localStorage): a sane value or the defaults. */
+function parseTableState(json) {
+	var st = { sortKey: 'total', sortDir: 'desc', query: '' }, v;
+
+	try {
+		v = JSON.parse(String(json));
+	}
+	catch (e) {
+		return st;
+	}
+
+	if (!v || typeof(v) != 'object')
+		return st;
+
+	if (typeof(v.sortKey) == 'string' && COLUMNS.hasOwnProperty(v.sortKey))
+		st.sortKey = v.sortKey;
+	if (v.sortDir == 'asc' || v.sortDir == 'desc')
+		st.sortDir = v.sortDir;
+	if (typeof(v.query) == 'string')
+		st.query = v.query.slice(0, 100);
+
+	return st;
+}
+
+/* --- over time: history charts --- */
+
+/* Devices drawn on their own in the stacked chart; the rest add up as "others". */
+var CHART_TOP = 5;
+
+/*
+ * The stacked chart of history buckets (days or hours: { download,
+ * upload, devices: { mac: [down, up] } }).  The top devices by traffic
+ * (download + upload over all buckets; ties by MAC) get a series each,
+ * everything else one "others" series (what a bucket has beyond its
+ * listed devices included, so the stack adds up to the bucket's total).
+ * Returns { series: [ key ], bars: [ { down: [ bytes per series ], up:
+ * [...], download, upload } ], max } with keys the MACs (lower case)
+ * and 'others' last when it is not empty.
+ */
+function stackBuckets(buckets, top) {
+	var list = Array.isArray(buckets) ? buckets : [],
+	    n = (top == null) ? CHART_TOP : top,
+	    sums = {};
+
+	list.forEach(function(b) {
+		var devs = (b && b.devices && typeof(b.devices) == 'object') ? b.devices : {};
+
+		for (var mac in devs) {
+			var v = Array.isArray(devs[mac]) ? devs[mac] : [];
+			sums[mac.toLowerCase()] = (sums[mac.toLowerCase()] || 0) + (+v[0] || 0) + (+v[1] || 0);
+		}
+	});
+
+	var ranked = Object.keys(sums).filter(function(m) { return sums[m] > 0; }).sort(function(a, b) {
+		return (sums[b] - sums[a]) || (a < b ? -1 : a > b ? 1 : 0);
+	});
+	var series = ranked.slice(0, n), index = {}, others = false, max = 0;
+
+	series.forEach(function(m, i) { index[m] = i; });
+
+	var bars = list.map(function(b) {
+		var devs = (b && b.devices && typeof(b.devices) == 'object') ? b.devices : {},
+		    down = series.map(function() { return 0; }),
+		    up = series.map(function() { return 0; }),
+		    listedDown = 0, listedUp = 0,
+		    total = { down: +(b && b.download) || 0, up: +(b && b.upload) || 0 };
+
+		for (var mac in devs) {
+			var v = Array.isArray(devs[mac]) ? devs[mac] : [], i = index[mac.toLowerCase()];
+
+			if (i != null) {
+				down[i] += +v[0] || 0;
+				up[i] += +v[1] || 0;
+				listedDown += +v[0] || 0;
+				listedUp += +v[1] || 0;
+			}
+		}
+
+		/* a bucket's totals include what devices it does not list (e.g. expired ones) */
+		var restDown = Math.max(0, Math.max(total.down, sumOf(devs, 0)) - listedDown),
+		    restUp = Math.max(0, Math.max(total.up, sumOf(devs, 1)) - listedUp);
+
+		down.push(restDown);
+		up.push(restUp);
+
+		if (restDown > 0 || restUp > 0)
+			others = true;
+
+		var d = listedDown + restDown, u = listedUp + restUp;
+
+		max = Math.max(max, d, u);
+
+		return { down: down, up: up, download: d, upload: u };
+	});
+
+	if (!others)
+		bars.forEach(function(b) { b.down.pop(); b.up.pop(); });
+
+	return { series: others ? series.concat('others') : series, bars: bars, max: max };
+}
+
+function sumOf(devs, k) {
+	var n = 0;
+
+	for (var mac in devs)
+		n += Array.isArray(devs[mac]) ? (+devs[mac][k] || 0) : 0;
+
+	return n;
+}
+
+/*
+ * The top of a chart's scale: the smallest 1, 2 or 5 times a power of
+ * 1024 (or of ten below 1024) at or above max, so the axis label is a
+ * round figure.  0 for an empty chart.
+ */
+function chartScale(max) {
+	if (!isCount(max) || max <= 0)
+		return 0;
+
+	var unit = 1;
+
+	while (max / unit >= 1024)
+		unit *= 1024;
+
+	var v = max / unit, step = 1;
+
+	while (step * 10 < v)
+		step *= 10;
+
+	var mult = [ 1, 2, 5, 10 ].find(function(m) { return m * step >= v; });
+
+	return Math.min(mult * step, 1024) * unit;
+}
+
+/* The height (px) a value gets on a scale drawn h px tall, to 0.01 px. */
+function barHeight(value, scale, h) {
+	if (!(scale > 0) || !isCount(value))
+		return 0;
+
+	return Math.round(value / scale * h * 100) / 100;
+}
+
+/*
+ * This period against the previous one, in percent of the previous
+ * total (download + upload); null when there is no previous period or it
+ * counted nothing.
+ */
+function compareTotals(cur, prev) {
+	if (!cur || !prev)
+		return null;
+
+	var a = (+cur.download || 0) + (+cur.upload || 0),
+	    b = (+prev.download || 0) + (+prev.upload || 0);
+
+	if (!(b > 0))
+		return null;
+
+	return (a - b) / b * 100;
+}
+
+/* A percentage with its sign, in the locale: 12.4 -> "+12%" (en), "+12 %" (de). */
+function formatPercent(pct, locale) {
+	if (typeof(pct) != 'number' || !isFinite(pct))
+		return '-';
+
+	return numberFormat(locale, 'percent').format(pct / 100);
+}
+
+/*
+ * A history date ("2026-12-07") or hour ("2026-12-07T13") in the
+ * locale: "Dec 7" / "7. Dez."; with hour "13:00".  The router's local
+ * date and hour are shown as they are, whatever the browser's time zone
+ * (formatted as UTC).
+ */
+function formatBucket(key, kind, locale) {
+	var m = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}))?$/.exec(String(key || ''));
+
+	if (!m)
+		return String(key || '');
+
+	var t = new Date(Date.UTC(+m[1], +m[2] - 1, +m[3], m[4] ? +m[4] : 0)),
+	    opts = (kind == 'hour') ? { hour: '2-digit', minute: '2-digit', hourCycle: 'h23', timeZone: 'UTC' }
+			: (kind == 'long') ? { weekday: 'short', year: 'numeric', month: 'long', day: 'numeric', timeZone: 'UTC' }
+			: { month: 'short', day: 'numeric', timeZone: 'UTC' };
+
+	try {
+		return new Intl.DateTimeFormat(locale, opts).format(t);
+	}
+	catch (e) {
+		return new Intl.DateTimeFormat(undefined, opts).format(t);
+	}
+}
+
+/* A period key as a date in the locale ("December 1, 2026"). */
+function formatDay(key, locale) {
+	var d = parseDay(key);
+
+	if (!d)
+		return String(key || '');
+
+	var opts = { year: 'numeric', month: 'long', day: 'numeric', timeZone: 'UTC' };
+
+	try {
+		return new Intl.DateTimeFormat(locale, opts).format(new Date(d.t));
+	}
+	catch (e) {
+		return new Intl.DateTimeFormat(undefined, opts).format(new Date(d.t));
+	}
+}
+
+/* --- backup and restore --- */
+
+/* Bytes (Uint8Array) <-> base64, for the backup file in the ubus reply and the upload. */
+function bytesToBase64(bytes) {
+	var s = '', CH = 0x8000;
+
+	for (var i = 0; i < bytes.length; i += CH)
+		s += String.fromCharCode.apply(null, Array.prototype.slice.call(bytes, i, i + CH));
+
+	return btoa(s);
+}
+
+function base64ToBytes(b64) {
+	var s = atob(String(b64 || '')), out = new Uint8Array(s.length);
+
+	for (var i = 0; i < s.length; i++)
+		out[i] = s.charCodeAt(i);
+
+	return out;
+}
+
+/* A file name for the download: the one the router gave, made safe, or a default. */
+function backupFilename(name) {
+	var s = String(name || '').replace(/^.*[\/\\]/, '').replace(/[^A-Za-z0-9_.-]/g, '_');
+
+	return /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(s) ? s : 'transferometer-backup.json';
+}
+
 /* --- settings validators: the backend's rules (internal/config); true or a message --- */
 
 var DURATION_UNITS = { '': 1, 's': 1, 'm': 60, 'h': 3600, 'd': 86400 };
@@ -835,6 +1263,7 @@ return baseclass.extend({
 	formatBytes: formatBytes,
 	formatRate: formatRate,
 	formatAge: formatAge,
+	relativeAge: relativeAge,
 	exactTitle: exactTitle,
 	groupDigits: groupDigits,
 	hostLabel: hostLabel,
@@ -867,6 +1296,27 @@ return baseclass.extend({
 	liveURL: liveURL,
 	liveCertURL: liveCertURL,
 	parseLiveMessage: parseLiveMessage,
+
+	normalizeMAC: normalizeMAC,
+	MAX_NAME_BYTES: MAX_NAME_BYTES,
+	checkDeviceLabel: checkDeviceLabel,
+	shownName: shownName,
+	withShownNames: withShownNames,
+	filterHosts: filterHosts,
+	parseTableState: parseTableState,
+
+	CHART_TOP: CHART_TOP,
+	stackBuckets: stackBuckets,
+	chartScale: chartScale,
+	barHeight: barHeight,
+	compareTotals: compareTotals,
+	formatPercent: formatPercent,
+	formatBucket: formatBucket,
+	formatDay: formatDay,
+
+	bytesToBase64: bytesToBase64,
+	base64ToBytes: base64ToBytes,
+	backupFilename: backupFilename,
 
 	parseDuration: parseDuration,
 	formatDuration: formatDuration,
