@@ -48,6 +48,9 @@ commands:
   daemon                  the resident service (procd runs it): collects every
                           refresh_interval, commits, serves the live feed
   rpcd list|call METHOD   the rpcd exec-plugin protocol (ubus transferometer)
+  alerts deliver|list|test
+                          deliver the queued alerts, list them (JSON), or send
+                          a test alert through every channel now
   --help, --version
 
 Settings: /etc/config/transferometer (TRANSFEROMETER_CONFIG_DIR replaces /etc/config).
@@ -113,6 +116,8 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 			return err
 		}
 		return daemon.Run(ctx, daemon.Options{Core: core, ConfigDir: config.Dir(), Log: stderr})
+	case "alerts":
+		return alertsCmd(ctx, rest, stdout, stderr)
 	case "export":
 		return export(ctx, rest, stdout)
 	}
@@ -122,7 +127,10 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 }
 
 // openCore loads the settings and builds a one-shot door's core.
-func openCore() (*account.Core, error) { return open(account.Options{}) }
+// Alerts it queues are delivered by a detached process (alerts.go).
+func openCore() (*account.Core, error) {
+	return open(account.Options{AlertsQueued: spawnDeliverer})
+}
 
 func open(o account.Options) (*account.Core, error) {
 	dir := config.Dir()
@@ -200,6 +208,9 @@ func event(ctx context.Context, cmd string, rest []string, stderr io.Writer) err
 		ev.Kind = account.LeaseAdd
 	case "del":
 		ev.Kind = account.LeaseDel
+	}
+	if handOver(ctx, cmd, ev, stderr) {
+		return nil
 	}
 	core, err := openCore()
 	if err != nil {

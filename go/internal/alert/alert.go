@@ -24,6 +24,8 @@ const (
 	KindBlocked   = "blocked"
 	KindThrottled = "throttled"
 	KindNewDevice = "new_device"
+	// KindTest is `transferometer alerts test`: a try of the channels.
+	KindTest = "test"
 )
 
 // Alert is one thing to tell. Its JSON form (snake_case keys, every key
@@ -113,6 +115,8 @@ func (a Alert) Message() string {
 		s = fmt.Sprintf("quota %s: %d%% used (%s of %s this %s)", a.Quota, a.Percent, Bytes(a.Used), Bytes(a.Limit), span)
 	case KindBlocked, KindThrottled:
 		s = fmt.Sprintf("quota %s: limit of %s reached (%s used); %s until the %s ends", a.Quota, Bytes(a.Limit), Bytes(a.Used), a.Kind, span)
+	case KindTest:
+		s = "test alert from transferometer"
 	case KindNewDevice:
 		s = "new device"
 		if a.IP != "" {
