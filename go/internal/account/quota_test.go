@@ -38,7 +38,7 @@ func TestQuotaStatuses(t *testing.T) {
 		{Name: "kids", Members: []macaddr.MAC{a, b}, Limit: 1000, Used: 1050, Per: "period", Direction: "both",
 			Action: "block", State: QuotaBlocked, Crossed: []int{50, 100}, Key: "2026-12-01"},
 		{Name: "down", Members: []macaddr.MAC{a}, Limit: 1200, Used: 600, Remaining: 600, Per: "period", Direction: "down",
-			Action: "throttle", State: QuotaWarning, Crossed: []int{50}, Key: "2026-12-01"},
+			Action: "throttle", RateKbit: 100, State: QuotaWarning, Crossed: []int{50}, Key: "2026-12-01"},
 		{Name: "each", Device: &a, Members: []macaddr.MAC{a}, Limit: 10, Used: 10, Per: "day", Direction: "up",
 			Action: "none", State: QuotaExhausted, Crossed: []int{}, Key: "2026-12-07"},
 		{Name: "each", Device: &b, Members: []macaddr.MAC{b}, Limit: 10, Remaining: 10, Per: "day", Direction: "up",
