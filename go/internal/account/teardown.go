@@ -22,6 +22,9 @@ func (c *Core) Teardown(ctx context.Context) error {
 	if err := c.teardownOthers(ctx, hosts, transfer); err != nil {
 		return err
 	}
+	if err := c.teardownQuotas(ctx); err != nil {
+		return err
+	}
 	snap, err := c.current().Read(ctx)
 	if err != nil {
 		return err
