@@ -392,3 +392,23 @@ func (c *Core) teardownQuotas(ctx context.Context) error {
 	}
 	return nil
 }
+
+// fillQuotas adds the quotas to a usage report: every instance, and on
+// each device the tightest that applies to it.
+func (c *Core) fillQuotas(r *Report, now time.Time, hosts *ledger.Hosts, transfer *ledger.Transfer) error {
+	sts, err := c.quotaStatusesOf(hosts, transfer, now)
+	if err != nil {
+		return err
+	}
+	r.Quotas = sts
+	if r.Quotas == nil {
+		r.Quotas = []QuotaStatus{}
+	}
+	per := hostQuota(sts)
+	for i := range r.Hosts {
+		if m, err := macaddr.Parse(r.Hosts[i].MAC); err == nil {
+			r.Hosts[i].Quota = per[m]
+		}
+	}
+	return nil
+}

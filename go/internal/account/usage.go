@@ -34,6 +34,8 @@ type HostUsage struct {
 	Active bool `json:"active"`
 	// Today is the device's usage in the current calendar day.
 	Today ledger.Usage `json:"today"`
+	// Quota is the tightest quota that applies to the device (quota.go).
+	Quota *HostQuota `json:"quota,omitempty"`
 }
 
 // PeriodInfo names the period a report covers: Key "all" is everything
@@ -75,8 +77,10 @@ type Report struct {
 	UnattributedAddresses []AddressUsage `json:"unattributed_addresses"`
 	// Expired is what devices the ledger let go (max_devices, or gone
 	// longer than the kept history) had counted.
-	Expired  ExpiredUsage `json:"expired"`
-	Warnings []Warning    `json:"warnings"`
+	Expired ExpiredUsage `json:"expired"`
+	// Quotas is every quota instance in the current period or day.
+	Quotas   []QuotaStatus `json:"quotas"`
+	Warnings []Warning     `json:"warnings"`
 }
 
 // GroupUsage is a group's devices added up.
@@ -303,6 +307,9 @@ func (c *Core) fill(r Report, now time.Time, only *macaddr.MAC, sel string, host
 		r.Unattributed = r.Unattributed.Add(p.Usage)
 	}
 	r.Expired = ExpiredUsage{Devices: transfer.ExpiredDevices, Usage: bucket[ledger.ExpiredKey]}
+	if err := c.fillQuotas(&r, now, hosts, transfer); err != nil {
+		return Report{}, err
+	}
 	return r, nil
 }
 
