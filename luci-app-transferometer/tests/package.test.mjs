@@ -36,7 +36,7 @@ function pragmas(source) {
 
 const PUBLIC = new Set([ 'baseclass', 'view', 'rpc', 'poll', 'ui', 'dom', 'form', 'uci', 'request', 'fs', 'network', 'validation' ]);
 const FILES = {
-	'view/transferometer/usage.js': [ 'view', 'rpc', 'poll', 'ui', 'dom', 'transferometer.helpers' ],
+	'view/transferometer/usage.js': [ 'view', 'rpc', 'poll', 'ui', 'dom', 'transferometer.helpers', 'transferometer.quota' ],
 	'view/transferometer/config.js': [ 'view', 'form', 'transferometer.helpers' ],
 	'view/transferometer/quotas.js': [ 'view', 'form', 'rpc', 'ui', 'transferometer.quota' ],
 	'transferometer/helpers.js': [ 'baseclass' ],

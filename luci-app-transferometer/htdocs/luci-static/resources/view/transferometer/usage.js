@@ -5,6 +5,7 @@
 'require ui';
 'require dom';
 'require transferometer.helpers as helpers';
+'require transferometer.quota as quota';
 
 /*
  * Status / Transferometer / Usage: traffic per LAN device, from the
@@ -255,6 +256,7 @@ var COLUMNS = [
 	[ 'today',     _('Today'),        true,  ' right',                'today' ],
 	[ 'rate',      _('Current rate'), true,  ' right',                'current' ],
 	[ 'last_seen', _('Last seen'),    true,  '',                      'always' ],
+	[ 'quota',     _('Quota'),        false, '',                      'quota' ],
 	[ 'actions',   '',                false, ' cbi-section-actions',  'write' ]
 ];
 
@@ -543,6 +545,7 @@ return view.extend({
 		case 'current': return this.isCurrent(this.usage);
 		case 'today':   return this.isCurrent(this.usage) || this.isAll(this.usage);
 		case 'write':   return !this.readonly;
+		case 'quota':   return this.isCurrent(this.usage) && quota.shown(this.usage);
 		}
 
 		return true;
@@ -985,6 +988,7 @@ return view.extend({
 			'data-col': 'last_seen',
 			'title': host.last_seen > 0 ? new Date(host.last_seen * 1000).toLocaleString() : ''
 		}, [ host.last_seen > 0 ? helpers.relativeAge(age) : _('never') ]);
+		cells.quota = quota.renderCell(host, this.usage, { readonly: this.readonly, refresh: L.bind(this.refresh, this) });
 		cells.actions = E('td', { 'class': 'td cbi-section-actions' }, [
 			E('button', {
 				'class': 'cbi-button cbi-button-negative',
