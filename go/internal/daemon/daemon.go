@@ -50,6 +50,8 @@ type Options struct {
 	Checker live.SessionChecker
 	// Tick makes a ticker (default time.NewTicker); tests drive time with it.
 	Tick func(d time.Duration) (<-chan time.Time, func())
+	// deliverer adjusts the alert deliverer (tests: short timeouts).
+	deliverer delivererHook
 }
 
 func (o *Options) defaults() {
@@ -106,11 +108,15 @@ func Run(ctx context.Context, o Options) error {
 	} else {
 		defer unmark()
 	}
+	// Hooks hand their events over while the mark stands (handoff.go).
+	ho := startHandoff(ctx, o.Core, lg)
+	defer ho.close()
 
 	// Listening first, then the table read whole: nothing learned in
 	// between is missed.
 	watch := startNeighbourFeed(ctx, o.Watch, lg)
 	nb := newNeighbours()
+	ho.apply(ctx, o.Core, nb, lg, warned) // taken by a daemon that stopped before applying
 	nb.reconcile(ctx, o, lg, warned, "start")
 
 	hub, feed, wait := startFeeds(ctx, o, lg)
@@ -118,6 +124,7 @@ func Run(ctx context.Context, o Options) error {
 		defer hub.Close()
 	}
 	defer wait() // first: the servers end with ctx, then the hub closes
+	defer startAlerts(ctx, o, lg)()
 	lg.Infof("started, %s; %s", countingWhere(o.Core.Placement()), feed)
 
 	nextCommit := o.Now().Add(s.CommitInterval)
@@ -135,12 +142,13 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		lg.Warningf("device watch: %v (devices are followed every refresh_interval)", err)
 	}
-	var settle, neighbourC <-chan time.Time
+	var settle, neighbourC, handoffC <-chan time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			// A fresh context: the stop itself must not cancel the last commit.
 			end, cancel := context.WithTimeout(context.Background(), s.LockTimeout+10*time.Second)
+			ho.apply(end, o.Core, nb, lg, warned)
 			err := o.Core.Commit(end)
 			cancel()
 			if err != nil {
@@ -160,6 +168,9 @@ func Run(ctx context.Context, o Options) error {
 			}
 			if !nb.reconcile(ctx, o, lg, warned, "collect") {
 				continue
+			}
+			if ho.pending() {
+				ho.apply(ctx, o.Core, nb, lg, warned)
 			}
 			if !o.Now().Before(nextCommit) {
 				if err := o.Core.Commit(ctx); err != nil {
@@ -185,6 +196,13 @@ func Run(ctx context.Context, o Options) error {
 		case <-neighbourC:
 			neighbourC = nil
 			nb.apply(ctx, o.Core, lg, warned)
+		case <-ho.readyC():
+			if handoffC == nil {
+				handoffC = time.After(neighbourSettle)
+			}
+		case <-handoffC:
+			handoffC = nil
+			ho.apply(ctx, o.Core, nb, lg, warned)
 		case <-watch.resync:
 			nb.reconcile(ctx, o, lg, warned, "neighbour table")
 		}
