@@ -12,8 +12,8 @@ test('formatBytes: bytes below 1024, then binary multiples with two decimals', (
 	const cases = [
 		[ 0, '0 B' ],
 		[ 1, '1 B' ],
-		[ 1023, '1023 B' ],
-		[ 1023.7, '1023 B' ],
+		[ 1023, '1,023 B' ],
+		[ 1023.7, '1,023 B' ],
 		[ 1024, '1.00 KB' ],
 		[ 1536, '1.50 KB' ],
 		[ 3696, '3.61 KB' ],
@@ -28,10 +28,21 @@ test('formatBytes: bytes below 1024, then binary multiples with two decimals', (
 		[ 1099511627776, '1.00 TB' ],
 		[ 1125899906842624, '1.00 PB' ],
 		[ 2 ** 60, '1.00 EB' ],
-		[ 2 ** 70, '1024.00 EB' ]
+		[ 2 ** 70, '1,024.00 EB' ]
 	];
 	for (const [ n, want ] of cases)
-		assert.equal(h.formatBytes(n), want, `formatBytes(${n})`);
+		assert.equal(h.formatBytes(n, 'en-US'), want, `formatBytes(${n})`);
+});
+
+test('formatBytes and groupDigits: in the locale asked for', () => {
+	assert.equal(h.formatBytes(10280, 'de-DE'), '10,04 KB');
+	assert.equal(h.formatBytes(5368709120, 'de-DE'), '5,00 GB');
+	assert.equal(h.formatBytes(2 ** 70, 'de-DE'), '1.024,00 EB');
+	assert.equal(h.formatBytes(1000, 'de-DE'), '1.000 B');
+	assert.equal(h.groupDigits(1234567, 'de-DE'), '1.234.567');
+	assert.equal(h.groupDigits(1234567, 'zh-CN'), '1,234,567');
+	assert.equal(h.exactTitle(10280, 10, 'de-DE'), '10.280 bytes, 10 packets');
+	assert.equal(h.formatBytes(10280, 'no-such-locale-xx'), h.formatBytes(10280), 'an unknown locale: the runtime\'s own');
 });
 
 test('formatBytes: not a count -> "-"', () => {
@@ -50,13 +61,24 @@ test('formatRate', () => {
 });
 
 test('exactTitle: exact bytes (and packets) with grouped digits', () => {
-	assert.equal(h.exactTitle(10280, 10), `10${NNBSP}280 bytes, 10 packets`);
-	assert.equal(h.exactTitle(0), '0 bytes');
-	assert.equal(h.exactTitle(999, 1000), `999 bytes, 1${NNBSP}000 packets`);
-	assert.equal(h.exactTitle(1234567890), `1${NNBSP}234${NNBSP}567${NNBSP}890 bytes`);
-	assert.equal(h.exactTitle(5368709120, 4000000), `5${NNBSP}368${NNBSP}709${NNBSP}120 bytes, 4${NNBSP}000${NNBSP}000 packets`);
+	assert.equal(h.exactTitle(10280, 10, 'en-US'), '10,280 bytes, 10 packets');
+	assert.equal(h.exactTitle(0, undefined, 'en-US'), '0 bytes');
+	assert.equal(h.exactTitle(999, 1000, 'en-US'), '999 bytes, 1,000 packets');
+	assert.equal(h.exactTitle(1234567890, undefined, 'en-US'), '1,234,567,890 bytes');
+	assert.equal(h.exactTitle(5368709120, 4000000, 'en-US'), '5,368,709,120 bytes, 4,000,000 packets');
 	assert.equal(h.exactTitle(null), '');
-	assert.equal(h.groupDigits(1000000), `1${NNBSP}000${NNBSP}000`);
+	assert.equal(h.groupDigits(1000000, 'en-US'), '1,000,000');
+	assert.equal(h.groupDigits(1000000, 'fr-FR'), `1${NNBSP}000${NNBSP}000`);
+});
+
+test('relativeAge: Intl.RelativeTimeFormat in the locale, largest whole unit', () => {
+	const cases = [ [ 0, 'now' ], [ 5, '5 seconds ago' ], [ 59, '59 seconds ago' ], [ 60, '1 minute ago' ],
+		[ 3599, '59 minutes ago' ], [ 3600, '1 hour ago' ], [ 86399, '23 hours ago' ], [ 86400, 'yesterday' ],
+		[ 200000, '2 days ago' ], [ -3, 'now' ], [ NaN, '-' ], [ null, '-' ] ];
+	for (const [ s, want ] of cases)
+		assert.equal(h.relativeAge(s, 'en-US'), want, `relativeAge(${s})`);
+	assert.equal(h.relativeAge(300, 'de-DE'), 'vor 5 Minuten');
+	assert.equal(h.relativeAge(7200, 'zh-CN'), '2小时前');
 });
 
 test('formatAge', () => {
@@ -77,7 +99,7 @@ test('strings go through the translation function', () => {
 	const t = loadHelpers({ translate: (s) => de[s] || s });
 	assert.equal(t.formatAge(42), 'vor 42 s');
 	assert.equal(t.formatAge(1), 'gerade eben');
-	assert.equal(t.exactTitle(10280, 10), `10${NNBSP}280 Byte, 10 Pakete`);
+	assert.equal(t.exactTitle(10280, 10, 'de-DE'), '10.280 Byte, 10 Pakete');
 });
 
 test('hostLabel: the given name, else the hostname, else the MAC in upper case', () => {
@@ -227,9 +249,9 @@ test('todayTotal and todayTitle', () => {
 	assert.equal(h.todayTotal(A), 10);
 	assert.equal(h.todayTotal(D), 0);
 	assert.equal(h.todayTotal(null), 0);
-	assert.equal(h.todayTitle({ download_bytes: 10280, upload_bytes: 1000, download_packets: 8, upload_packets: 2 }),
-		`11${NNBSP}280 bytes (↓ 10${NNBSP}280, ↑ 1${NNBSP}000), 10 packets`);
-	assert.equal(h.todayTitle(undefined), '0 bytes (↓ 0, ↑ 0)');
+	assert.equal(h.todayTitle({ download_bytes: 10280, upload_bytes: 1000, download_packets: 8, upload_packets: 2 }, 'en-US'),
+		'11,280 bytes (↓ 10,280, ↑ 1,000), 10 packets');
+	assert.equal(h.todayTitle(undefined, 'en-US'), '0 bytes (↓ 0, ↑ 0)');
 });
 
 // 2026-11-01 00:00 UTC and friends; the page reads dates from the key, never in the browser's zone.
@@ -425,4 +447,135 @@ test('checkPeriodStart: the form of period_start the chosen period uses', () => 
 	assert.notEqual(h.checkPeriodStart('2026-02-30', 'days'), true);
 	assert.notEqual(h.checkPeriodStart('29', 'monthly'), true);
 	assert.equal(h.checkPeriodStart('', 'days'), true, 'empty: the default');
+});
+
+test('checkDeviceLabel: the service\'s rule for names and groups (internal/names, 64 bytes)', () => {
+	for (const ok of [ '', 'laptop', 'Pixel-7a', 'büro-pc', '客厅电视', 'a.b_c', 'Anna phone', 'x'.repeat(64), 'ü'.repeat(32), '😀'.repeat(16) ])
+		assert.equal(h.checkDeviceLabel(ok), true, JSON.stringify(ok));
+	for (const bad of [ 'bad\nname', 'tab\tname', 'del\x7f', 'c1\u0085name', 'c1\u009bname', '<script>', 'a&b', 'q"', "q'", 'back\\slash',
+		'evil\u202etxt.exe', 'rlo\u202d', 'iso\u2066late\u2069', 'mark\u200f', 'alm\u061c', 'zw\u200bsp', 'bom\ufeff', 'wj\u2060',
+		'x'.repeat(65), 'ü'.repeat(33), '😀'.repeat(17), 'lone\ud800', '\udc00x' ])
+		assert.equal(typeof h.checkDeviceLabel(bad), 'string', JSON.stringify(bad));
+});
+
+test('normalizeMAC and shownName: given name, then DHCP hostname, then LuCI\'s host hints', () => {
+	assert.equal(h.normalizeMAC('02:aa:bb:cc:dd:ee'), '02:AA:BB:CC:DD:EE');
+	assert.equal(h.normalizeMAC('02-AA-bb-cc-dd-ee'), '02:AA:BB:CC:DD:EE');
+	assert.equal(h.normalizeMAC('02:aa:bb:cc:dd'), null);
+	assert.equal(h.normalizeMAC(null), null);
+	const hints = { '02:AA:BB:CC:DD:EE': { name: 'printer' }, '02:AA:BB:CC:DD:EF': { name: 'bad<name' } };
+	assert.deepEqual(h.shownName({ mac: '02:aa:bb:cc:dd:ee', name: 'Anna', hostname: 'android-1' }, hints), { name: 'Anna', source: 'given' });
+	assert.deepEqual(h.shownName({ mac: '02:aa:bb:cc:dd:ee', name: 'android-1', hostname: 'android-1' }, hints), { name: 'android-1', source: 'dhcp' });
+	assert.deepEqual(h.shownName({ mac: '02:aa:bb:cc:dd:ee', name: '', hostname: '' }, hints), { name: 'printer', source: 'hint' });
+	assert.deepEqual(h.shownName({ mac: '02:aa:bb:cc:dd:ef', name: '', hostname: '' }, hints), { name: null, source: null }, 'a hint the service would refuse is not shown');
+	assert.deepEqual(h.shownName({ mac: '02:aa:bb:cc:dd:00' }, hints), { name: null, source: null });
+	assert.deepEqual(h.shownName({ mac: '02:aa:bb:cc:dd:ee' }, null), { name: null, source: null });
+	const sorted = h.sortHosts(h.withShownNames([ { mac: '02:aa:bb:cc:dd:ee' }, { mac: '02:00:00:00:00:01', hostname: 'zed' } ], hints), 'device', 'asc');
+	assert.deepEqual(sorted.map(x => x.mac), [ '02:aa:bb:cc:dd:ee', '02:00:00:00:00:01' ], 'a hinted name sorts as a name');
+});
+
+test('filterHosts: shown name, hostname, group, MAC (with or without separators), address; case-insensitive', () => {
+	const hosts = [
+		{ mac: '02:88:00:00:00:01', name: 'laptop', hostname: 'laptop', group: 'Anna', ips: [ '10.88.0.11', 'fd88::11' ] },
+		{ mac: '02:88:00:00:00:02', name: '', hostname: '', group: '', ips: [ '10.88.0.12' ] },
+		{ mac: '02:88:00:00:00:03', name: 'Phone', hostname: 'android-3', group: 'Kids', ips: [] }
+	];
+	const hints = { '02:88:00:00:00:02': { name: 'Printer' } };
+	const macs = (q) => h.filterHosts(hosts, q, hints).map(x => x.mac.slice(-2));
+	assert.deepEqual(macs(''), [ '01', '02', '03' ]);
+	assert.deepEqual(macs('   '), [ '01', '02', '03' ]);
+	assert.deepEqual(macs('LAP'), [ '01' ]);
+	assert.deepEqual(macs('printer'), [ '02' ], 'the hinted name');
+	assert.deepEqual(macs('android'), [ '03' ], 'the DHCP hostname behind a given name');
+	assert.deepEqual(macs('kids'), [ '03' ], 'the group');
+	assert.deepEqual(macs('10.88.0.1'), [ '01', '02' ]);
+	assert.deepEqual(macs('fd88::'), [ '01' ]);
+	assert.deepEqual(macs('00:00:03'), [ '03' ]);
+	assert.deepEqual(macs('02-88-00-00-00-02'), [ '02' ]);
+	assert.deepEqual(macs('028800000001'), [ '01' ]);
+	assert.deepEqual(macs('nothing'), []);
+});
+
+test('parseTableState: what localStorage held, or the defaults', () => {
+	const def = { sortKey: 'total', sortDir: 'desc', query: '' };
+	assert.deepEqual(h.parseTableState(null), def);
+	assert.deepEqual(h.parseTableState('{broken'), def);
+	assert.deepEqual(h.parseTableState('[1,2]'), def);
+	assert.deepEqual(h.parseTableState(JSON.stringify({ sortKey: 'mac', sortDir: 'asc', query: 'lap' })), { sortKey: 'mac', sortDir: 'asc', query: 'lap' });
+	assert.deepEqual(h.parseTableState(JSON.stringify({ sortKey: 'evil', sortDir: 'up', query: 5 })), def);
+	assert.equal(h.parseTableState(JSON.stringify({ query: 'x'.repeat(500) })).query.length, 100);
+});
+
+test('stackBuckets: top devices by traffic, the rest as others, stacks add up to the bucket', () => {
+	const A = '02:00:00:00:00:0a', B = '02:00:00:00:00:0b', C = '02:00:00:00:00:0c';
+	const days = [
+		{ date: '2026-12-01', download: 100, upload: 20, devices: { [A]: [ 60, 10 ], [B]: [ 30, 5 ], [C]: [ 10, 5 ] } },
+		{ date: '2026-12-02', download: 0, upload: 0, devices: {} },
+		{ date: '2026-12-03', download: 50, upload: 7, devices: { [B]: [ 40, 5 ] } }     // 10 down, 2 up of devices not listed
+	];
+	// totals over the days: B 80, A 70, C 15
+	assert.deepEqual(h.stackBuckets(days, 2), {
+		series: [ B, A, 'others' ],
+		bars: [
+			{ down: [ 30, 60, 10 ], up: [ 5, 10, 5 ], download: 100, upload: 20 },
+			{ down: [ 0, 0, 0 ], up: [ 0, 0, 0 ], download: 0, upload: 0 },
+			{ down: [ 40, 0, 10 ], up: [ 5, 0, 2 ], download: 50, upload: 7 }
+		],
+		max: 100
+	});
+	// all devices fit and the totals are theirs: no "others"
+	assert.deepEqual(h.stackBuckets(days.slice(0, 2)).series, [ A, B, C ]);
+	assert.deepEqual(h.stackBuckets(days.slice(0, 2)).bars[0], { down: [ 60, 30, 10 ], up: [ 10, 5, 5 ], download: 100, upload: 20 });
+	assert.equal(h.CHART_TOP, 5);
+	// ties by MAC; MAC keys in any case are one device; junk buckets count as empty
+	const t = h.stackBuckets([ { download: 2, upload: 0, devices: { '02:00:00:00:00:0B': [ 1, 0 ], [A]: [ 1, 0 ] } }, null, { devices: 'x' } ]);
+	assert.deepEqual(t.series, [ A, B ]);
+	assert.deepEqual(t.bars.map(b => b.download), [ 2, 0, 0 ]);
+	assert.deepEqual(h.stackBuckets(undefined), { series: [], bars: [], max: 0 });
+});
+
+test('chartScale and barHeight: a round top of the scale at or above the highest bar', () => {
+	const cases = [ [ 0, 0 ], [ -1, 0 ], [ 1, 1 ], [ 7, 10 ], [ 10, 10 ], [ 11, 20 ], [ 999, 1000 ], [ 1000, 1000 ], [ 1023, 1024 ],
+		[ 1024, 1024 ], [ 1500, 2048 ], [ 3280, 5120 ], [ 9 * 1024, 10 * 1024 ], [ 1023 * 1024, 1024 * 1024 ], [ 3000000, 5 * 1048576 ] ];
+	for (const [ max, want ] of cases)
+		assert.equal(h.chartScale(max), want, `chartScale(${max})`);
+	assert.equal(h.barHeight(1640, 2048, 80), 64.06);
+	assert.equal(h.barHeight(2048, 2048, 80), 80);
+	assert.equal(h.barHeight(0, 2048, 80), 0);
+	assert.equal(h.barHeight(5, 0, 80), 0);
+});
+
+test('compareTotals and formatPercent: this period against the previous one', () => {
+	assert.equal(h.compareTotals({ download: 100, upload: 12 }, { download: 80, upload: 20 }), 12);
+	assert.equal(h.compareTotals({ download: 50, upload: 0 }, { download: 100, upload: 0 }), -50);
+	assert.equal(h.compareTotals({ download: 50 }, { download: 0, upload: 0 }), null, 'nothing to compare with');
+	assert.equal(h.compareTotals({ download: 50 }, null), null);
+	assert.equal(h.formatPercent(12, 'en-US'), '+12%');
+	assert.equal(h.formatPercent(-50, 'en-US'), '-50%');
+	assert.equal(h.formatPercent(0, 'en-US'), '0%');
+	assert.equal(h.formatPercent(12.4, 'de-DE'), '+12\u00a0%');
+	assert.equal(h.formatPercent(NaN), '-');
+});
+
+test('formatBucket and formatDay: the router\'s dates in the locale, whatever the time zone', () => {
+	assert.equal(h.formatBucket('2026-12-07', 'day', 'en-US'), 'Dec 7');
+	assert.equal(h.formatBucket('2026-12-07', 'long', 'en-US'), 'Mon, December 7, 2026');
+	assert.equal(h.formatBucket('2026-12-07T13', 'hour', 'en-US'), '13:00');
+	assert.equal(h.formatBucket('2026-12-07T00', 'hour', 'de-DE'), '00:00');
+	assert.equal(h.formatBucket('2026-12-07', 'day', 'de-DE'), '7. Dez.');
+	assert.equal(h.formatBucket('junk', 'day', 'en-US'), 'junk');
+	assert.equal(h.formatDay('2026-12-01', 'en-US'), 'December 1, 2026');
+	assert.equal(h.formatDay('2026-12-01', 'zh-CN'), '2026年12月1日');
+});
+
+test('backup files: base64 both ways, a safe file name', () => {
+	const bytes = new Uint8Array(70000).map((_, i) => (i * 7) & 255);
+	const b64 = h.bytesToBase64(bytes);
+	assert.equal(b64, Buffer.from(bytes).toString('base64'));
+	assert.deepEqual(h.base64ToBytes(b64), bytes);
+	assert.equal(h.backupFilename('transferometer-backup-2026-12-07.json'), 'transferometer-backup-2026-12-07.json');
+	assert.equal(h.backupFilename('../../etc/passwd'), 'passwd');
+	assert.equal(h.backupFilename('a b.json'), 'a_b.json');
+	assert.equal(h.backupFilename(''), 'transferometer-backup.json');
+	assert.equal(h.backupFilename('.hidden'), 'transferometer-backup.json');
 });
