@@ -397,6 +397,8 @@ export function createShim({ bin, configDir, appRoot = APP_ROOT, readonly = fals
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${esc(menu[parent] ? menu[parent].title : 'LuCI')} - LuCI (test shim)</title>
 <link rel="stylesheet" href="/luci-static/shim/shim.css">
+<script>/* the bootstrap theme's automatic dark mode */
+document.documentElement.setAttribute('data-darkmode', String(!!(window.matchMedia && matchMedia('(prefers-color-scheme: dark)').matches)));</script>
 <script src="/luci-static/resources/luci.js"></script>
 <script>L = new LuCI(${JSON.stringify(env).replace(/</g, '\\u003c')});</script>
 </head>
