@@ -129,3 +129,16 @@ func (s Store) HasHistory() bool {
 	_, err := os.Stat(filepath.Join(s.Dir, HistoryFile))
 	return !errors.Is(err, os.ErrNotExist)
 }
+
+// DecodeWhole decodes the contents of one ledger file into a *Hosts,
+// *Transfer or *History, all or nothing: unlike a load, which drops bad
+// entries and keeps the rest, any bad entry fails it (a restore replaces
+// the ledger only with what checks as a whole). A newer format is an error
+// wrapping ErrNewer.
+func DecodeWhole(data []byte, into any) error {
+	v, ok := into.(versioned)
+	if !ok {
+		return fmt.Errorf("ledger: cannot decode into %T", into)
+	}
+	return decodeStrict(data, v)
+}

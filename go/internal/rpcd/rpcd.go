@@ -7,6 +7,7 @@ package rpcd
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -30,11 +31,19 @@ const Budget = 15 * time.Second
 // Signature is what `list` prints; types by example value, as rpcd wants.
 func Signature() map[string]map[string]any {
 	return map[string]map[string]any{
-		"hosts": {},
-		"usage": {"mac": "str", "period": "str"},
-		"reset": {"mac": "str"},
+		"hosts":   {},
+		"usage":   {"mac": "str", "period": "str"},
+		"reset":   {"mac": "str"},
+		"history": {"mac": "str", "period": "str"},
+		"backup":  {},
+		"restore": {"data": "str"},
 	}
 }
+
+// MaxRestoreInput caps restore's arguments (a backup in base64): rpcd
+// writes a plugin's stdin from a buffer of at most 256 KiB
+// (RPC_EXEC_MAX_SIZE), and uhttpd takes JSON-RPC posts of at most 64 KiB.
+const MaxRestoreInput = 192 << 10
 
 // Error is the error object every failure becomes.
 type Error struct {
@@ -103,6 +112,10 @@ func classify(err error) *Error {
 		return fail("storage", "%v", err)
 	case errors.Is(err, ledger.ErrNewer):
 		return fail("newer_version", "%v", err)
+	case errors.Is(err, account.ErrBadBackup):
+		return fail("invalid_argument", "%v", err)
+	case errors.Is(err, account.ErrBackupTooLarge):
+		return fail("too_large", "%v", err)
 	}
 	return fail("internal", "%v", err)
 }
@@ -111,6 +124,7 @@ func classify(err error) *Error {
 type Args struct {
 	MAC    *macaddr.MAC
 	Period string
+	Data   string // restore: the backup file, base64
 }
 
 // ParseArgs reads one JSON object, capped, and checks the types of the
@@ -119,12 +133,16 @@ type Args struct {
 // refused: for reset, a null that meant "all devices" would be a trap.
 func ParseArgs(method string, r io.Reader) (Args, error) {
 	var a Args
-	data, err := io.ReadAll(io.LimitReader(r, MaxInput+1))
+	limit := MaxInput
+	if method == "restore" {
+		limit = MaxRestoreInput
+	}
+	data, err := io.ReadAll(io.LimitReader(r, int64(limit)+1))
 	if err != nil {
 		return a, fail("invalid_input", "read arguments: %v", err)
 	}
-	if len(data) > MaxInput {
-		return a, fail("too_large", "arguments larger than %d bytes", MaxInput)
+	if len(data) > limit {
+		return a, fail("too_large", "arguments larger than %d bytes", limit)
 	}
 	if len(bytes.TrimSpace(data)) == 0 {
 		return a, nil // rpcd writes "{ }" but an empty stdin means no arguments too
@@ -161,6 +179,9 @@ func ParseArgs(method string, r io.Reader) (Args, error) {
 		a.MAC = &m
 	}
 	if a.Period, _, err = str("period"); err != nil {
+		return a, err
+	}
+	if a.Data, _, err = str("data"); err != nil {
 		return a, err
 	}
 	if !period.ValidSelector(a.Period) {
@@ -203,6 +224,28 @@ func Call(ctx context.Context, method string, stdin io.Reader, open Opener) (any
 			return nil, err
 		}
 		return map[string]any{"reset": zeroed}, nil
+	case "history":
+		return core.History(ctx, account.HistoryQuery{MAC: args.MAC, Period: args.Period})
+	case "backup":
+		b, err := core.Backup(ctx, account.MaxUbusBackup)
+		if err != nil {
+			return nil, err
+		}
+		return map[string]any{"file": b.File, "data": base64.StdEncoding.EncodeToString(b.Data), "bytes": len(b.Data),
+			"omitted_days": b.OmittedDays, "omitted_hours": b.OmittedHours}, nil
+	case "restore":
+		if args.Data == "" {
+			return nil, fail("invalid_argument", "data (the backup file, base64) is required")
+		}
+		data, err := base64.StdEncoding.DecodeString(args.Data)
+		if err != nil {
+			return nil, fail("invalid_argument", "data is not base64: %v", err)
+		}
+		r, err := core.Restore(ctx, data)
+		if err != nil {
+			return nil, err
+		}
+		return map[string]any{"restored": r}, nil
 	}
 	return nil, fail("method_not_found", "unknown method %q", method)
 }

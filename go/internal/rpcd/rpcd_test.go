@@ -26,9 +26,12 @@ func TestMainList(t *testing.T) {
 		t.Fatalf("list output %q: %v", out.String(), err)
 	}
 	want := map[string]map[string]any{
-		"hosts": {},
-		"usage": {"mac": "str", "period": "str"},
-		"reset": {"mac": "str"},
+		"hosts":   {},
+		"usage":   {"mac": "str", "period": "str"},
+		"reset":   {"mac": "str"},
+		"history": {"mac": "str", "period": "str"},
+		"backup":  {},
+		"restore": {"data": "str"},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("list = %v, want %v", got, want)
