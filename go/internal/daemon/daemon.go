@@ -143,6 +143,7 @@ func Run(ctx context.Context, o Options) error {
 		lg.Warningf("device watch: %v (devices are followed every refresh_interval)", err)
 	}
 	var settle, neighbourC, handoffC <-chan time.Time
+	midnight := newDayWatch(o.Now())
 	for {
 		select {
 		case <-ctx.Done():
@@ -188,6 +189,9 @@ func Run(ctx context.Context, o Options) error {
 			settle = nil
 			collect(ctx, o.Core, lg, warned, "collect after a device change")
 		case <-secondC:
+			if midnight.crossed(o.Now()) && len(s.Quotas) > 0 {
+				collect(ctx, o.Core, lg, warned, "collect at midnight (quotas)")
+			}
 			publishSample(ctx, o, hub, lg)
 		case e := <-watch.events:
 			if nb.offer(e) && neighbourC == nil {
