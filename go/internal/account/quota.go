@@ -412,3 +412,151 @@ func (c *Core) fillQuotas(r *Report, now time.Time, hosts *ledger.Hosts, transfe
 	}
 	return nil
 }
+
+// ErrNoQuota is a quota_lift or quota_extra for a quota (or device) the
+// settings do not have.
+var ErrNoQuota = errors.New("no such quota")
+
+// ErrQuotaArgument is a quota_lift or quota_extra with arguments that do
+// not fit the quota (a device for a shared quota that is not a member,
+// none for a per-device one).
+var ErrQuotaArgument = errors.New("bad quota argument")
+
+// maxExtra bounds one day's extra allowance.
+const maxExtra = uint64(1) << 62
+
+// QuotaLift lifts a quota's block or throttle until its period (or day)
+// ends; mac names the device of a quota without members. The kernel stops
+// enforcing it in the same locked cycle.
+func (c *Core) QuotaLift(ctx context.Context, name string, mac *macaddr.MAC) (QuotaStatus, error) {
+	return c.adjustQuota(ctx, name, mac, func(a *quotaAdjust, st QuotaStatus, day string) {
+		a.LiftKey = st.Key
+	})
+}
+
+// QuotaExtra adds bytes to a quota's allowance for today (until the
+// router's midnight); several calls add up.
+func (c *Core) QuotaExtra(ctx context.Context, name string, mac *macaddr.MAC, bytes uint64) (QuotaStatus, error) {
+	if bytes == 0 || bytes > maxExtra {
+		return QuotaStatus{}, fmt.Errorf("%w: bytes must be from 1 to %d", ErrQuotaArgument, maxExtra)
+	}
+	return c.adjustQuota(ctx, name, mac, func(a *quotaAdjust, st QuotaStatus, day string) {
+		if a.ExtraDay != day {
+			a.ExtraDay, a.Extra = day, 0
+		}
+		a.Extra += bytes
+		if a.Extra > maxExtra {
+			a.Extra = maxExtra
+		}
+	})
+}
+
+// adjustQuota finds the instance, changes its adjustment and saves it in
+// one locked cycle, which then syncs the kernel with it.
+func (c *Core) adjustQuota(ctx context.Context, name string, mac *macaddr.MAC, change func(a *quotaAdjust, st QuotaStatus, day string)) (QuotaStatus, error) {
+	if !c.settings.Enabled {
+		return QuotaStatus{}, ErrDisabled
+	}
+	var q *config.Quota
+	for i := range c.settings.Quotas {
+		if c.settings.Quotas[i].Name == name {
+			q = &c.settings.Quotas[i]
+		}
+	}
+	if q == nil {
+		return QuotaStatus{}, fmt.Errorf("%w %q", ErrNoQuota, truncateName(name))
+	}
+	if q.PerDevice() && mac == nil {
+		return QuotaStatus{}, fmt.Errorf("%w: quota %q gives every device its own allowance: name the device (mac)", ErrQuotaArgument, name)
+	}
+	var out QuotaStatus
+	_, err := c.transact(ctx, func(tx *txn) error {
+		adj, err := loadAdjustments(c.settings.PersistDir)
+		if err != nil {
+			return err
+		}
+		sts := quotaStatuses(quotaInput{quotas: []config.Quota{*q}, names: c.settings.Names, hosts: tx.hosts,
+			transfer: tx.transfer, stamp: c.stamp(tx.at), adjust: adj})
+		found := -1
+		for i, s := range sts {
+			switch {
+			case s.Device != nil && mac != nil && *s.Device == *mac:
+				found = i
+			case s.Device == nil && (mac == nil || isMember(s.Members, *mac)):
+				found = i
+			}
+		}
+		if found < 0 {
+			if q.PerDevice() {
+				return fmt.Errorf("%w: device %s under quota %q", ErrNoQuota, mac, name)
+			}
+			return fmt.Errorf("%w: %s is not a member of quota %q", ErrQuotaArgument, mac, name)
+		}
+		st := sts[found]
+		a := adj[st.ID()]
+		change(&a, st, c.stamp(tx.at).Day)
+		adj[st.ID()] = a
+		pruneAdjustments(adj, c.stamp(tx.at))
+		if err := saveAdjustments(c.settings.PersistDir, adj); err != nil {
+			return storageHint(err, "persist_dir", c.settings.PersistDir)
+		}
+		return nil
+	})
+	if err != nil {
+		return QuotaStatus{}, err
+	}
+	sts, err := c.Quotas()
+	if err != nil {
+		return QuotaStatus{}, err
+	}
+	for _, s := range sts {
+		if s.Name == name && (s.Device == nil || mac != nil && *s.Device == *mac) {
+			out = s
+		}
+	}
+	return out, nil
+}
+
+func isMember(ms []macaddr.MAC, m macaddr.MAC) bool {
+	for _, x := range ms {
+		if x == m {
+			return true
+		}
+	}
+	return false
+}
+
+// pruneAdjustments drops what no longer applies (a lift of a past period
+// or day, an extra of a past day) and keeps the file within its bound.
+func pruneAdjustments(adj quotaAdjustments, at ledger.Stamp) {
+	for id, a := range adj {
+		if a.ExtraDay != at.Day {
+			a.ExtraDay, a.Extra = "", 0
+		}
+		if a.LiftKey != at.Day && a.LiftKey != at.Period {
+			a.LiftKey = ""
+		}
+		if a == (quotaAdjust{}) {
+			delete(adj, id)
+		} else {
+			adj[id] = a
+		}
+	}
+	if len(adj) > maxAdjustments {
+		ids := make([]string, 0, len(adj))
+		for id := range adj {
+			ids = append(ids, id)
+		}
+		sort.Strings(ids)
+		for _, id := range ids[maxAdjustments:] {
+			delete(adj, id)
+		}
+	}
+}
+
+func truncateName(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "..."
+	}
+	return s
+}

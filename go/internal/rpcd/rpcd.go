@@ -37,6 +37,10 @@ func Signature() map[string]map[string]any {
 		"history": {"mac": "str", "period": "str"},
 		"backup":  {},
 		"restore": {"data": "str"},
+		// bytes: 64 is int64 for rpcd (an allowance can pass 2^31); a string
+		// with a unit ("500MB") is taken too.
+		"quota_lift":  {"name": "str", "mac": "str"},
+		"quota_extra": {"name": "str", "mac": "str", "bytes": 64},
 	}
 }
 
@@ -116,6 +120,10 @@ func classify(err error) *Error {
 		return fail("invalid_argument", "%v", err)
 	case errors.Is(err, account.ErrBackupTooLarge):
 		return fail("too_large", "%v", err)
+	case errors.Is(err, account.ErrNoQuota):
+		return fail("not_found", "%v", err)
+	case errors.Is(err, account.ErrQuotaArgument):
+		return fail("invalid_argument", "%v", err)
 	}
 	return fail("internal", "%v", err)
 }
@@ -125,6 +133,9 @@ type Args struct {
 	MAC    *macaddr.MAC
 	Period string
 	Data   string // restore: the backup file, base64
+	// Name and Bytes: quota_lift and quota_extra (quota.go).
+	Name  string
+	Bytes uint64
 }
 
 // ParseArgs reads one JSON object, capped, and checks the types of the
@@ -182,6 +193,9 @@ func ParseArgs(method string, r io.Reader) (Args, error) {
 		return a, err
 	}
 	if a.Data, _, err = str("data"); err != nil {
+		return a, err
+	}
+	if err := parseQuotaArgs(method, obj, &a); err != nil {
 		return a, err
 	}
 	if !period.ValidSelector(a.Period) {
@@ -246,6 +260,8 @@ func Call(ctx context.Context, method string, stdin io.Reader, open Opener) (any
 			return nil, err
 		}
 		return map[string]any{"restored": r}, nil
+	case "quota_lift", "quota_extra":
+		return callQuota(ctx, core, method, args)
 	}
 	return nil, fail("method_not_found", "unknown method %q", method)
 }

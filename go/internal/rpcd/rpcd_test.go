@@ -26,12 +26,14 @@ func TestMainList(t *testing.T) {
 		t.Fatalf("list output %q: %v", out.String(), err)
 	}
 	want := map[string]map[string]any{
-		"hosts":   {},
-		"usage":   {"mac": "str", "period": "str"},
-		"reset":   {"mac": "str"},
-		"history": {"mac": "str", "period": "str"},
-		"backup":  {},
-		"restore": {"data": "str"},
+		"hosts":       {},
+		"usage":       {"mac": "str", "period": "str"},
+		"reset":       {"mac": "str"},
+		"history":     {"mac": "str", "period": "str"},
+		"backup":      {},
+		"restore":     {"data": "str"},
+		"quota_lift":  {"name": "str", "mac": "str"},
+		"quota_extra": {"name": "str", "mac": "str", "bytes": float64(64)},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("list = %v, want %v", got, want)
