@@ -108,7 +108,7 @@ test('quota view: bar percent, ARIA values, "x of y", badge and buttons per stat
 
 	const ok = q.quotaView(host({ name: 'kids', limit: 5e6, used: 1250000, remaining: 3750000, state: 'ok' }));
 	assert.deepEqual({ ...ok, title: undefined }, {
-		name: 'kids', state: 'ok', percent: 25, valueNow: 1250000, valueMax: 5e6, text: '1.25 MB of 5 MB',
+		name: 'kids', state: 'ok', lifted: false, extra: 0, percent: 25, valueNow: 1250000, valueMax: 5e6, text: '1.25 MB of 5 MB',
 		title: undefined, badge: null, canLift: false
 	});
 	assert.equal(ok.title, 'Quota kids: 1\u202f250\u202f000 of 5\u202f000\u202f000 bytes used, 3\u202f750\u202f000 left');
@@ -133,6 +133,30 @@ test('quota view: bar percent, ARIA values, "x of y", badge and buttons per stat
 	assert.equal(q.quotaView(host({ name: 'u', limit: 100, used: 1, state: 'whatever' })).state, 'ok', 'an unknown state is shown as ok');
 	assert.equal(q.percentUsed(1, 3).toFixed(4), '33.3333');
 	assert.equal(q.percentUsed(5, 0), 0);
+});
+
+test('a lifted block and an allowance added for today, from usage\'s quotas', () => {
+	const usage = { quotas: [
+		{ name: 'kids', members: [ '02:88:00:00:00:01' ], limit: 1000, used: 3280, extra: 0, lifted: true, state: 'exhausted' },
+		{ name: 'each', device: '02:88:00:00:00:01', members: [ '02:88:00:00:00:01' ], extra: 500, lifted: false, state: 'ok' },
+		{ name: 'each', device: '02:88:00:00:00:02', members: [ '02:88:00:00:00:02' ], extra: 0, lifted: true, state: 'exhausted' }
+	] };
+	const lifted = q.quotaView(host({ name: 'kids', limit: 1000, used: 3280, remaining: 0, state: 'exhausted' }), usage);
+	assert.equal(lifted.lifted, true);
+	assert.equal(lifted.badge.text, 'lifted');
+	assert.equal(lifted.canLift, false);
+	const extra = q.quotaView(host({ name: 'each', limit: 1500, used: 1200, remaining: 300, state: 'ok' }), usage);
+	assert.equal(extra.lifted, false, 'the instance of this device, not another device\'s');
+	assert.equal(extra.extra, 500);
+	assert.equal(extra.text, '1.20 kB of 1.50 kB');
+	assert.match(extra.title, /500 bytes of it added for today/);
+	assert.equal(q.instanceOf(usage, 'each', '02:88:00:00:00:02').lifted, true);
+	assert.equal(q.instanceOf(usage, 'each', '02:88:00:00:00:03'), null);
+	assert.equal(q.instanceOf(usage, 'kids', '02:88:00:00:00:01').name, 'kids');
+	// a blocked device stays blocked whatever another instance says
+	const blocked = q.quotaView(host({ name: 'kids', limit: 1000, used: 3280, remaining: 0, state: 'blocked' }, '02:88:00:00:00:09'), usage);
+	assert.equal(blocked.badge.text, 'blocked');
+	assert.equal(blocked.canLift, true);
 });
 
 test('which devices show a quota cell, and the mac a lift or extra names', () => {

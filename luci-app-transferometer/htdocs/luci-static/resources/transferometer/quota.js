@@ -337,6 +337,8 @@ function badge(state) {
 		return { text: tr('throttled'), cls: 'label warning', title: tr('The allowance is used up: the device\'s traffic through the router is slowed until the allowance renews or the throttle is lifted') };
 	case 'exhausted':
 		return { text: tr('used up'), cls: 'label notice', title: tr('The allowance is used up; this quota only counts, it neither stops nor slows the device') };
+	case 'lifted':
+		return { text: tr('lifted'), cls: 'label notice', title: tr('The allowance is used up, but the block was lifted until the allowance renews') };
 	case 'warning':
 		return { text: tr('nearly used up'), cls: 'label', title: tr('A warning threshold of this quota has been crossed') };
 	}
@@ -344,18 +346,42 @@ function badge(state) {
 	return null;
 }
 
+/* The instance of quota name that counts for the device mac in usage's quotas (its own one, or the shared one), or null. */
+function instanceOf(usage, name, mac) {
+	var list = (usage && Array.isArray(usage.quotas)) ? usage.quotas : [],
+	    m = String(mac || '').toLowerCase();
+
+	for (var i = 0; i < list.length; i++) {
+		var x = list[i];
+
+		if (!x || x.name !== name)
+			continue;
+
+		if (x.device != null ? String(x.device).toLowerCase() == m
+		                     : Array.isArray(x.members) && x.members.map(function(y) { return String(y).toLowerCase(); }).indexOf(m) >= 0)
+			return x;
+	}
+
+	return null;
+}
+
 /*
- * Everything the quota cell shows, from a host's quota: the bar's
- * percentage and ARIA values, the "x of y" text, the exact title, the
- * badge and which buttons apply.  null for a host without a quota.
+ * Everything the quota cell shows, from a host's quota (and usage's
+ * quotas, which say whether a block was lifted and what was added for
+ * today): the bar's percentage and ARIA values, the "x of y" text (the
+ * allowance includes today's extra), the exact title, the badge and
+ * which buttons apply.  null for a host without a quota.
  */
-function quotaView(host) {
+function quotaView(host, usage) {
 	var q = hostQuota(host);
 
 	if (!q)
 		return null;
 
-	var limit = +q.limit,
+	var inst = instanceOf(usage, q.name, host.mac),
+	    lifted = !!(inst && inst.lifted),
+	    extra = (inst && isCount(+inst.extra)) ? +inst.extra : 0,
+	    limit = +q.limit,
 	    used = isCount(+q.used) ? +q.used : 0,
 	    remaining = isCount(+q.remaining) ? +q.remaining : Math.max(0, limit - used),
 	    family = familyOf(limit),
@@ -363,18 +389,25 @@ function quotaView(host) {
 	    pct = percentUsed(used, limit),
 	    text = fmt(tr('%s of %s'), formatQuotaBytes(used, family), formatQuotaBytes(limit, family));
 
+	var title = fmt(tr('Quota %s: %s of %s bytes used, %s left'), q.name,
+		groupDigits(used), groupDigits(limit), groupDigits(remaining));
+
+	if (extra > 0)
+		title += '\n' + fmt(tr('%s bytes of it added for today'), groupDigits(extra));
+
 	return {
 		name: q.name,
 		state: state,
+		lifted: lifted,
+		extra: extra,
 		percent: pct,
 		/* ARIA wants the value within min..max; the text says how far over it is */
 		valueNow: Math.min(used, limit),
 		valueMax: limit,
 		text: text,
-		title: fmt(tr('Quota %s: %s of %s bytes used, %s left'), q.name,
-			groupDigits(used), groupDigits(limit), groupDigits(remaining)),
-		badge: badge(state),
-		canLift: (state == 'blocked' || state == 'throttled')
+		title: title,
+		badge: (lifted && state == 'exhausted') ? badge('lifted') : badge(state),
+		canLift: !lifted && (state == 'blocked' || state == 'throttled')
 	};
 }
 
@@ -522,7 +555,7 @@ function showExtraDialog(host, usage, opts, ev) {
  * after a successful lift or extra allowance.
  */
 function renderCell(host, usage, opts) {
-	var v = quotaView(host);
+	var v = quotaView(host, usage);
 
 	opts = opts || {};
 
@@ -551,12 +584,15 @@ function renderCell(host, usage, opts) {
 		}, [ _('Add allowance…') ]));
 	}
 
+	/* as LuCI's own bars: the themes show the bar's title as its text */
 	return E('td', {
 		'class': 'td',
 		'data-col': 'quota',
 		'data-title': _('Quota'),
+		'title': v.title,
 		'data-quota': v.name,
-		'data-state': v.state
+		'data-state': v.state,
+		'data-lifted': v.lifted ? 'true' : null
 	}, [
 		E('div', {
 			'class': 'cbi-progressbar',
@@ -567,12 +603,13 @@ function renderCell(host, usage, opts) {
 			'aria-valuenow': String(v.valueNow),
 			'aria-valuetext': v.text,
 			'data-percent': String(Math.round(v.percent)),
-			'title': v.title
+			'title': v.text
 		}, [ E('div', { 'style': 'width:%.2f%%'.format(v.percent) }) ]),
-		E('small', { 'class': 'transferometer-quota-text' }, [ v.text ]),
-		b ? ' ' : '',
-		b ? E('span', { 'class': 'transferometer-quota-badge ' + b.cls, 'data-state': v.state, 'title': b.title }, [ b.text ]) : '',
-		buttons.length ? E('div', { 'class': 'transferometer-quota-actions' }, buttons) : ''
+		b ? E('span', { 'class': 'transferometer-quota-badge ' + b.cls, 'data-state': v.lifted && v.state == 'exhausted' ? 'lifted' : v.state, 'title': b.title }, [ b.text ]) : '',
+		buttons.length ? E('div', {
+			'class': 'transferometer-quota-actions',
+			'style': 'display:flex; flex-wrap:wrap; gap:.25em; margin-top:.25em'
+		}, buttons) : ''
 	]);
 }
 
@@ -602,6 +639,7 @@ return baseclass.extend({
 	percentUsed: percentUsed,
 	badge: badge,
 	quotaView: quotaView,
+	instanceOf: instanceOf,
 	callMAC: callMAC,
 	sharedBy: sharedBy,
 	replyError: replyError,
