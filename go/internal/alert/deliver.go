@@ -265,6 +265,7 @@ func (d *Deliverer) post(ctx context.Context, a Alert) (retry bool, err error) {
 	if t <= 0 {
 		t = DefaultWebhookTimeout
 	}
+	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, t)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.Webhook, bytes.NewReader(body))
@@ -283,7 +284,10 @@ func (d *Deliverer) post(ctx context.Context, a Alert) (retry bool, err error) {
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		if ctx.Err() != nil {
+		switch {
+		case parent.Err() != nil:
+			err = errors.New("stopped before an answer")
+		case ctx.Err() != nil:
 			err = fmt.Errorf("no answer within %s", t)
 		}
 		return true, err
