@@ -45,6 +45,8 @@ commands:
   export [--period P] [--format csv|json]
                           one period's per-device usage (default: current, csv)
   commit                  copy the ledger from db_dir (RAM) to persist_dir (flash)
+  backup FILE             write the ledger to FILE (gzip JSON; - for stdout)
+  restore FILE            replace the ledger with a backup, checked whole first
   daemon                  the resident service (procd runs it): collects every
                           refresh_interval, commits, serves the live feed
   rpcd list|call METHOD   the rpcd exec-plugin protocol (ubus transferometer)
@@ -120,6 +122,8 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return alertsCmd(ctx, rest, stdout, stderr)
 	case "export":
 		return export(ctx, rest, stdout)
+	case "backup", "restore":
+		return backupRestore(ctx, cmd, rest, stdin, stdout)
 	}
 	// The dhcp-script contract: unknown actions only collect, since
 	// dnsmasq may add actions. Arguments are not inspected.
