@@ -352,6 +352,9 @@ func quotaRules(sts []QuotaStatus, addrs map[macaddr.MAC][]netip.Addr, lan func(
 // failure is a warning: counting goes on.
 func (c *Core) syncQuotas(ctx context.Context, tx *txn) {
 	qe, ok := c.current().(netfilter.QuotaEnforcer)
+	if k := c.Kind(); k != netfilter.KindNFTables && k != netfilter.KindNFTablesNetdev {
+		ok = false // the fake stands in for every kind
+	}
 	if !ok {
 		if len(c.settings.Quotas) > 0 {
 			tx.warnings = append(tx.warnings, Warning{Code: "quota_backend", Message: "Quotas are counted and reported, but enforced in the kernel with the nftables backend only (the iptables backend blocks and throttles nothing): set option backend 'nftables' (OpenWrt 22.03 and later)."})

@@ -1,12 +1,19 @@
 package account
 
 import (
+	"context"
+	"errors"
+	"net/netip"
+	"os"
+	"path/filepath"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/transferometer/transferometer/internal/config"
 	"github.com/transferometer/transferometer/internal/ledger"
 	"github.com/transferometer/transferometer/internal/macaddr"
+	"github.com/transferometer/transferometer/internal/netfilter"
 )
 
 func TestQuotaStatuses(t *testing.T) {
@@ -91,4 +98,154 @@ func TestReached(t *testing.T) {
 			t.Errorf("reached(%d, %d, %d) = %v", x.used, x.allow, x.pct, got)
 		}
 	}
+}
+
+func quotaRule(t *testing.T, f *netfilter.Fake, name string) netfilter.QuotaRule {
+	t.Helper()
+	for _, r := range f.QuotaRules {
+		if r.Name == name {
+			return r
+		}
+	}
+	t.Fatalf("no kernel rule %s in %+v", name, f.QuotaRules)
+	return netfilter.QuotaRule{}
+}
+
+// The kernel's quotas follow the ledger in the locked cycle: members'
+// addresses, allowance, the ledger's count; a new day, a reset and a
+// missing state start them again from the ledger; a lift removes the
+// rule, an extra allowance raises it.
+func TestQuotaSync(t *testing.T) {
+	c, f := newCore(t)
+	c.settings.PersistDir = filepath.Join(t.TempDir(), "persist")
+	c.settings.Names = map[macaddr.MAC]config.DeviceName{macB: {Group: "kids"}}
+	c.settings.Quotas = []config.Quota{
+		{Name: "kids", Groups: []string{"kids"}, MACs: []macaddr.MAC{macA}, Limit: 5000, Per: config.QuotaPerDay,
+			Direction: config.QuotaDown, Action: config.QuotaBlock},
+		{Name: "each", Limit: 1 << 20, Per: config.QuotaPerPeriod, Direction: config.QuotaBoth, Action: config.QuotaThrottle, RateKbit: 512},
+		{Name: "watch", MACs: []macaddr.MAC{macA}, Limit: 1, Per: config.QuotaPerPeriod, Direction: config.QuotaBoth, Action: config.QuotaNone},
+	}
+	clock := time.Date(2026, 12, 7, 23, 0, 0, 0, time.Local)
+	c.now = func() time.Time { return clock }
+	handle(t, c, NeighAdd, macA, ipA)
+	handle(t, c, NeighAdd, macA, ipA6)
+	f.Traffic(down(ipA), 3, 3000)
+	f.Traffic(up(ipA), 1, 100)
+	handle(t, c, Collect, macaddr.MAC{}, netip.Addr{})
+	if len(f.QuotaRules) != 2 {
+		t.Fatalf("rules %+v: want kids and each for A (watch has no action; B has no addresses... and no device)", f.QuotaRules)
+	}
+	k := quotaRule(t, f, "q_kids")
+	if k.Bytes != 5000 || k.Used != 3000 || !k.Down || k.Up || k.RateKbit != 0 || len(k.Addrs) != 2 {
+		t.Fatalf("q_kids %+v", k)
+	}
+	e := quotaRule(t, f, "q_each_02000000000a")
+	if e.Bytes != 1<<20 || e.Used != 3100 || !e.Down || !e.Up || e.RateKbit != 512 || len(e.Addrs) != 2 {
+		t.Fatalf("q_each_02000000000a %+v", e)
+	}
+	f.Traffic(down(ipA), 1, 1000)
+	handle(t, c, Collect, macaddr.MAC{}, netip.Addr{})
+	if k := quotaRule(t, f, "q_kids"); k.Used != 4000 || k.Fresh {
+		t.Fatalf("second collection: %+v, want 4000 used, not fresh", k)
+	}
+	// B joins through its group: its addresses are the quota's too.
+	handle(t, c, NeighAdd, macB, netip.MustParseAddr("10.77.0.11"))
+	if k := quotaRule(t, f, "q_kids"); len(k.Addrs) != 3 || k.Fresh {
+		t.Fatalf("after B's address: %+v", k)
+	}
+	if len(f.QuotaRules) != 3 {
+		t.Fatalf("B gets its own q_each: %+v", f.QuotaRules)
+	}
+	// Extra allowance for today, then a lift.
+	if st, err := c.QuotaExtra(context.Background(), "kids", nil, 700); err != nil || st.Extra != 700 || st.Remaining != 1700 {
+		t.Fatalf("extra: %+v, %v", st, err)
+	}
+	if k := quotaRule(t, f, "q_kids"); k.Bytes != 5700 || k.Fresh {
+		t.Fatalf("after the extra: %+v", k)
+	}
+	if _, err := c.QuotaLift(context.Background(), "each", nil); !errors.Is(err, ErrQuotaArgument) {
+		t.Fatalf("lift of a per-device quota without mac: %v", err)
+	}
+	if _, err := c.QuotaLift(context.Background(), "nope", nil); !errors.Is(err, ErrNoQuota) {
+		t.Fatalf("lift of no quota: %v", err)
+	}
+	if _, err := c.QuotaLift(context.Background(), "kids", &ipless); !errors.Is(err, ErrQuotaArgument) {
+		t.Fatalf("lift naming a device that is not a member: %v", err)
+	}
+	if st, err := c.QuotaLift(context.Background(), "each", &macA); err != nil || !st.Lifted {
+		t.Fatalf("lift: %+v, %v", st, err)
+	}
+	for _, r := range f.QuotaRules {
+		if r.Name == "q_each_02000000000a" {
+			t.Fatalf("a lifted quota stays in the kernel: %+v", f.QuotaRules)
+		}
+	}
+	// Midnight: a new day starts kids from the ledger's (empty) day and
+	// ends today's extra; each is per period and keeps its count.
+	clock = clock.Add(2 * time.Hour)
+	handle(t, c, Collect, macaddr.MAC{}, netip.Addr{})
+	if k := quotaRule(t, f, "q_kids"); k.Used != 0 || !k.Fresh || k.Bytes != 5000 {
+		t.Fatalf("new day: %+v", k)
+	}
+	if len(f.QuotaRules) != 2 {
+		t.Fatalf("the lift lasts the period: %+v", f.QuotaRules)
+	}
+	f.Traffic(down(ipA), 1, 1000)
+	handle(t, c, Collect, macaddr.MAC{}, netip.Addr{})
+	if k := quotaRule(t, f, "q_kids"); k.Used != 1000 || k.Fresh {
+		t.Fatalf("new day, traffic: %+v", k)
+	}
+	// A reset: the count went down, the object starts again from it.
+	if _, err := c.Reset(context.Background(), &macA); err != nil {
+		t.Fatal(err)
+	}
+	if k := quotaRule(t, f, "q_kids"); k.Used != 0 || !k.Fresh {
+		t.Fatalf("after a reset: %+v", k)
+	}
+	// The state file gone (a reboot): everything starts from the ledger.
+	f.Traffic(down(ipA), 1, 10)
+	if err := os.Remove(filepath.Join(c.settings.DBDir, QuotaKernelFile)); err != nil {
+		t.Fatal(err)
+	}
+	handle(t, c, Collect, macaddr.MAC{}, netip.Addr{})
+	if k := quotaRule(t, f, "q_kids"); k.Used != 10 || !k.Fresh {
+		t.Fatalf("after a reboot: %+v", k)
+	}
+	// The usage reply carries them.
+	rep, err := c.report(context.Background(), nil, "", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Quotas) != 4 || rep.Hosts[0].Quota == nil || rep.Hosts[0].Quota.Name != "watch" {
+		t.Fatalf("usage quotas %+v, host A %+v", rep.Quotas, rep.Hosts[0].Quota)
+	}
+	// No quotas: no table.
+	c.settings.Quotas = nil
+	handle(t, c, Collect, macaddr.MAC{}, netip.Addr{})
+	if len(f.QuotaRules) != 0 {
+		t.Fatalf("no quotas, rules %+v", f.QuotaRules)
+	}
+}
+
+var ipless = mustMAC("02:00:00:00:00:99")
+
+// With the iptables backend quotas are reported but not enforced, and
+// usage says so.
+func TestQuotaIPTablesWarns(t *testing.T) {
+	c, _ := newCore(t)
+	k := newFakeKernel()
+	s := c.settings
+	s.Backend = "iptables"
+	s.Quotas = []config.Quota{{Name: "q", Limit: 10, Per: config.QuotaPerPeriod, Direction: config.QuotaBoth, Action: config.QuotaBlock}}
+	c = openFake(t, s, c.configDir, k, Options{Now: c.now})
+	rep, err := fresh(c, nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range rep.Warnings {
+		if w.Code == "quota_backend" {
+			return
+		}
+	}
+	t.Fatalf("no quota_backend warning: %+v", rep.Warnings)
 }
