@@ -138,6 +138,8 @@ type quotaInput struct {
 	// is stale (no collection since the rollover) and counts as empty.
 	stamp  ledger.Stamp
 	adjust quotaAdjustments
+	// kernel is what the last sync saw of the kernel's objects.
+	kernel map[string]quotaKernelEntry
 }
 
 // quotaStatuses computes every quota instance, in config order (per-device
@@ -218,6 +220,16 @@ func (in quotaInput) status(q config.Quota, dev *macaddr.MAC, members []macaddr.
 			st.Crossed = append(st.Crossed, p)
 		}
 	}
+	// The kernel drops the packet that would cross the allowance, so the
+	// ledger's count stays just below it: the kernel's object, depleted
+	// at this allowance in this period or day, says the quota acts.
+	if e, ok := in.kernel[quotaObjectName(st)]; ok && e.Depleted && e.Key == st.Key && e.Bytes == allow && !st.Lifted {
+		st.Remaining = 0
+		if q.Action != config.QuotaNone {
+			st.State = map[config.QuotaAction]QuotaState{config.QuotaBlock: QuotaBlocked, config.QuotaThrottle: QuotaThrottled}[q.Action]
+			return st
+		}
+	}
 	switch {
 	case st.Used >= allow && !st.Lifted:
 		st.State = map[config.QuotaAction]QuotaState{config.QuotaBlock: QuotaBlocked,
@@ -275,8 +287,20 @@ func (c *Core) quotaStatusesOf(hosts *ledger.Hosts, transfer *ledger.Transfer, n
 	if err != nil {
 		return nil, err
 	}
+	kernel, _ := c.loadQuotaKernel()
 	return quotaStatuses(quotaInput{quotas: c.settings.Quotas, names: c.settings.Names, hosts: hosts,
-		transfer: transfer, stamp: c.stamp(now), adjust: adj}), nil
+		transfer: transfer, stamp: c.stamp(now), adjust: adj, kernel: kernel}), nil
+}
+
+// loadQuotaKernel reads QuotaKernelFile (empty when missing or unreadable:
+// every object then starts from the ledger) and its bytes.
+func (c *Core) loadQuotaKernel() (map[string]quotaKernelEntry, []byte) {
+	saved := map[string]quotaKernelEntry{}
+	b, err := os.ReadFile(filepath.Join(c.settings.DBDir, QuotaKernelFile))
+	if err != nil || json.Unmarshal(b, &saved) != nil {
+		return map[string]quotaKernelEntry{}, b
+	}
+	return saved, b
 }
 
 // Quotas reports every quota instance from the saved ledger (no lock, no
@@ -298,6 +322,10 @@ const QuotaKernelFile = "quota-kernel.json"
 type quotaKernelEntry struct {
 	Key  string `json:"key"`
 	Used uint64 `json:"used"`
+	// Bytes is the allowance the object had, Depleted whether the kernel
+	// found it used up (it has dropped or limited a packet).
+	Bytes    uint64 `json:"bytes"`
+	Depleted bool   `json:"depleted,omitempty"`
 }
 
 // quotaObjectName names an instance's kernel objects: q_<quota>, and for a
@@ -319,7 +347,7 @@ func quotaObjectName(s QuotaStatus) string {
 // quotaRules turns statuses into what the kernel enforces: every instance
 // with an action and not lifted, its members' LAN addresses, its
 // allowance and the ledger's count.
-func quotaRules(sts []QuotaStatus, addrs map[macaddr.MAC][]netip.Addr, lan func(netip.Addr) bool, saved map[string]quotaKernelEntry) ([]netfilter.QuotaRule, map[string]quotaKernelEntry) {
+func quotaRules(sts []QuotaStatus, addrs map[macaddr.MAC][]netip.Addr, lan func(netip.Addr) bool, saved map[string]quotaKernelEntry, objs map[string]netfilter.QuotaObject) ([]netfilter.QuotaRule, map[string]quotaKernelEntry) {
 	var rules []netfilter.QuotaRule
 	next := map[string]quotaKernelEntry{}
 	for _, s := range sts {
@@ -342,7 +370,9 @@ func quotaRules(sts []QuotaStatus, addrs map[macaddr.MAC][]netip.Addr, lan func(
 			}
 		}
 		rules = append(rules, r)
-		next[name] = quotaKernelEntry{Key: s.Key, Used: s.Used}
+		o, ok := objs[name]
+		next[name] = quotaKernelEntry{Key: s.Key, Used: s.Used, Bytes: r.Bytes,
+			Depleted: ok && !r.Fresh && o.Bytes == r.Bytes && o.Consumed >= o.Bytes}
 	}
 	return rules, next
 }
@@ -362,16 +392,16 @@ func (c *Core) syncQuotas(ctx context.Context, tx *txn) {
 		return
 	}
 	sts, err := c.quotaStatusesOf(tx.hosts, tx.transfer, tx.at)
+	var objs map[string]netfilter.QuotaObject
+	if err == nil {
+		objs, err = qe.QuotaObjects(ctx)
+	}
 	if err == nil {
 		path := filepath.Join(c.settings.DBDir, QuotaKernelFile)
-		saved := map[string]quotaKernelEntry{}
-		old, rerr := os.ReadFile(path)
-		if rerr == nil {
-			_ = json.Unmarshal(old, &saved) // unreadable: every object starts from the ledger
-		}
+		saved, old := c.loadQuotaKernel()
 		lan, lerr := c.lanSet()
 		inLAN := func(a netip.Addr) bool { return lerr != nil || lan.Contains(a) }
-		rules, next := quotaRules(sts, tx.hosts.AddrsByMAC(), inLAN, saved)
+		rules, next := quotaRules(sts, tx.hosts.AddrsByMAC(), inLAN, saved, objs)
 		if _, err = qe.SyncQuotas(ctx, rules); err == nil {
 			var b []byte
 			if b, err = json.Marshal(next); err == nil && !bytes.Equal(b, old) {

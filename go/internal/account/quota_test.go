@@ -156,6 +156,20 @@ func TestQuotaSync(t *testing.T) {
 	if len(f.QuotaRules) != 3 {
 		t.Fatalf("B gets its own q_each: %+v", f.QuotaRules)
 	}
+	// The kernel drops the packet that would cross the allowance: its
+	// object, depleted, makes the quota blocked though the ledger's count
+	// is below the allowance.
+	f.QuotaConsume("q_kids", 999)
+	handle(t, c, Collect, macaddr.MAC{}, netip.Addr{})
+	sts, err := c.Quotas()
+	if err != nil || sts[0].State != QuotaOK {
+		t.Fatalf("before depletion: %+v, %v", sts, err)
+	}
+	f.QuotaConsume("q_kids", 1)
+	handle(t, c, Collect, macaddr.MAC{}, netip.Addr{})
+	if sts, err = c.Quotas(); err != nil || sts[0].State != QuotaBlocked || sts[0].Remaining != 0 || sts[0].Used != 4000 {
+		t.Fatalf("depleted: %+v, %v", sts[0], err)
+	}
 	// Extra allowance for today, then a lift.
 	if st, err := c.QuotaExtra(context.Background(), "kids", nil, 700); err != nil || st.Extra != 700 || st.Remaining != 1700 {
 		t.Fatalf("extra: %+v, %v", st, err)

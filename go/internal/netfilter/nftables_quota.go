@@ -523,11 +523,16 @@ func qSameRules(have []*nftables.Rule, want [][]expr.Any) bool {
 // or the kernel's where it is larger (packets since the ledger's read) and
 // the object is of the same period and has dropped nothing (the kernel
 // lists a depleted object's count capped at its allowance, and its count
-// holds the dropped packets). The kernel refuses a count above the
-// allowance: one used up starts exactly used up.
+// holds the dropped packets); one used up at the same allowance stays used
+// up. The kernel refuses a count above the allowance: the count is capped.
 func startCount(r QuotaRule, have map[string]QuotaObject) uint64 {
 	used := r.Used
-	if o, ok := have[r.Name]; ok && !r.Fresh && o.Consumed < o.Bytes && o.Consumed > used {
+	o, ok := have[r.Name]
+	switch {
+	case !ok || r.Fresh:
+	case o.Consumed >= o.Bytes && o.Bytes == r.Bytes:
+		used = r.Bytes // used up stays used up
+	case o.Consumed < o.Bytes && o.Consumed > used:
 		used = o.Consumed
 	}
 	if used > r.Bytes {
