@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -35,6 +36,8 @@ func (c *Core) MarkDaemon() (func(), error) {
 		return nil, fmt.Errorf("daemon mark: %w", err)
 	}
 	pid := strconv.Itoa(os.Getpid())
+	// Left by a daemon killed in the middle of a cycle: not ours.
+	os.Remove(filepath.Join(c.settings.DBDir, snapshotFromFile))
 	if err := ledger.WriteAtomic(p, []byte(pid+"\n"), ledger.FileMode); err != nil {
 		return nil, fmt.Errorf("daemon mark: %w", err)
 	}
@@ -105,8 +108,48 @@ func (c *Core) writeSnapshot(tx *txn, id string, savedAt time.Time) error {
 	return ledger.WriteAtomic(filepath.Join(c.settings.DBDir, snapshotFile), buf, ledger.FileMode)
 }
 
-// snapshot returns the usage reply of the snapshot if it was made from the
-// current transfer.db.
+// snapshotFromFile, under db_dir, exists while a cycle of the running
+// daemon is under way that started from the current snapshot, with
+// nothing else having written transfer.db since it was made: it holds that
+// snapshot's first line. Such a cycle writes transfer.db before the next
+// snapshot, and in between the snapshot is still the last collection's
+// reply (what a reader a moment earlier got), not a write by another door
+// it would hide. Without it, every poll that came in that moment would
+// decode the whole ledger.
+const snapshotFromFile = "usage.snapshot.from"
+
+// snapshotThrough starts a resident core's cycle (the lock held, nothing
+// written yet): it leaves snapshotFromFile naming the snapshot if that
+// still applies, and removes it otherwise; the returned function removes
+// it at the end of the cycle, still under the lock.
+func (c *Core) snapshotThrough() func() {
+	p := filepath.Join(c.settings.DBDir, snapshotFromFile)
+	id, ok := c.snapshotID()
+	if cur, _, err := c.transferID(); !ok || err != nil || cur != id ||
+		ledger.WriteAtomic(p, []byte(id+"\n"), ledger.FileMode) != nil {
+		os.Remove(p)
+		return func() {}
+	}
+	return func() { os.Remove(p) }
+}
+
+// snapshotID is the first line of the snapshot (what it was made from).
+func (c *Core) snapshotID() (string, bool) {
+	f, err := os.Open(filepath.Join(c.settings.DBDir, snapshotFile))
+	if err != nil {
+		return "", false
+	}
+	defer f.Close()
+	var buf [128]byte
+	n, _ := io.ReadFull(f, buf[:])
+	id, _, ok := bytes.Cut(buf[:n], []byte{'\n'})
+	return string(id), ok
+}
+
+// snapshot returns the usage reply of the snapshot if it applies: it was
+// made from the current transfer.db, or a cycle of the running daemon
+// that started from it is under way (snapshotFromFile, and the lock's PID
+// file naming the daemon).
 func (c *Core) snapshot() ([]byte, bool) {
 	b, err := os.ReadFile(filepath.Join(c.settings.DBDir, snapshotFile))
 	if err != nil {
@@ -116,11 +159,34 @@ func (c *Core) snapshot() ([]byte, bool) {
 	if !ok {
 		return nil, false
 	}
-	cur, _, err := c.transferID()
-	if err != nil || string(id) != cur {
+	if cur, _, err := c.transferID(); err == nil && string(id) == cur {
+		return rest, true
+	}
+	from, err := os.ReadFile(filepath.Join(c.settings.DBDir, snapshotFromFile))
+	if err != nil || !bytes.Equal(from, append(id, '\n')) {
+		return nil, false
+	}
+	pid := os.Getpid()
+	if !c.resident {
+		if pid, ok = RunningDaemon(c.settings.DBDir); !ok {
+			return nil, false
+		}
+	}
+	if holder, ok := lockHolder(c.settings.PIDFile); !ok || holder != pid {
 		return nil, false
 	}
 	return rest, true
+}
+
+// lockHolder is the PID the lock's PID file names (its first line).
+func lockHolder(pidFile string) (int, bool) {
+	b, err := os.ReadFile(pidFile)
+	if err != nil {
+		return 0, false
+	}
+	line, _, _ := bytes.Cut(b, []byte{'\n'})
+	pid, err := strconv.Atoi(string(line))
+	return pid, err == nil && pid > 0
 }
 
 // transferID names the current transfer.db (and says when it was written).

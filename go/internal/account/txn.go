@@ -52,6 +52,10 @@ func (c *Core) transact(ctx context.Context, fn func(tx *txn) error) (*txn, erro
 		return nil, err
 	}
 	defer l.Release()
+	if c.resident {
+		// The snapshot stays the answer while this cycle writes.
+		defer c.snapshotThrough()()
+	}
 	now := c.now()
 	hosts, transfer, rec, err := c.store.Load(now)
 	if err != nil {
