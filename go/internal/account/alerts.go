@@ -34,6 +34,9 @@ import (
 //   point and announces none of them: a first install is not fifty
 //   alerts.
 //
+// Where no channel exists at all (no webhook, no ubus, no hotplug-call:
+// not OpenWrt) alerts are decided and remembered but not queued.
+//
 // What was told lives in alerts.db in db_dir, committed to persist_dir
 // with the ledger and merged back after a reboot, so a restart or reboot
 // refires nothing; a new period or day starts afresh.
@@ -124,6 +127,10 @@ func (c *Core) decideAlerts(tx *txn) (int, error) {
 	qa, changed := decideQuotaAlerts(st, sts, tx.at, name)
 	out = append(out, qa...)
 	q := alert.Queue{Dir: dir}
+	if len(out) > 0 && !alert.HasChannel(c.settings.Alerts.Webhook) {
+		// Told, as far as anyone can be: not queued for nobody.
+		out = nil
+	}
 	if len(out) > 0 {
 		dropped, err := q.Add(out)
 		if err != nil {

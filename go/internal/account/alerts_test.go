@@ -24,6 +24,7 @@ func alertCore(t *testing.T, action config.QuotaAction, notify ...int) (*Core, *
 	c, f := newCore(t)
 	s := c.settings
 	s.PersistDir = filepath.Join(c.configDir, "flash")
+	s.Alerts.Webhook = testWebhook
 	s.Quotas = []config.Quota{{Name: "kids", MACs: []macaddr.MAC{macA}, Limit: 10000, Per: config.QuotaPerPeriod,
 		Direction: config.QuotaBoth, Action: action, Notify: notify}}
 	return reopenWith(t, c, s), f
@@ -61,6 +62,9 @@ func wantAlerts(t *testing.T, c *Core, what string, want ...string) {
 		t.Fatalf("%s: alerts %q, want %q", what, got, want)
 	}
 }
+
+// testWebhook gives the alerts a channel (nothing here delivers them).
+const testWebhook = "http://127.0.0.1:9/"
 
 func TestThresholdAlertsOnceEach(t *testing.T) {
 	c, f := alertCore(t, config.QuotaNone, 50, 80, 100)
@@ -180,6 +184,7 @@ func TestPerDayPerDeviceQuota(t *testing.T) {
 	c, f := newCore(t)
 	s := c.settings
 	s.PersistDir = filepath.Join(c.configDir, "flash")
+	s.Alerts.Webhook = testWebhook
 	s.Quotas = []config.Quota{{Name: "each", Limit: 1000, Per: config.QuotaPerDay, Direction: config.QuotaDown,
 		Action: config.QuotaNone, Notify: []int{100}}}
 	c = reopenWith(t, c, s)
@@ -210,6 +215,7 @@ func TestNewDeviceAlert(t *testing.T) {
 	c, _ := newCore(t)
 	c.settings.PersistDir = filepath.Join(c.configDir, "flash")
 	c.settings.Names = map[macaddr.MAC]config.DeviceName{macB: {Name: "guest"}}
+	c.settings.Alerts.Webhook = testWebhook
 	handle(t, c, NeighAdd, macA, ipA)
 	wantAlerts(t, c, "the first device")
 	ipB, ipB6 := netip.MustParseAddr("10.77.0.11"), netip.MustParseAddr("fd77::11")
@@ -309,5 +315,24 @@ func TestDecideQuotaAlerts(t *testing.T) {
 	}
 	if got, changed = decideQuotaAlerts(st, nil, now, name); len(got) != 0 || !changed || len(st.Fired) != 0 {
 		t.Fatalf("quota removed: %+v", st.Fired)
+	}
+}
+
+// Where no channel exists (no webhook, no ubus, no hotplug-call) nothing
+// is queued, and what was decided is still remembered.
+func TestNoChannelNoOutbox(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	c, f := alertCore(t, config.QuotaNone, 50)
+	c.settings.Alerts.Webhook = ""
+	handle(t, c, NeighAdd, macA, ipA)
+	handle(t, c, NeighAdd, macB, netip.MustParseAddr("10.77.0.11"))
+	f.Traffic(down(ipA), 6, 6000)
+	collect(t, c)
+	if _, err := os.Stat(filepath.Join(c.settings.DBDir, alert.QueueFile)); err == nil {
+		t.Fatal("an outbox with no channel to drain it")
+	}
+	st, err := loadAlertState(c.settings.DBDir)
+	if err != nil || len(st.Fired["kids"].Thresholds) != 1 {
+		t.Fatalf("state %+v %v", st, err)
 	}
 }

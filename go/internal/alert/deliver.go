@@ -33,6 +33,21 @@ const (
 	Subsystem = "transferometer"
 )
 
+// HasChannel reports whether an alert can go anywhere: a webhook is set,
+// or ubus or hotplug-call is there (on OpenWrt both always are). Where
+// none is, nothing is queued: an outbox nobody drains would only fill.
+func HasChannel(webhook string) bool {
+	if webhook != "" {
+		return true
+	}
+	for _, p := range []string{ubusProgram, hotplugProgram} {
+		if _, err := exec.LookPath(p); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
 // deliverLock makes one deliverer at a time drain the outbox.
 const deliverLock = ".alerts.deliver.lock"
 
