@@ -19,7 +19,7 @@
  *    never overlapping itself, the first step right away);
  *  - request: request, get, post (JSON bodies) via XMLHttpRequest;
  *  - view: __init__ (load -> render -> #view, footer), handleSave/SaveApply/Reset, addFooter;
- *  - _() (identity: no translations), String.prototype.format (%s %d %u %f %x %h %q %m %%).
+ *  - _() and N_() with LuCI's catalogue (window.TR, see lucishim/i18n.mjs), String.prototype.format (%s %d %u %f %x %h %q %m %%).
  *
  * rpc, ui and form are class files next to this one (rpc.js, ui.js, form.js).
  */
@@ -66,8 +66,41 @@
 		});
 	};
 
-	window._ = function(s) { return s; };
-	window.N_ = function(n, s, p) { return (n == 1) ? s : p; };
+	/* _() and N_() as cbi.js has them: a string is looked up in window.TR, the catalogue of the
+	 * page's language (the dispatcher's admin/translations/LANG script, loaded before this file;
+	 * none for English), under the hex SuperFastHash of the whitespace-trimmed msgid (context
+	 * \x01 msgid with a context; msgid \x02 form for plurals, the form from the catalogue's
+	 * Plural-Forms, TR["00000000"]); missing there, the English text. */
+	var sfhHex = function(s) {
+		var b = new TextEncoder().encode(s), n = b.length, h = n >>> 0, i = 0, k, t;
+		var g16 = function(o) { return b[o] | (b[o + 1] << 8); }, s8 = function(o) { return (b[o] << 24) >> 24; };
+		if (!n) return null;
+		for (k = n >>> 2; k > 0; k--, i += 4) {
+			h = (h + g16(i)) >>> 0; t = ((g16(i + 2) << 11) ^ h) >>> 0;
+			h = ((h << 16) ^ t) >>> 0; h = (h + (h >>> 11)) >>> 0;
+		}
+		switch (n & 3) {
+		case 3: h = (h + g16(i)) >>> 0; h = (h ^ (h << 16)) >>> 0; h = (h ^ (s8(i + 2) << 18)) >>> 0; h = (h + (h >>> 11)) >>> 0; break;
+		case 2: h = (h + g16(i)) >>> 0; h = (h ^ (h << 11)) >>> 0; h = (h + (h >>> 17)) >>> 0; break;
+		case 1: h = (h + s8(i)) >>> 0; h = (h ^ (h << 10)) >>> 0; h = (h + (h >>> 1)) >>> 0; break;
+		}
+		h = (h ^ (h << 3)) >>> 0; h = (h + (h >>> 5)) >>> 0; h = (h ^ (h << 4)) >>> 0;
+		h = (h + (h >>> 17)) >>> 0; h = (h ^ (h << 25)) >>> 0; h = (h + (h >>> 6)) >>> 0;
+		return (0x100000000 + h).toString(16).substr(1);
+	};
+	var trimws = function(s) { return String(s).trim().replace(/[ \t\n]+/g, ' '); };
+	var pluralForm = null;
+	window._ = function(s, c) {
+		var k = (c != null ? trimws(c) + '\u0001' : '') + trimws(s);
+		return (window.TR && window.TR[sfhHex(k)]) || s;
+	};
+	window.N_ = function(n, s, p, c) {
+		if (pluralForm == null && window.TR)
+			pluralForm = new Function('n', (window.TR['00000000'] || 'plural=(n != 1);') + 'return +plural');
+		var i = pluralForm ? pluralForm(n) : +(n != 1),
+		    k = (c != null ? trimws(c) + '\u0001' : '') + trimws(s) + '\u0002' + i;
+		return (window.TR && window.TR[sfhHex(k)]) || (i ? p : s);
+	};
 
 	/* --- baseclass --- */
 	var superContext = {}, classIndex = 0;
