@@ -217,10 +217,10 @@ func TestRestoreRefusesBadBackups(t *testing.T) {
 		{"wrong type", tamper(func(v map[string]any) { part(v, "transfer")["totals"] = []any{1, 2} }), false},
 		{"bad day", tamper(func(v map[string]any) { part(v, "history")["days"] = map[string]any{"2026-13-40": map[string]any{}} }), false},
 		{"bad hour", tamper(func(v map[string]any) {
-			part(v, "history")["hours"] = map[string]any{"17": map[string]any{mac: []int{1, 2}}}
+			part(v, "history")["hours"] = map[string]any{"hours": []int{17}, "devices": map[string]any{mac: "1,2"}}
 		}), false},
 		{"hour of three numbers", tamper(func(v map[string]any) {
-			part(v, "transfer")["hours"] = map[string]any{"1796630400": map[string]any{mac: []int{1, 2, 3}}}
+			part(v, "transfer")["hours"] = map[string]any{"hours": []int{1796630400}, "devices": map[string]any{mac: "1,2,3"}}
 		}), false},
 		{"markup hostname", tamper(func(v map[string]any) {
 			part(v, "hosts")["devices"].(map[string]any)[mac] = map[string]any{"hostname": "<script>", "first_seen": 1, "last_seen": 2}
@@ -230,6 +230,12 @@ func TestRestoreRefusesBadBackups(t *testing.T) {
 		}), false},
 		{"baselines", tamper(func(v map[string]any) {
 			part(v, "transfer")["baselines"] = map[string]any{"up/10.77.0.10": map[string]any{"bytes": 1}}
+		}), false},
+		{"hour in the future", tamper(func(v map[string]any) {
+			part(v, "transfer")["hours"] = map[string]any{"hours": []int{1996630400}, "devices": map[string]any{mac: "1,2"}}
+		}), false},
+		{"hour beyond traffic", tamper(func(v map[string]any) {
+			part(v, "transfer")["hours"] = map[string]any{"hours": []int{1796630400}, "devices": map[string]any{mac: "1,100000000000000000"}}
 		}), false},
 		{"deep nesting", []byte(`{"format":"transferometer-backup","version":1,"hosts":` + strings.Repeat("[", 20000) + strings.Repeat("]", 20000) + `}`), false},
 	}

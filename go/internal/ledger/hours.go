@@ -1,8 +1,11 @@
 package ledger
 
 import (
+	"encoding/json"
 	"fmt"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/transferometer/transferometer/internal/macaddr"
@@ -22,9 +25,10 @@ type HourBytes [2]uint64
 // Hours maps an hour (unix seconds of its local start) to its devices.
 type Hours map[int64]map[macaddr.MAC]HourBytes
 
-// HoursKept is how many closed hours history.db keeps: a week. Each holds
-// at most one entry per device, so max_devices bounds an hour.
-const HoursKept = 7 * 24
+// HoursKept is how many closed hours history.db keeps: two days, so that
+// with today's a chart can always show the last 24 hours and more. Each
+// hour holds at most one entry per device, so max_devices bounds an hour.
+const HoursKept = 48
 
 // HourStart returns the start of t's hour in t's location, as unix
 // seconds. Zones are whole hours, half or three quarters off UTC: the
@@ -150,6 +154,91 @@ func (h Hours) check() error {
 			}
 		}
 	}
+	return nil
+}
+
+// hoursJSON is how files hold hours: the hours once, and per device its
+// bytes in their order as one string of decimal numbers, "down,up,down,up,…"
+// (trailing zeros left out). A map per hour would name every device again
+// in every hour, and numbers one by one cost encoding/json ten times the
+// work of one string: this is in the file every collection rewrites.
+type hoursJSON struct {
+	Hours   []int64                `json:"hours"`
+	Devices map[macaddr.MAC]string `json:"devices"`
+}
+
+// MarshalJSON writes h in the form of hoursJSON.
+func (h Hours) MarshalJSON() ([]byte, error) {
+	keys := h.Keys()
+	nums := map[macaddr.MAC][]uint64{}
+	for i, k := range keys {
+		for mac, b := range h[k] {
+			if b == (HourBytes{}) {
+				continue
+			}
+			v := nums[mac]
+			if v == nil {
+				v = make([]uint64, 2*len(keys))
+				nums[mac] = v
+			}
+			v[2*i], v[2*i+1] = b[0], b[1]
+		}
+	}
+	out := hoursJSON{Hours: keys, Devices: make(map[macaddr.MAC]string, len(nums))}
+	var buf []byte
+	for mac, v := range nums {
+		for len(v) > 0 && v[len(v)-1] == 0 {
+			v = v[:len(v)-1]
+		}
+		buf = buf[:0]
+		for i, n := range v {
+			if i > 0 {
+				buf = append(buf, ',')
+			}
+			buf = strconv.AppendUint(buf, n, 10)
+		}
+		out.Devices[mac] = string(buf)
+	}
+	return json.Marshal(out)
+}
+
+// UnmarshalJSON reads the form of hoursJSON, strictly: decimal numbers
+// without signs or leading zeros, at most two per hour.
+func (h *Hours) UnmarshalJSON(data []byte) error {
+	var in hoursJSON
+	if err := json.Unmarshal(data, &in); err != nil {
+		return err
+	}
+	out := make(Hours, len(in.Hours))
+	for _, k := range in.Hours {
+		if _, dup := out[k]; dup {
+			return fmt.Errorf("hour %d twice", k)
+		}
+		out[k] = map[macaddr.MAC]HourBytes{}
+	}
+	for mac, s := range in.Devices {
+		if s == "" {
+			continue
+		}
+		fields := strings.Split(s, ",")
+		if len(fields) > 2*len(in.Hours) {
+			return fmt.Errorf("%s: %d numbers for %d hours", mac, len(fields), len(in.Hours))
+		}
+		for i, f := range fields {
+			n, err := strconv.ParseUint(f, 10, 64)
+			if err != nil || (len(f) > 1 && f[0] == '0') {
+				return fmt.Errorf("%s: bad number %q", mac, f)
+			}
+			if n == 0 {
+				continue
+			}
+			m := out[in.Hours[i/2]]
+			b := m[mac]
+			b[i%2] = n
+			m[mac] = b
+		}
+	}
+	*h = out
 	return nil
 }
 

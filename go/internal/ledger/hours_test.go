@@ -2,9 +2,11 @@ package ledger
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 	"time"
 
@@ -224,8 +226,8 @@ func TestHistoryHoursBounded(t *testing.T) {
 	}
 }
 
-// A bad hour in a file is one bad entry: dropped, the rest kept.
-func TestSalvageDropsBadHour(t *testing.T) {
+// A bad hour in a file costs the file's hours, not its days.
+func TestSalvageDropsBadHours(t *testing.T) {
 	dir := t.TempDir()
 	h := NewHistory()
 	h.Days["2026-12-06"] = map[macaddr.MAC]Usage{macA: {DownloadBytes: 9}}
@@ -234,7 +236,7 @@ func TestSalvageDropsBadHour(t *testing.T) {
 	data, _ := json.Marshal(h)
 	var top map[string]any
 	_ = json.Unmarshal(data, &top)
-	top["hours"].(map[string]any)["12345"] = map[string]any{"02:00:00:00:00:0a": []int{1, 1}}
+	top["hours"].(map[string]any)["hours"] = []int64{good, 12345}
 	data, _ = json.Marshal(top)
 	if err := os.WriteFile(filepath.Join(dir, HistoryFile), data, 0o600); err != nil {
 		t.Fatal(err)
@@ -243,7 +245,102 @@ func TestSalvageDropsBadHour(t *testing.T) {
 	if err != nil || rec == nil || len(rec.Dropped) == 0 {
 		t.Fatalf("load: %v %+v", err, rec)
 	}
-	if len(got.Hours) != 1 || got.Hours[good][macA] != (HourBytes{9, 0}) || got.Days["2026-12-06"][macA].DownloadBytes != 9 {
+	if len(got.Hours) != 0 || got.Days["2026-12-06"][macA].DownloadBytes != 9 {
 		t.Fatalf("kept %+v", got)
+	}
+}
+
+// Hours are written once each, devices' bytes in their order; what is
+// read back is what was written, and malformed forms are refused.
+func TestHoursJSON(t *testing.T) {
+	base := time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC).Unix()
+	h := Hours{base: {macA: {1, 2}}, base + 3600: {macB: {3, 0}}, base + 7200: {macA: {0, 5}, macB: {0, 0}}}
+	data, err := json.Marshal(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf(`{"hours":[%d,%d,%d],"devices":{"02:00:00:00:00:0a":"1,2,0,0,0,5","02:00:00:00:00:0b":"0,0,3"}}`, base, base+3600, base+7200)
+	if string(data) != want {
+		t.Fatalf("encoded %s\nwant    %s", data, want)
+	}
+	var back Hours
+	if err := json.Unmarshal(data, &back); err != nil {
+		t.Fatal(err)
+	}
+	delete(h[base+7200], macB) // zero bytes are not kept
+	if !reflect.DeepEqual(back, h) {
+		t.Fatalf("read back %v, want %v", back, h)
+	}
+	for _, bad := range []string{
+		fmt.Sprintf(`{"hours":[%d],"devices":{"02:00:00:00:00:0a":"1,2,3"}}`, base),
+		fmt.Sprintf(`{"hours":[%d,%d],"devices":{}}`, base, base),
+		fmt.Sprintf(`{"hours":[%d],"devices":{"02:00:00:00:00:0a":"-1"}}`, base),
+		fmt.Sprintf(`{"hours":[%d],"devices":{"02:00:00:00:00:0a":"1,,2"}}`, base),
+		fmt.Sprintf(`{"hours":[%d],"devices":{"02:00:00:00:00:0a":"01"}}`, base),
+		fmt.Sprintf(`{"hours":[%d],"devices":{"02:00:00:00:00:0a":"1e3"}}`, base),
+		fmt.Sprintf(`{"hours":[%d],"devices":{"02:00:00:00:00:0a":"18446744073709551616"}}`, base),
+		fmt.Sprintf(`{"hours":[%d],"devices":{"02:00:00:00:00:0a":[1]}}`, base),
+		`{"hours":"x"}`,
+		`[]`,
+	} {
+		var x Hours
+		if json.Unmarshal([]byte(bad), &x) == nil {
+			t.Errorf("%s: read", bad)
+		}
+	}
+}
+
+// BenchmarkTransferHours: what today's hours add to the file every run
+// writes and reads: transfer.db of 254 devices (two addresses each) saved
+// and loaded, without hours and with a full day of hours in which every
+// device moved traffic every hour (the worst case).
+func BenchmarkTransferHours(b *testing.B) {
+	for _, hours := range []int{0, 24} {
+		b.Run(fmt.Sprintf("hours=%d", hours), func(b *testing.B) {
+			tr := NewTransfer()
+			tr.Day.Key, tr.Period.Key = "2026-12-07", "2026-12-01"
+			base := time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC).Unix()
+			for d := 0; d < 254; d++ {
+				mac := macaddr.MAC{2, 0, 0, 0, 0, byte(d + 1)}
+				u := Usage{DownloadBytes: 123456789 + uint64(d), UploadBytes: 12345678, DownloadPackets: 123456, UploadPackets: 12345}
+				tr.Totals[mac], tr.Day.Usage[mac], tr.Period.Usage[mac] = u, u, u
+				for _, a := range []netip.Addr{netip.AddrFrom4([4]byte{192, 168, 1, byte(d + 1)}), netip.AddrFrom16([16]byte{0xfd, 15: byte(d + 1)})} {
+					tr.Baselines[up(a)] = Baseline{MAC: mac, Packets: 12345, Bytes: 12345678}
+					tr.Baselines[down(a)] = Baseline{MAC: mac, Packets: 123456, Bytes: 123456789}
+				}
+				for h := 0; h < hours; h++ {
+					m := tr.Hours[base+int64(h)*3600]
+					if m == nil {
+						m = map[macaddr.MAC]HourBytes{}
+						tr.Hours[base+int64(h)*3600] = m
+					}
+					m[mac] = HourBytes{5144000 + uint64(d), 514400}
+				}
+			}
+			// db_dir is tmpfs on OpenWrt: no disk's fsync in the numbers.
+			dir, err := os.MkdirTemp("/dev/shm", "ledger-bench-")
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer os.RemoveAll(dir)
+			st := Store{Dir: dir}
+			if err := st.SaveTransfer(tr); err != nil {
+				b.Fatal(err)
+			}
+			fi, err := os.Stat(filepath.Join(dir, TransferFile))
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, _, _, err := st.Load(time.Now()); err != nil {
+					b.Fatal(err)
+				}
+				if err := st.SaveTransfer(tr); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(fi.Size()), "file-bytes")
+		})
 	}
 }

@@ -18,8 +18,8 @@ import (
 // keys ("*": every key at that level). Entries are tried innermost first.
 var entryMaps = map[string][][]string{
 	HostsFile:    {{"ips"}, {"devices"}},
-	TransferFile: {{"totals"}, {"baselines"}, {"day", "usage"}, {"period", "usage"}, {"retired", "baselines"}, {"pending"}, {"hours", "*"}, {"hours"}},
-	HistoryFile:  {{"days", "*"}, {"periods", "*"}, {"hours", "*"}, {"days"}, {"periods"}, {"hours"}},
+	TransferFile: {{"totals"}, {"baselines"}, {"day", "usage"}, {"period", "usage"}, {"retired", "baselines"}, {"pending"}, {"hours"}},
+	HistoryFile:  {{"days", "*"}, {"periods", "*"}, {"days"}, {"periods"}, {"hours"}},
 }
 
 // maxDropped bounds how many dropped entries are named in a warning.
