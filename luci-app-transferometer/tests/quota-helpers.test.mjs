@@ -1,36 +1,11 @@
 // quota.js, the file the router serves, under node: its validators against quota-cases.mjs (the
 // table quota-validation.test.mjs holds the real binary to), sizes, and what a device's quota cell
-// shows (bar, ARIA values, "x of y", badge, buttons). Loaded as LuCI's L.require loads a class
-// file: the source is the body of a function of its required classes; rpc, ui and dom are stubs
-// (the pure functions tested here touch none of them; rendering is tested in Chromium).
+// shows (bar, ARIA values, "x of y", badge, buttons), loaded by load-quota.mjs as LuCI loads it
+// (rendering is tested in Chromium: quota.test.mjs).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { QUOTA_CASES } from './quota-cases.mjs';
-
-const QUOTA_PATH = path.join(path.dirname(fileURLToPath(import.meta.url)), '..',
-	'htdocs', 'luci-static', 'resources', 'transferometer', 'quota.js');
-
-export function loadQuota({ translate = (s) => s } = {}) {
-	const source = readFileSync(QUOTA_PATH, 'utf8');
-	const baseclass = {
-		extend(props) {
-			const C = function() {};
-			C.prototype = Object.assign(Object.create(null), props);
-			return C;
-		}
-	};
-	const declared = [];
-	const rpc = { declare: (o) => { declared.push(o); return () => Promise.resolve({}); } };
-	// eslint-disable-next-line no-new-func
-	const factory = new Function('window', 'document', 'L', 'baseclass', 'rpc', 'ui', 'dom', '_', source);
-	const C = factory(undefined, undefined, {}, baseclass, rpc, {}, {}, translate);
-	const q = new C();
-	q.declared = declared;
-	return q;
-}
+import { loadQuota } from './load-quota.mjs';
 
 const q = loadQuota();
 
