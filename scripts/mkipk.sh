@@ -259,6 +259,22 @@ EOF
 chmod 0755 "$d/control/postinst-pkg"
 pack "$d" luci-app-transferometer all
 
+# luci-i18n-transferometer-LANG, one per language of luci-app-transferometer/po,
+# as luci.mk's LuciTranslation makes them: the .lmo catalogue (po2lmo's, by
+# mkapk) and the uci-defaults script that adds the language to LuCI, which
+# the postinst block runs once; they depend on the app.
+"$build/mkapk" luci-i18n -root "$root" -out "$tmp/i18n" > "$tmp/i18n.list" || die "mkapk luci-i18n failed"
+while IFS="$(printf '\t')" read -r name desc; do
+	d=$tmp/i18n/$name
+	mkdir -p "$d/control"
+	control "$d/control/control" "$name" all "libc, luci-app-transferometer" luci \
+		package/transferometer/luci-app-transferometer "$luci_license" "$desc" "$luci_url" "$luci_maintainer"
+	generic_scripts "$d/control"
+	mv "$d/postinst-pkg" "$d/control/postinst-pkg"
+	chmod 0755 "$d/control/postinst-pkg"
+	pack "$d" "$name" all
+done < "$tmp/i18n.list"
+
 # The feed index: a web server serving OUTDIR is an opkg feed.
 "$build/mkapk" opkg-index "$out" || die "mkapk opkg-index failed"
 echo "$out/Packages"

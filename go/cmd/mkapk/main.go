@@ -6,8 +6,15 @@
 //	mkapk apk -root DIR -out DIR [-epoch N] [-version V] [-key PEM] ARCH=BINARY...
 //	    OUT/ARCH/transferometer-VERSION.apk, luci-app-transferometer-VERSION.apk
 //	    and packages.adb (signed with the key when one is given) per ARCH.
+//	    With them, in every ARCH: luci-i18n-transferometer-LANG-VERSION.apk
+//	    for each language of luci-app-transferometer/po.
 //	mkapk ipk-depends -root DIR
 //	    the opkg Depends field of transferometer's .ipk.
+//	mkapk luci-i18n -root DIR -out DIR
+//	    the translation packages' trees for the .ipk build: OUT/NAME/data/
+//	    and OUT/NAME/postinst-pkg, and a line "NAME<TAB>DESCRIPTION" each.
+//	mkapk po2lmo IN.po OUT.lmo
+//	    LuCI's po2lmo: the .lmo catalogue of a .po file.
 //	mkapk opkg-index DIR
 //	    DIR/Packages and DIR/Packages.gz for the .ipk files in DIR.
 package main
@@ -34,7 +41,7 @@ func main() {
 
 func run(args []string) error {
 	if len(args) == 0 {
-		return errors.New("usage: mkapk apk|ipk-depends|opkg-index ...")
+		return errors.New("usage: mkapk apk|ipk-depends|luci-i18n|po2lmo|opkg-index ...")
 	}
 	switch args[0] {
 	case "apk":
@@ -55,6 +62,13 @@ func run(args []string) error {
 		}
 		fmt.Println(d.Opkg())
 		return nil
+	case "luci-i18n":
+		return cmdLuCII18n(args[1:])
+	case "po2lmo":
+		if len(args) != 3 {
+			return errors.New("usage: mkapk po2lmo IN.po OUT.lmo")
+		}
+		return po2lmo(args[1], args[2])
 	case "opkg-index":
 		if len(args) != 2 {
 			return errors.New("usage: mkapk opkg-index DIR")
@@ -99,6 +113,10 @@ func cmdAPK(args []string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", luci.Info.Name, err)
 	}
+	i18n, err := buildTranslations(repo, *epoch)
+	if err != nil {
+		return err
+	}
 	for _, a := range fs.Args() {
 		arch, bin, ok := strings.Cut(a, "=")
 		if !ok || arch == "" || bin == "" || strings.ContainsAny(arch, "/ ") {
@@ -116,15 +134,21 @@ func cmdAPK(args []string) error {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return err
 		}
-		ndx, err := owpkg.BuildIndex([]owpkg.IndexEntry{built.Entry, luciBuilt.Entry}, key)
+		entries := []owpkg.IndexEntry{built.Entry, luciBuilt.Entry}
+		files := map[string][]byte{
+			p.Info.Name + "-" + p.Info.Version + ".apk":       built.File,
+			luci.Info.Name + "-" + luci.Info.Version + ".apk": luciBuilt.File,
+		}
+		for _, b := range i18n {
+			entries = append(entries, b.Entry)
+			files[b.Entry.Info.Name+"-"+b.Entry.Info.Version+".apk"] = b.File
+		}
+		ndx, err := owpkg.BuildIndex(entries, key)
 		if err != nil {
 			return err
 		}
-		for name, data := range map[string][]byte{
-			p.Info.Name + "-" + p.Info.Version + ".apk":       built.File,
-			luci.Info.Name + "-" + luci.Info.Version + ".apk": luciBuilt.File,
-			"packages.adb": ndx,
-		} {
+		files["packages.adb"] = ndx
+		for name, data := range files {
 			if err := owpkg.WriteFileAtomic(filepath.Join(dir, name), data); err != nil {
 				return err
 			}

@@ -294,6 +294,11 @@ func TestAPK(t *testing.T) {
 	stand := standIns(t, apk, "libc", "kmod-nft-core", "luci-base")
 	tname := "transferometer-" + version + ".apk"
 	lname := "luci-app-transferometer-" + version + ".apk"
+	i18n := luciI18n(t)
+	var inames []string // the translations' files, in the order of their names
+	for _, p := range i18n {
+		inames = append(inames, p.name+"-"+version+".apk")
+	}
 
 	var arches []string
 	for _, a := range ipkArches {
@@ -303,17 +308,20 @@ func TestAPK(t *testing.T) {
 	if got := ipkDistFiles(t, dist); strings.Join(got, " ") != strings.Join(arches, " ") {
 		t.Fatalf("dist: %q, want one directory per architecture %q", got, arches)
 	}
-	luciBytes := mustRead(t, filepath.Join(dist, "x86_64", lname))
 
 	for _, a := range ipkArches {
 		a := a
 		t.Run(a.arch, func(t *testing.T) {
 			dir := filepath.Join(dist, a.arch)
-			if got := ipkDistFiles(t, dir); strings.Join(got, " ") != strings.Join([]string{lname, "packages.adb", tname}, " ") {
+			wantFiles := append(append([]string{lname}, inames...), "packages.adb", tname)
+			sort.Strings(wantFiles)
+			if got := ipkDistFiles(t, dir); strings.Join(got, " ") != strings.Join(wantFiles, " ") {
 				t.Fatalf("%s: %q", dir, got)
 			}
-			if !bytes.Equal(mustRead(t, filepath.Join(dir, lname)), luciBytes) {
-				t.Errorf("%s differs from x86_64's: the noarch package must be one file", lname)
+			for _, n := range append([]string{lname}, inames...) {
+				if !bytes.Equal(mustRead(t, filepath.Join(dir, n)), mustRead(t, filepath.Join(dist, "x86_64", n))) {
+					t.Errorf("%s differs from x86_64's: the noarch package must be one file", n)
+				}
 			}
 
 			// Every field we meant, as apk reads it.
@@ -345,11 +353,18 @@ func TestAPK(t *testing.T) {
 			// Installed into an empty root: every file at its path and
 			// mode, nothing else; the binary is this architecture's.
 			r := t.TempDir()
-			runAPK(t, apk, append(append([]string{"add", "--root", r, "--initdb", "--allow-untrusted", "--no-network", "--no-scripts", "--arch", a.arch}, stand...),
-				filepath.Join(dir, tname), filepath.Join(dir, lname))...)
+			add := append(append([]string{"add", "--root", r, "--initdb", "--allow-untrusted", "--no-network", "--no-scripts", "--arch", a.arch}, stand...),
+				filepath.Join(dir, tname), filepath.Join(dir, lname))
+			for _, n := range inames {
+				add = append(add, filepath.Join(dir, n))
+			}
+			runAPK(t, apk, add...)
 			bin := mustRead(t, filepath.Join(r, "usr/sbin/transferometer"))
 			want := wantAPKTree(t, bin)
 			for k, v := range wantLuCITree(t) {
+				want[k] = v
+			}
+			for k, v := range wantI18nAPKTree(t, i18n) {
 				want[k] = v
 			}
 			if got := apkInstalledTree(t, r); !reflect.DeepEqual(got, want) {
@@ -365,7 +380,11 @@ func TestAPK(t *testing.T) {
 				}
 			}
 			info2 := runAPK(t, apk, "--root", r, "--no-network", "info")
-			for _, p := range []string{"transferometer", "luci-app-transferometer"} {
+			names := []string{"transferometer", "luci-app-transferometer"}
+			for _, p := range i18n {
+				names = append(names, p.name)
+			}
+			for _, p := range names {
 				if !strings.Contains("\n"+info2, "\n"+p+"\n") {
 					t.Errorf("apk info does not list %s:\n%s", p, info2)
 				}
@@ -374,7 +393,7 @@ func TestAPK(t *testing.T) {
 			runBinary(t, a.arch, a.qemu, filepath.Join(r, "usr/sbin/transferometer"))
 
 			// Removed: nothing of ours is left, nothing listed.
-			runAPK(t, apk, "del", "--root", r, "--no-network", "--no-scripts", "transferometer", "luci-app-transferometer")
+			runAPK(t, apk, append([]string{"del", "--root", r, "--no-network", "--no-scripts"}, names...)...)
 			if got := apkInstalledTree(t, r); len(got) != 0 {
 				t.Errorf("after apk del: %v left", mapKeys(got))
 			}
@@ -409,6 +428,55 @@ func TestAPK(t *testing.T) {
 		checkAPKScripts(t, mk, "luci-app-transferometer", scripts, false)
 	})
 
+	// The translations: fields as luci.mk's LuciTranslation sets them, the
+	// postinst block that adds the language to LuCI, the catalogue readable.
+	for _, p := range i18n {
+		p := p
+		t.Run(p.name, func(t *testing.T) {
+			file := filepath.Join(dist, "x86_64", p.name+"-"+version+".apk")
+			dump := apkDump(t, apk, file)
+			info, _ := dump["info"].(map[string]any)
+			wantInfo := map[string]any{
+				"name":        p.name,
+				"version":     version,
+				"description": p.description,
+				"arch":        "noarch",
+				"license":     makeVar(t, luciMk, "PKG_LICENSE"),
+				"origin":      "package/transferometer/luci-app-transferometer",
+				"maintainer":  makeVar(t, luciMk, "LUCI_MAINTAINER"),
+				"url":         makeVar(t, luciMk, "LUCI_URL"),
+				"depends":     []any{"libc", "luci-app-transferometer"},
+				"provides":    []any{p.name + "-any"},
+			}
+			for k, v := range wantInfo {
+				if !reflect.DeepEqual(info[k], v) {
+					t.Errorf("info %s: %#v, want %#v", k, info[k], v)
+				}
+			}
+			scripts, _ := dump["scripts"].(map[string]any)
+			if post, _ := scripts["post-install"].(string); !strings.HasSuffix(post, "default_postinst\n"+p.postinst) {
+				t.Errorf("post-install %q: want default_postinst, then luci.mk's block %q", post, p.postinst)
+			}
+			// apk installs it only with the app (its dependency), and removes it.
+			r := t.TempDir()
+			runAPK(t, apk, append([]string{"add", "--root", r, "--initdb", "--allow-untrusted", "--no-network", "--no-scripts", "--arch", "x86_64"}, stand...)...)
+			if out, err := exec.Command(apk, "add", "--root", r, "--allow-untrusted", "--no-network", "--no-scripts", file).CombinedOutput(); err == nil {
+				t.Errorf("%s installed without luci-app-transferometer:\n%s", p.name, out)
+			}
+			runAPK(t, apk, "add", "--root", r, "--no-network", "--no-scripts", "--allow-untrusted",
+				"--repository", filepath.Join(dist, "x86_64", "packages.adb"), p.name)
+			for dst, f := range p.files {
+				if got := mustRead(t, filepath.Join(r, dst)); !bytes.Equal(got, f.data) {
+					t.Errorf("installed %s: %d bytes, want %d", dst, len(got), len(f.data))
+				}
+			}
+			checkCatalogue(t, p, mustRead(t, filepath.Join(r, "usr/lib/lua/luci/i18n/transferometer."+p.code+".lmo")))
+			if _, err := os.Stat(filepath.Join(r, "www/luci-static/resources/view/transferometer/usage.js")); err != nil {
+				t.Errorf("installing %s from the feed did not bring luci-app-transferometer: %v", p.name, err)
+			}
+		})
+	}
+
 	// The feed: apk reads each packages.adb, and installs from it by name
 	// with the packages' identities checked against the index.
 	t.Run("feed", func(t *testing.T) {
@@ -416,10 +484,11 @@ func TestAPK(t *testing.T) {
 			dir := filepath.Join(dist, a)
 			dump := apkDump(t, apk, filepath.Join(dir, "packages.adb"))
 			pkgs, _ := dump["packages"].([]any)
-			if len(pkgs) != 2 {
-				t.Fatalf("%s/packages.adb: %d packages, want 2", a, len(pkgs))
+			feed := append(append([]string{lname}, inames...), tname)
+			if len(pkgs) != len(feed) {
+				t.Fatalf("%s/packages.adb: %d packages, want %d", a, len(pkgs), len(feed))
 			}
-			for i, name := range []string{lname, tname} {
+			for i, name := range feed {
 				p, _ := pkgs[i].(map[string]any)
 				file := mustRead(t, filepath.Join(dir, name))
 				if want := strings.TrimSuffix(name, "-"+version+".apk"); p["name"] != want || p["version"] != version {
@@ -536,7 +605,7 @@ func TestAPK(t *testing.T) {
 		dist2 := t.TempDir()
 		buildAPKs(t, dist2, t.TempDir())
 		for _, a := range arches {
-			for _, name := range []string{tname, lname, "packages.adb"} {
+			for _, name := range append([]string{tname, lname, "packages.adb"}, inames...) {
 				p := filepath.Join(a, name)
 				if !bytes.Equal(mustRead(t, filepath.Join(dist, p)), mustRead(t, filepath.Join(dist2, p))) {
 					t.Errorf("%s: a second build gives different bytes", p)

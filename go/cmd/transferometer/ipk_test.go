@@ -380,6 +380,10 @@ func TestIPK(t *testing.T) {
 	buildIPKs(t, dist, t.TempDir())
 
 	want := []string{"luci-app-transferometer_" + version + "_all.ipk"}
+	i18n := luciI18n(t)
+	for _, p := range i18n {
+		want = append(want, p.name+"_"+version+"_all.ipk")
+	}
 	for _, a := range ipkArches {
 		want = append(want, "transferometer_"+version+"_"+a.arch+".ipk")
 	}
@@ -513,6 +517,44 @@ func TestIPK(t *testing.T) {
 		}
 		checkDataTree(t, data, wantFiles, content, nil)
 	})
+
+	// The translations, as luci.mk's LuciTranslation packages them.
+	for _, p := range i18n {
+		p := p
+		t.Run(p.name, func(t *testing.T) {
+			luci := filepath.Join(root, "luci-app-transferometer")
+			control, data, dataSize := ipkParts(t, filepath.Join(dist, p.name+"_"+version+"_all.ipk"))
+			cm := memberMap(t, "control.tar.gz", control)
+			fields, order := controlFields(t, cm["./control"].data)
+			checkControl(t, fields, order, map[string]string{
+				"Package":      p.name,
+				"Version":      version,
+				"Architecture": "all",
+				"Depends":      "libc, luci-app-transferometer",
+				"Source":       "package/transferometer/luci-app-transferometer",
+				"Section":      "luci",
+				"License":      makeVar(t, filepath.Join(luci, "Makefile"), "PKG_LICENSE"),
+				"Description":  p.description,
+				"Maintainer":   makeVar(t, filepath.Join(luci, "Makefile"), "LUCI_MAINTAINER"),
+				"URL":          makeVar(t, filepath.Join(luci, "Makefile"), "LUCI_URL"),
+			}, data, dataSize)
+			checkMaintainerScripts(t, cm, []string{"postinst", "postinst-pkg", "prerm"}, "")
+			if got := string(cm["./postinst-pkg"].data); got != p.postinst {
+				t.Errorf("postinst-pkg %q, want luci.mk's %q", got, p.postinst)
+			}
+			wantFiles := map[string]os.FileMode{}
+			content := map[string][]byte{}
+			for dst, f := range p.files {
+				wantFiles[dst], content[dst] = f.mode, f.data
+			}
+			checkDataTree(t, data, wantFiles, content, nil)
+			for _, m := range data {
+				if strings.HasSuffix(m.hdr.Name, ".lmo") {
+					checkCatalogue(t, p, m.data)
+				}
+			}
+		})
+	}
 
 	// The feed index, as OpenWrt's ipkg-make-index.sh writes it: per
 	// package its control fields, with Filename, Size and SHA256sum before
