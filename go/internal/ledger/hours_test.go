@@ -344,3 +344,34 @@ func BenchmarkTransferHours(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkHoursSize reports the bytes hours take in the files at 254
+// devices that each moved traffic in every hour (the worst case): today's
+// 24 in transfer.db, HoursKept closed ones in history.db; byte counts of 9
+// and 11 digits.
+func BenchmarkHoursSize(b *testing.B) {
+	for _, v := range []uint64{123456789, 12345678901} {
+		for _, n := range []int{24, HoursKept} {
+			b.Run(fmt.Sprintf("digits=%d/hours=%d", len(fmt.Sprint(v)), n), func(b *testing.B) {
+				h := Hours{}
+				base := time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC).Unix()
+				for i := 0; i < n; i++ {
+					m := map[macaddr.MAC]HourBytes{}
+					for d := 0; d < 254; d++ {
+						m[macaddr.MAC{2, 0, 0, 0, 0, byte(d + 1)}] = HourBytes{v + uint64(d), v/10 + uint64(d)}
+					}
+					h[base+int64(i)*3600] = m
+				}
+				var size int
+				for i := 0; i < b.N; i++ {
+					data, err := json.Marshal(h)
+					if err != nil {
+						b.Fatal(err)
+					}
+					size = len(data)
+				}
+				b.ReportMetric(float64(size), "bytes")
+			})
+		}
+	}
+}
