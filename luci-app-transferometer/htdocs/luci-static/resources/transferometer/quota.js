@@ -13,7 +13,9 @@
  *
  * Loaded with  require transferometer.quota as quota.  The functions
  * above renderCell touch neither the DOM nor rpc, so
- * tests/quota-helpers.test.mjs runs them under node on this very file.
+ * tests/quota-helpers.test.mjs runs them under node on this very file
+ * (with a _ of its own).  Messages are written _('…') where they are,
+ * so that LuCI's scanner finds them for the translations.
  * Keep the pragma lines above as the first quoted strings of the file.
  */
 
@@ -53,10 +55,6 @@ var SI_NAMES = [ 'kB', 'MB', 'GB', 'TB' ],
 var GO_SPACE_EDGES = /^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+|[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+$/g;
 
 var STATES = [ 'ok', 'warning', 'blocked', 'throttled', 'exhausted' ];
-
-function tr(s) {
-	return (typeof _ == 'function') ? _(s) : s;
-}
 
 /* %s / %d in order, without relying on String.prototype.format. */
 function fmt(s /*, ... */) {
@@ -124,16 +122,16 @@ function parseSize(v) {
 /* option limit: required, a size. */
 function checkSize(v) {
 	if (v == null || v === '')
-		return tr('Expecting a size, e.g. 5GB or 500MiB');
+		return _('Expecting a size, e.g. 5GB or 500MiB');
 
 	switch (parseSizeExact(v).error) {
 	case undefined: return true;
-	case 'zero': return tr('The allowance must be more than 0 bytes');
-	case 'fraction': return tr('Expecting a whole number of bytes (e.g. 1.5kB is 1500 bytes, 1.0001kB is not whole)');
-	case 'large': return tr('Expecting a size below 16 EiB');
+	case 'zero': return _('The allowance must be more than 0 bytes');
+	case 'fraction': return _('Expecting a whole number of bytes (e.g. 1.5kB is 1500 bytes, 1.0001kB is not whole)');
+	case 'large': return _('Expecting a size below 16 EiB');
 	}
 
-	return tr('Expecting a size: bytes, or a number with kB, MB, GB, TB (powers of 1000) or KiB, MiB, GiB, TiB (powers of 1024), e.g. 5GB');
+	return _('Expecting a size: bytes, or a number with kB, MB, GB, TB (powers of 1000) or KiB, MiB, GiB, TiB (powers of 1024), e.g. 5GB');
 }
 
 /* An allowance added for today from the Usage page: a size the page can send exactly. */
@@ -144,7 +142,7 @@ function checkExtra(v) {
 		return ok;
 
 	if (Number(parseSizeExact(v).bytes) > Number.MAX_SAFE_INTEGER)
-		return tr('Expecting a size below 8 PiB');
+		return _('Expecting a size below 8 PiB');
 
 	return true;
 }
@@ -158,10 +156,10 @@ function checkQuotaName(v, taken) {
 	var s = String(v == null ? '' : v);
 
 	if (!/^[a-z0-9_]+$/.test(s) || s.length > MAX_NAME)
-		return fmt(tr('Expecting a name of 1 to %d characters: lower-case letters a-z, digits and _ (e.g. kids)'), MAX_NAME);
+		return fmt(_('Expecting a name of 1 to %d characters: lower-case letters a-z, digits and _ (e.g. kids)'), MAX_NAME);
 
 	if (Array.isArray(taken) && taken.indexOf(s) >= 0)
-		return fmt(tr('A section named %s exists already'), s);
+		return fmt(_('A section named %s exists already'), s);
 
 	return true;
 }
@@ -171,13 +169,13 @@ function checkMAC(v) {
 	var s = String(v == null ? '' : v);
 
 	if (!/^[0-9a-fA-F]{2}([:-])[0-9a-fA-F]{2}(\1[0-9a-fA-F]{2}){4}$/.test(s))
-		return tr('Expecting a MAC address like 02:00:00:00:00:01');
+		return _('Expecting a MAC address like 02:00:00:00:00:01');
 
 	if (parseInt(s.charAt(1), 16) & 1)
-		return tr('Expecting the MAC address of a device, not a multicast or broadcast address');
+		return _('Expecting the MAC address of a device, not a multicast or broadcast address');
 
 	if (/^0{2}([:-]0{2}){5}$/.test(s))
-		return tr('Expecting the MAC address of a device, not 00:00:00:00:00:00');
+		return _('Expecting the MAC address of a device, not 00:00:00:00:00:00');
 
 	return true;
 }
@@ -202,13 +200,13 @@ function checkGroup(v) {
 	var s = String(v == null ? '' : v), n = utf8Length(s);
 
 	if (s === '')
-		return tr('Expecting a group name');
+		return _('Expecting a group name');
 
 	if (n == null || /[\x00-\x1f\x7f-\x9f<>"'&\\\u061c\u200b-\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff]/.test(s))
-		return tr('A group name must not hold control characters, < > " \' & \\ or invisible formatting characters');
+		return _('A group name must not hold control characters, < > " \' & \\ or invisible formatting characters');
 
 	if (n > MAX_GROUP_BYTES)
-		return fmt(tr('Expecting a group name of at most %d bytes'), MAX_GROUP_BYTES);
+		return fmt(_('Expecting a group name of at most %d bytes'), MAX_GROUP_BYTES);
 
 	return true;
 }
@@ -223,10 +221,10 @@ function checkRate(v) {
 	var s = String(v == null ? '' : v);
 
 	if (s === '')
-		return tr('Throttling needs a rate in kbit/s');
+		return _('Throttling needs a rate in kbit/s');
 
 	return isWhole(s, 1, MAX_RATE_KBIT) ? true
-		: fmt(tr('Expecting a rate in kbit/s from 1 to %d (e.g. 1024 for 1 Mbit/s)'), MAX_RATE_KBIT);
+		: fmt(_('Expecting a rate in kbit/s from 1 to %d (e.g. 1024 for 1 Mbit/s)'), MAX_RATE_KBIT);
 }
 
 /* list notify: a percentage from 1 to 100, with or without %. */
@@ -236,7 +234,7 @@ function checkNotify(v) {
 	if (s.charAt(s.length - 1) == '%')
 		s = s.slice(0, -1);
 
-	return isWhole(s, 1, 100) ? true : tr('Expecting a percentage from 1 to 100 (e.g. 80)');
+	return isWhole(s, 1, 100) ? true : _('Expecting a percentage from 1 to 100 (e.g. 80)');
 }
 
 /*
@@ -332,15 +330,15 @@ function stateOf(q) {
 function badge(state) {
 	switch (state) {
 	case 'blocked':
-		return { text: tr('blocked'), cls: 'label important', title: tr('The allowance is used up: the device\'s traffic through the router is stopped until the allowance renews or the block is lifted') };
+		return { text: _('blocked'), cls: 'label important', title: _('The allowance is used up: the device\'s traffic through the router is stopped until the allowance renews or the block is lifted') };
 	case 'throttled':
-		return { text: tr('throttled'), cls: 'label warning', title: tr('The allowance is used up: the device\'s traffic through the router is slowed until the allowance renews or the throttle is lifted') };
+		return { text: _('throttled'), cls: 'label warning', title: _('The allowance is used up: the device\'s traffic through the router is slowed until the allowance renews or the throttle is lifted') };
 	case 'exhausted':
-		return { text: tr('used up'), cls: 'label notice', title: tr('The allowance is used up; this quota only counts, it neither stops nor slows the device') };
+		return { text: _('used up'), cls: 'label notice', title: _('The allowance is used up; this quota only counts, it neither stops nor slows the device') };
 	case 'lifted':
-		return { text: tr('lifted'), cls: 'label notice', title: tr('The allowance is used up, but the block was lifted until the allowance renews') };
+		return { text: _('lifted'), cls: 'label notice', title: _('The allowance is used up, but the block was lifted until the allowance renews') };
 	case 'warning':
-		return { text: tr('nearly used up'), cls: 'label', title: tr('A warning threshold of this quota has been crossed') };
+		return { text: _('nearly used up'), cls: 'label', title: _('A warning threshold of this quota has been crossed') };
 	}
 
 	return null;
@@ -387,13 +385,13 @@ function quotaView(host, usage) {
 	    family = familyOf(limit),
 	    state = stateOf(q),
 	    pct = percentUsed(used, limit),
-	    text = fmt(tr('%s of %s'), formatQuotaBytes(used, family), formatQuotaBytes(limit, family));
+	    text = fmt(_('%s of %s'), formatQuotaBytes(used, family), formatQuotaBytes(limit, family));
 
-	var title = fmt(tr('Quota %s: %s of %s bytes used, %s left'), q.name,
+	var title = fmt(_('Quota %s: %s of %s bytes used, %s left'), q.name,
 		groupDigits(used), groupDigits(limit), groupDigits(remaining));
 
 	if (extra > 0)
-		title += '\n' + fmt(tr('%s bytes of it added for today'), groupDigits(extra));
+		title += '\n' + fmt(_('%s bytes of it added for today'), groupDigits(extra));
 
 	return {
 		name: q.name,
@@ -445,7 +443,7 @@ function sharedBy(usage, name) {
 /* A reply of the plugin: an object without error. */
 function replyError(res) {
 	if (res == null || typeof(res) != 'object')
-		return tr('no valid reply from the transferometer ubus object');
+		return _('no valid reply from the transferometer ubus object');
 
 	if (res.error != null)
 		return res.code ? fmt('%s (%s)', res.error, res.code) : String(res.error);
@@ -470,7 +468,7 @@ function handleLift(host, usage, opts, ev) {
 		var err = replyError(res);
 
 		if (err)
-			return report(tr('Lifting the block failed: %s'), err);
+			return report(_('Lifting the block failed: %s'), err);
 
 		return opts.refresh ? opts.refresh() : null;
 	});
@@ -516,7 +514,7 @@ function showExtraDialog(host, usage, opts, ev) {
 				ui.hideModal();
 
 				if (err)
-					return report(tr('Adding the allowance failed: %s'), err);
+					return report(_('Adding the allowance failed: %s'), err);
 
 				return opts.refresh ? opts.refresh() : null;
 			});
