@@ -15,19 +15,24 @@ import (
 	"github.com/transferometer/transferometer/internal/macaddr"
 )
 
-// Deciding when to alert. Every locked cycle, after crediting, compares
-// the quotas' statuses with what was already told this period (or day)
-// and queues what is new in the outbox (internal/alert), before the
-// ledger is saved: a crash after the queueing repeats nothing that was
-// remembered, and one before it decides again from the same ledger. So an
-// alert is queued at least once and, barring such a crash, exactly once.
+// Deciding when to alert. Every locked cycle compares the quotas'
+// statuses, once the kernel's quota objects are in line with the ledger,
+// with what was already told this period (or day), and queues what is new
+// in the outbox (internal/alert) before it remembers it as told: a crash
+// in between tells it twice, one before decides again from the saved
+// ledger. New devices are queued before the ledger that knows them is
+// saved, for the same reason. So an alert is queued at least once and,
+// barring such a crash, exactly once.
 //
 // - threshold: a quota instance's usage reached one of its notify
 //   percentages; once per threshold per period (per day for per-day
 //   quotas). A threshold the usage falls below again (a reset, an extra
 //   allowance for today) is armed again.
 // - blocked / throttled: the instance used its allowance and its action
-//   took effect; once per period or day, armed again by a lift.
+//   took effect; once per period or day, armed again by a lift. The
+//   kernel drops the packet that would cross the allowance, so the ledger
+//   stays just short of it: a blocked or throttled instance has reached
+//   every one of its thresholds.
 // - new_device: a MAC the ledger did not know (never seen, or let go as
 //   expired). A cycle that starts with an empty ledger (a fresh install,
 //   RAM and flash copies lost) takes the devices it finds as the starting
@@ -71,6 +76,8 @@ type alertTxn struct {
 	// before holds the devices already first seen at the cycle's time
 	// (another run in the same second): not new to this cycle.
 	before map[macaddr.MAC]bool
+	// queued counts the alerts this cycle queued.
+	queued int
 }
 
 // alertsBegin notes the ledger's devices before the cycle changes them.
@@ -86,68 +93,79 @@ func (c *Core) alertsBegin(tx *txn) {
 	}
 }
 
-// alertsDecide queues the cycle's alerts. A failure is a warning: counting
-// goes on, and the thresholds are decided again next cycle.
+// alertsDecide queues the new devices of the cycle, before the ledger
+// that knows them is saved. A failure is a warning: counting goes on.
 func (c *Core) alertsDecide(tx *txn) {
-	n, err := c.decideAlerts(tx)
-	if err != nil {
+	if !c.settings.Alerts.NewDevice || tx.alerts.empty {
+		return
+	}
+	if err := c.queueAlerts(tx, c.newDevices(tx, c.shownNames(tx.hosts))); err != nil {
 		tx.warnings = append(tx.warnings, Warning{Code: "alerts", Message: err.Error()})
 	}
-	if n > 0 && c.alertsQueued != nil && !c.resident && !c.DaemonRunning() {
+}
+
+// alertsQuotas queues the quota alerts of the cycle (once the kernel's
+// objects are in line: their state is part of the statuses) and has the
+// queued alerts delivered. A failure is a warning: counting goes on, and
+// the quotas are decided again next cycle.
+func (c *Core) alertsQuotas(tx *txn) {
+	if err := c.decideQuotas(tx); err != nil {
+		tx.warnings = append(tx.warnings, Warning{Code: "alerts", Message: err.Error()})
+	}
+	if tx.alerts.queued > 0 && c.alertsQueued != nil && !c.resident && !c.DaemonRunning() {
 		// No daemon to deliver: a detached deliverer does, so that this
 		// door never waits for a script or a webhook.
 		c.alertsQueued()
 	}
 }
 
-func (c *Core) decideAlerts(tx *txn) (int, error) {
-	var out []alert.Alert
-	var names func(macaddr.MAC) string
-	name := func(m macaddr.MAC) string {
-		if names == nil {
-			names = c.shownNames(tx.hosts)
-		}
-		return names(m)
-	}
-	if c.settings.Alerts.NewDevice && !tx.alerts.empty {
-		out = append(out, c.newDevices(tx, name)...)
-	}
+func (c *Core) decideQuotas(tx *txn) error {
+	// Computed again rather than taken from the sync: the kernel's objects
+	// as the sync left them (a reset or a lift refreshed them) count.
 	sts, err := c.quotaStatusesOf(tx.hosts, tx.transfer, tx.at)
 	if err != nil {
-		return 0, fmt.Errorf("alerts: %w", err)
+		return fmt.Errorf("alerts: %w", err)
 	}
 	dir := c.settings.DBDir
 	st, serr := loadAlertState(dir)
 	if serr != nil && st == nil {
-		return 0, serr
+		return serr
 	}
 	if serr != nil {
 		tx.warnings = append(tx.warnings, Warning{Code: "alerts", Message: serr.Error()})
 	}
-	qa, changed := decideQuotaAlerts(st, sts, tx.at, name)
-	out = append(out, qa...)
-	q := alert.Queue{Dir: dir}
-	if len(out) > 0 && !alert.HasChannel(c.settings.Alerts.Webhook) {
-		// Told, as far as anyone can be: not queued for nobody.
-		out = nil
+	notify := make(map[string][]int, len(c.settings.Quotas))
+	for _, q := range c.settings.Quotas {
+		notify[q.Name] = q.Notify
 	}
-	if len(out) > 0 {
-		dropped, err := q.Add(out)
-		if err != nil {
-			// Not remembered as told either: decided again next cycle.
-			return 0, err
-		}
-		if dropped > 0 {
-			tx.warnings = append(tx.warnings, Warning{Code: "alerts_dropped", Message: fmt.Sprintf(
-				"the alert outbox is full (%d waiting): %d alert(s) not queued", alert.DefaultMax, dropped)})
-		}
+	out, changed := decideQuotaAlerts(st, sts, notify, tx.at, c.shownNames(tx.hosts))
+	if err := c.queueAlerts(tx, out); err != nil {
+		// Not remembered as told either: decided again next cycle.
+		return err
 	}
 	if changed || serr != nil {
-		if err := saveAlertState(dir, st); err != nil {
-			return len(out), err
-		}
+		return saveAlertState(dir, st)
 	}
-	return len(out), nil
+	return nil
+}
+
+// queueAlerts adds alerts to the outbox, unless there is no channel at
+// all to deliver them to.
+func (c *Core) queueAlerts(tx *txn, out []alert.Alert) error {
+	if len(out) == 0 || !alert.HasChannel(c.settings.Alerts.Webhook) {
+		// Where nobody can be told, they count as told.
+		return nil
+	}
+	dropped, err := alert.Queue{Dir: c.settings.DBDir}.Add(out)
+	if err != nil {
+		return err
+	}
+	tx.alerts.queued += len(out) - dropped
+	if dropped > 0 {
+		tx.warnings = append(tx.warnings, Warning{Code: "alerts_dropped", Message: fmt.Sprintf(
+			"the alert outbox is full (%d waiting): %d alert(s) not queued", alert.DefaultMax, dropped)})
+	}
+	return nil
 }
 
 // shownNames returns a device's shown name: the given name, else the
@@ -193,9 +211,10 @@ func (c *Core) newDevices(tx *txn, name func(macaddr.MAC) string) []alert.Alert 
 
 // decideQuotaAlerts compares the statuses with what st says was told,
 // updates st, and returns the alerts to queue (in the statuses' order,
-// thresholds ascending). Instances no status names any more (a quota
-// removed, a device let go) are forgotten.
-func decideQuotaAlerts(st *alertState, sts []QuotaStatus, now time.Time, name func(macaddr.MAC) string) ([]alert.Alert, bool) {
+// thresholds ascending). notify holds each quota's thresholds, all of
+// which a blocked or throttled instance has reached. Instances no status
+// names any more (a quota removed, a device let go) are forgotten.
+func decideQuotaAlerts(st *alertState, sts []QuotaStatus, notify map[string][]int, now time.Time, name func(macaddr.MAC) string) ([]alert.Alert, bool) {
 	var out []alert.Alert
 	changed := false
 	seen := make(map[string]bool, len(sts))
@@ -216,8 +235,12 @@ func decideQuotaAlerts(st *alertState, sts []QuotaStatus, now time.Time, name fu
 		if !base.MAC.IsZero() {
 			base.Name = name(base.MAC)
 		}
+		ps := append([]int(nil), s.Crossed...)
+		if s.State == QuotaBlocked || s.State == QuotaThrottled {
+			ps = append(ps, notify[s.Name]...)
+		}
 		crossed := map[int]bool{}
-		for _, p := range s.Crossed {
+		for _, p := range ps {
 			crossed[p] = true
 		}
 		// Thresholds no longer reached are armed again.
@@ -232,7 +255,6 @@ func decideQuotaAlerts(st *alertState, sts []QuotaStatus, now time.Time, name fu
 		for _, p := range f.Thresholds {
 			told[p] = true
 		}
-		ps := append([]int(nil), s.Crossed...)
 		sort.Ints(ps)
 		for _, p := range ps {
 			if told[p] {

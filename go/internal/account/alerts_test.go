@@ -298,23 +298,31 @@ func TestDecideQuotaAlerts(t *testing.T) {
 	name := func(macaddr.MAC) string { return "" }
 	s := QuotaStatus{Name: "q", Members: []macaddr.MAC{macA, macB}, Limit: 100, Used: 100, Per: "period",
 		State: QuotaBlocked, Crossed: []int{90}, Key: "2027-01-01"}
-	got, changed := decideQuotaAlerts(st, []QuotaStatus{s}, now, name)
+	got, changed := decideQuotaAlerts(st, []QuotaStatus{s}, nil, now, name)
 	if len(got) != 2 || !changed || got[0].Kind != "threshold" || got[1].Kind != "blocked" || !got[1].MAC.IsZero() {
 		t.Fatalf("first: %+v", got)
 	}
-	if got, changed = decideQuotaAlerts(st, []QuotaStatus{s}, now, name); len(got) != 0 || changed {
+	if got, changed = decideQuotaAlerts(st, []QuotaStatus{s}, nil, now, name); len(got) != 0 || changed {
 		t.Fatalf("again: %+v %v", got, changed)
 	}
 	s.State = QuotaExhausted // lifted
-	if got, _ = decideQuotaAlerts(st, []QuotaStatus{s}, now, name); len(got) != 0 || st.Fired["q"].State != "" {
+	if got, _ = decideQuotaAlerts(st, []QuotaStatus{s}, nil, now, name); len(got) != 0 || st.Fired["q"].State != "" {
 		t.Fatalf("lifted: %+v %+v", got, st.Fired)
 	}
 	s.State = QuotaBlocked
-	if got, _ = decideQuotaAlerts(st, []QuotaStatus{s}, now, name); len(got) != 1 || got[0].Kind != "blocked" {
+	if got, _ = decideQuotaAlerts(st, []QuotaStatus{s}, nil, now, name); len(got) != 1 || got[0].Kind != "blocked" {
 		t.Fatalf("blocked again after a lift: %+v", got)
 	}
-	if got, changed = decideQuotaAlerts(st, nil, now, name); len(got) != 0 || !changed || len(st.Fired) != 0 {
+	if got, changed = decideQuotaAlerts(st, nil, nil, now, name); len(got) != 0 || !changed || len(st.Fired) != 0 {
 		t.Fatalf("quota removed: %+v", st.Fired)
+	}
+	// The kernel stopped the device just short of its allowance: blocked,
+	// and every threshold reached, though the ledger's count is below.
+	s = QuotaStatus{Name: "k", Device: &macA, Members: []macaddr.MAC{macA}, Limit: 1000, Used: 999, Per: "day",
+		State: QuotaBlocked, Crossed: []int{50}, Key: "2027-01-02"}
+	got, _ = decideQuotaAlerts(st, []QuotaStatus{s}, map[string][]int{"k": {50, 100}}, now, name)
+	if len(got) != 3 || got[0].Percent != 50 || got[1].Percent != 100 || got[2].Kind != "blocked" || got[2].MAC != macA {
+		t.Fatalf("blocked by the kernel: %+v", got)
 	}
 }
 

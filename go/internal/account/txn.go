@@ -110,7 +110,7 @@ func (c *Core) transact(ctx context.Context, fn func(tx *txn) error) (*txn, erro
 		mac, _ := hosts.Owner(a)
 		transfer.Assign(a, mac, tx.snap.Counters)
 	}
-	// Queued before the ledger is saved: see alerts.go.
+	// New devices are queued before the ledger is saved: see alerts.go.
 	c.alertsDecide(tx)
 	if tx.hostsDirty {
 		if err := c.store.SaveHosts(hosts); err != nil {
@@ -151,6 +151,7 @@ func (c *Core) transact(ctx context.Context, fn func(tx *txn) error) (*txn, erro
 		}
 	}
 	c.syncQuotas(ctx, tx)
+	c.alertsQuotas(tx)
 	if err := c.retire(ctx, tx); err != nil {
 		return nil, err
 	}
