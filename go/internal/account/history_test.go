@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/transferometer/transferometer/internal/config"
+	"github.com/transferometer/transferometer/internal/ledger"
 	"github.com/transferometer/transferometer/internal/localzone"
 	"github.com/transferometer/transferometer/internal/macaddr"
 	"github.com/transferometer/transferometer/internal/netfilter"
@@ -140,5 +143,45 @@ func TestHistoryHoursDST(t *testing.T) {
 	}
 	if r.Hours[2].Download != 11 || r.Hours[3].Download != 22 || r.Hours[3].Start-r.Hours[2].Start != 3600 {
 		t.Fatalf("the two 02 hours: %+v %+v", r.Hours[2], r.Hours[3])
+	}
+}
+
+// Closed hours are committed to flash with history.db and come back after
+// a reboot; today's come back with transfer.db and add up with the hours
+// counted since.
+func TestHoursSurviveReboot(t *testing.T) {
+	at := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	c, f := historyCore(t, &at)
+	c.settings.PersistDir = filepath.Join(c.configDir, "flash")
+	handle(t, c, NeighAdd, macA, ipA)
+	f.Traffic(down(ipA), 1, 100)
+	collectAt(t, c, &at, time.Date(2026, 12, 1, 10, 10, 0, 0, time.UTC))
+	f.Traffic(down(ipA), 1, 20)
+	collectAt(t, c, &at, time.Date(2026, 12, 2, 9, 10, 0, 0, time.UTC)) // 1 December closed
+	if err := c.Commit(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// Power cut and reboot: RAM and the kernel's counters are gone.
+	if err := os.RemoveAll(c.settings.DBDir); err != nil {
+		t.Fatal(err)
+	}
+	f.Flush()
+	c2 := reopen(t, c, "boot-2")
+	handle(t, c2, NeighAdd, macA, ipA)
+	f.Traffic(down(ipA), 1, 3)
+	at = time.Date(2026, 12, 2, 9, 40, 0, 0, time.UTC)
+	r, err := c2.History(context.Background(), HistoryQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Days[0].Download != 100 || r.Days[1].Download != 23 || r.Hours[9].Download != 23 {
+		t.Fatalf("after the reboot: days %+v, hour 09 %+v", r.Days, r.Hours[9])
+	}
+	h, err := c2.store.PeekHistory()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := h.Hours[time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC).Unix()][macA]; got != (ledger.HourBytes{100, 0}) {
+		t.Fatalf("1 December 10:00 after the reboot: %v (hours %v)", got, h.Hours)
 	}
 }

@@ -120,6 +120,9 @@ func historyAsClosed(h *ledger.History) []ledger.Closed {
 	for k, u := range h.Periods {
 		out = append(out, ledger.Closed{Period: &ledger.Bucket{Key: k, Usage: u}})
 	}
+	if len(h.Hours) > 0 {
+		out = append(out, ledger.Closed{Hours: h.Hours})
+	}
 	return out
 }
 
