@@ -375,3 +375,27 @@ func BenchmarkHoursSize(b *testing.B) {
 		}
 	}
 }
+
+// Merging the copy from flash: the same day's hours add up; an older day's
+// hours close with it.
+func TestMergeHours(t *testing.T) {
+	h1 := time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC).Unix()
+	cp := NewTransfer()
+	cp.Day = Bucket{Key: "2026-12-07", Usage: map[macaddr.MAC]Usage{macA: {DownloadBytes: 5}}}
+	cp.Hours = Hours{h1: {macA: {5, 0}}}
+	ram := NewTransfer()
+	ram.Day = Bucket{Key: "2026-12-07", Usage: map[macaddr.MAC]Usage{macA: {DownloadBytes: 2}}}
+	ram.Hours = Hours{h1: {macA: {2, 0}}}
+	if closed := ram.Merge(cp, false); closed.Any() {
+		t.Fatalf("same day closed %+v", closed)
+	}
+	if ram.Hours[h1][macA] != (HourBytes{7, 0}) || ram.Day.Usage[macA].DownloadBytes != 7 {
+		t.Fatalf("merged: %v %v", ram.Hours, ram.Day)
+	}
+	later := NewTransfer()
+	later.Day = Bucket{Key: "2026-12-08", Usage: map[macaddr.MAC]Usage{}}
+	closed := later.Merge(cp, false)
+	if closed.Day == nil || closed.Day.Key != "2026-12-07" || closed.Hours[h1][macA] != (HourBytes{5, 0}) || len(later.Hours) != 0 {
+		t.Fatalf("older day: %+v, hours left %v", closed, later.Hours)
+	}
+}
