@@ -137,6 +137,9 @@ func (c *Core) History(ctx context.Context, q HistoryQuery) (*HistoryReply, erro
 			return nil, err
 		}
 	}
+	if !c.settings.Enabled {
+		out.Warnings = append(out.Warnings, Warning{Code: "disabled", Message: ErrDisabled.Error() + "; nothing is being counted"})
+	}
 	if hosts == nil {
 		if hosts, transfer, err = c.peek(); err != nil {
 			return nil, err
