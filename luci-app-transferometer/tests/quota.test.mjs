@@ -22,7 +22,8 @@
 // quota.js formats it, state badges), a blocked device at 100 %; Lift calls quota_lift and the
 // page then shows the block lifted (and usage --json says so); Add allowance validates its size,
 // calls quota_extra (with the device for a per-device quota) and the page shows the larger
-// allowance; a read-only session sees bars and badges but no buttons.
+// allowance; the router's refusal is shown as a notification; a past period has no Quota column;
+// a read-only session sees bars and badges but no buttons.
 //
 // Environment as browser.test.mjs (TRANSFEROMETER_BIN, TRANSFEROMETER_CONFIG_DIR, CHROMIUM); the
 // device checks use tests/fixture-netns.sh's devices (02:88:00:00:00:01..04) and fail without them.
@@ -383,6 +384,16 @@ describe('Quotas: the settings form and the Usage page against the real binary',
 		assert.deepEqual(cells[UNNAMED].buttons, [ 'quota-lift', 'quota-extra' ]);
 		assert.equal(cells[FORMULA].quota, 'each', 'a device under no other quota has its own of "each"');
 		await page.screenshot({ path: path.join(ARTIFACTS, 'usage-quota.png'), fullPage: true });
+
+		// a past period has no quota column: quotas are of the current period or day
+		const past = usageJson(dir).periods[1];
+		assert.ok(past, 'the config under test has a past period (tests/fixture-netns.sh makes one)');
+		await page.selectOption('#transferometer-period', past);
+		await until('the past period', async () => (await page.getAttribute('#transferometer-hosts', 'data-period')) === past);
+		assert.equal(await page.$('#transferometer-hosts th:text-is("Quota")'), null, 'no Quota column for a past period');
+		assert.equal(await page.$('td[data-col="quota"]'), null);
+		await page.selectOption('#transferometer-period', 'current');
+		await page.waitForSelector('td[data-col="quota"]');
 	});
 
 	it('Lift block: quota_lift for the shared quota, then the page shows it lifted', async () => {
@@ -426,6 +437,29 @@ describe('Quotas: the settings form and the Usage page against the real binary',
 		await until('slow no longer throttled', async () => (await readQuotaCells(page))[UNNAMED].state === 'ok');
 		assert.deepEqual(srv.shim.calls.slice(n).filter(c => c.method === 'quota_extra').map(c => c.args)[1], { name: 'slow', bytes: 1e6 });
 		await assertCellsMatch(page, dir, 'after the second extra allowance');
+	});
+
+	it('a refused call is shown as a notification, and changes nothing', async () => {
+		// no refresh in between: the page keeps showing the quota the file no longer has
+		await page.evaluate(() => L.require('poll').then(p => p.stop()));
+		const text = readFileSync(file, 'utf8'), n = srv.shim.calls.length;
+		const extra = usageJson(dir).quotas.find(x => x.name === 'slow').extra;
+		writeFileSync(file, text.replace("config quota 'slow'", "config quota 'slow_renamed'"));
+		try {
+			await page.click(`tr[data-mac="${UNNAMED}"] button[data-action="quota-extra"]`);
+			await page.fill('#transferometer-extra-size', '1MB');
+			await page.press('#transferometer-extra-size', 'Enter');
+			const note = await until('the notification', () => page.$('.alert-message:has-text("Adding the allowance failed:")'));
+			const call = srv.shim.calls.slice(n).find(c => c.method === 'quota_extra');
+			assert.equal(call.result[0], 0, 'the plugin answers with an error object, not a ubus status');
+			assert.ok(call.result[1].error, JSON.stringify(call.result[1]));
+			assert.ok((await note.textContent()).includes(call.result[1].error), 'the notification says what the router said');
+		}
+		finally {
+			writeFileSync(file, text);
+			await page.evaluate(() => L.require('poll').then(p => p.start()));
+		}
+		assert.equal(usageJson(dir).quotas.find(x => x.name === 'slow').extra, extra, 'nothing added');
 	});
 
 	it('a read-only session sees the bars and badges but no buttons', async () => {
