@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"strings"
 	"syscall"
 	"time"
 
@@ -72,7 +73,12 @@ func alertsCmd(ctx context.Context, rest []string, stdout, stderr io.Writer) err
 		}
 		lg := logline.Streams("transferometer", stdout, stderr)
 		d := &alert.Deliverer{Queue: q, Webhook: s.Alerts.Webhook, Log: lg}
-		return d.Run(ctx)
+		if err := d.Run(ctx); err != nil {
+			return err
+		}
+		// Problems were logged above; say where it went.
+		_, err := fmt.Fprintf(stdout, "test alert %s: %s\n", a.ID, strings.Join(alert.Channels(s.Alerts.Webhook), ", "))
+		return err
 	}
 	return badUsage("alerts wants deliver, list or test, got %q", rest[0])
 }

@@ -48,6 +48,25 @@ func HasChannel(webhook string) bool {
 	return false
 }
 
+// Channels names where alerts go (the webhook by its host only), or
+// "nowhere".
+func Channels(webhook string) []string {
+	var out []string
+	if _, err := exec.LookPath(ubusProgram); err == nil {
+		out = append(out, "ubus event "+Event)
+	}
+	if _, err := exec.LookPath(hotplugProgram); err == nil {
+		out = append(out, "hotplug-call "+Subsystem+" (/etc/hotplug.d/"+Subsystem+"/)")
+	}
+	if webhook != "" {
+		out = append(out, "webhook "+Redact(webhook))
+	}
+	if out == nil {
+		out = []string{"nowhere (no ubus, no hotplug-call, no alert_webhook)"}
+	}
+	return out
+}
+
 // deliverLock makes one deliverer at a time drain the outbox.
 const deliverLock = ".alerts.deliver.lock"
 
