@@ -125,12 +125,33 @@ const snapshotFromFile = "usage.snapshot.from"
 func (c *Core) snapshotThrough() func() {
 	p := filepath.Join(c.settings.DBDir, snapshotFromFile)
 	id, ok := c.snapshotID()
-	if cur, _, err := c.transferID(); !ok || err != nil || cur != id ||
-		ledger.WriteAtomic(p, []byte(id+"\n"), ledger.FileMode) != nil {
+	if cur, _, err := c.transferID(); !ok || err != nil || cur != id || writeVolatile(p, []byte(id+"\n")) != nil {
 		os.Remove(p)
 		return func() {}
 	}
 	return func() { os.Remove(p) }
+}
+
+// writeVolatile replaces path with data, whole (written aside, renamed)
+// but not fsynced: for a file a crash may lose, since the next daemon's
+// mark removes it anyway, and that a cycle must not wait for a disk for.
+func writeVolatile(path string, data []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|syscall.O_NOFOLLOW, ledger.FileMode)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+	}
+	return err
 }
 
 // snapshotID is the first line of the snapshot (what it was made from).

@@ -146,10 +146,9 @@ func (s *Spool) Done(n int) error {
 func (s *Spool) rewrite(msgs []Message) error {
 	keep := append([]Message(nil), msgs...)
 	if len(keep) == 0 {
+		// Not fsynced: a truncation a crash loses applies the events
+		// again, which they bear.
 		if err := s.f.Truncate(0); err != nil {
-			return fmt.Errorf("handoff spool: %w", err)
-		}
-		if err := s.f.Sync(); err != nil {
 			return fmt.Errorf("handoff spool: %w", err)
 		}
 		s.msgs = keep
