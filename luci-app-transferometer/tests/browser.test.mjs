@@ -46,6 +46,8 @@ const FIXTURE = !!LIVE_ADDRESS;
 const CHROMIUM_ARGS = [ '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
 	'--disable-component-update', '--disable-sync', '--disable-quic' ];
 const USAGE_PATH = '/cgi-bin/luci/admin/status/transferometer/usage';
+// The browser's locale (the page formats numbers and dates in it); the expected figures use the same.
+const LOCALE = 'en-US';
 const SETTINGS_PATH = '/cgi-bin/luci/admin/status/transferometer/settings';
 
 const missing = !BIN ? 'TRANSFEROMETER_BIN is not set (the transferometer binary the page is tested against)'
@@ -146,17 +148,18 @@ function readTable(page) {
 }
 
 function bytesCell(n, packets) {
-	return { text: h.formatBytes(n), title: h.exactTitle(n, packets), bytes: String(n) };
+	return { text: h.formatBytes(n, LOCALE), title: h.exactTitle(n, packets, LOCALE), bytes: String(n) };
 }
 
 function todayCell(t) {
 	t = t || {};
 	const n = (t.download_bytes || 0) + (t.upload_bytes || 0);
-	return { text: h.formatBytes(n), title: h.todayTitle(t), bytes: String(n) };
+	return { text: h.formatBytes(n, LOCALE), title: h.todayTitle(t, LOCALE), bytes: String(n) };
 }
 
-// The table against one usage --json reply; returns a list of differences.
-function compare(table, u, { readonly = false } = {}) {
+// The table against one usage --json reply; returns a list of differences. hints: the names LuCI
+// knows (the shim's getHostHints), the last fallback for a name.
+function compare(table, u, { readonly = false, hints = {} } = {}) {
 	const diffs = [];
 	const eq = (what, got, want) => {
 		if (JSON.stringify(got) !== JSON.stringify(want))
@@ -172,8 +175,9 @@ function compare(table, u, { readonly = false } = {}) {
 	for (const x of u.hosts) {
 		const r = hostRows.find(row => row.mac === x.mac);
 		if (!r) continue;
-		// no hostname: a muted "unnamed", not the MAC a second time
-		eq(`${x.mac} device`, [ r.name, r.unnamed ], x.hostname ? [ x.hostname, false ] : [ 'unnamed', true ]);
+		// the given name, the DHCP hostname, LuCI's name; else a muted "unnamed", not the MAC a second time
+		const shown = h.shownName(x, hints).name;
+		eq(`${x.mac} device`, [ r.name, r.unnamed ], shown ? [ shown, false ] : [ 'unnamed', true ]);
 		eq(`${x.mac} offline`, r.offline, x.active === false);
 		eq(`${x.mac} mac`, r.macText, x.mac.toUpperCase());
 		eq(`${x.mac} ips`, r.ips, x.ips.length ? x.ips : [ '-' ]);
@@ -182,7 +186,7 @@ function compare(table, u, { readonly = false } = {}) {
 		eq(`${x.mac} total`, r.total, bytesCell(x.download_bytes + x.upload_bytes, x.download_packets + x.upload_packets));
 		eq(`${x.mac} today`, r.today, showToday ? todayCell(x.today) : null);
 		eq(`${x.mac} reset button`, r.reset, !readonly);
-		if (!/ago$|^just now$|^never$/.test(r.lastSeen)) diffs.push(`${x.mac} last seen: ${r.lastSeen}`);
+		if (!/ ago$|^now$|^yesterday$|^never$/.test(r.lastSeen)) diffs.push(`${x.mac} last seen: ${r.lastSeen}`);
 		if (current ? !/^-$|^↓ .+\/s\n↑ .+\/s$/.test(r.rate) : r.rate !== null) diffs.push(`${x.mac} rate: ${JSON.stringify(r.rate)}`);
 	}
 	const t = rows.find(r => r.totals);
@@ -200,10 +204,10 @@ function compare(table, u, { readonly = false } = {}) {
 }
 
 // The page refreshes by itself; wait until what it shows equals a fresh usage --json [--period].
-async function assertPageMatchesUsage(page, what, { period = 'current', configDir = CFG, readonly = false } = {}) {
+async function assertPageMatchesUsage(page, what, { period = 'current', configDir = CFG, readonly = false, hints = {} } = {}) {
 	let diffs = [];
 	await until(`the page to match usage --json${period !== 'current' ? ' --period ' + period : ''} (${what})`, async () => {
-		diffs = compare(await readTable(page), usageJson(configDir, period), { readonly });
+		diffs = compare(await readTable(page), usageJson(configDir, period), { readonly, hints });
 		return diffs.length === 0;
 	}, { timeout: 25000, interval: 1000 }).catch((e) => {
 		throw new Error(`${e.message}\n  ${diffs.join('\n  ')}`);
@@ -227,7 +231,7 @@ describe('LuCI views in Chromium against the real binary', { skip: missing || fa
 		srv = await startServer({ bin: BIN, configDir: CFG, port: 0, log: (m) => process.stderr.write(`shim: ${m}\n`) });
 		const { chromium } = await import('playwright-core');
 		browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
-		page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+		page = await browser.newPage({ viewport: { width: 1200, height: 900 }, locale: LOCALE });
 		page.on('console', (m) => {
 			if (m.type() !== 'error') return;
 			if (wsFailures && /^WebSocket connection to 'ws:\/\/[^']*\/live\?session=[0-9a-f]{32}' failed/.test(m.text()))
@@ -299,6 +303,429 @@ describe('LuCI views in Chromium against the real binary', { skip: missing || fa
 		await page.click('th[data-sort="total"]');
 		await page.click('th[data-sort="total"]');
 		assert.equal(await page.getAttribute('th[data-sort="total"]', 'aria-sort'), 'descending');
+	});
+
+	// --- over time: the history method's days and hours as charts ---
+
+	// A chart on the page: its scale, buckets, bar segments (with their drawn size), legend and the
+	// screen readers' table.
+	const readChart = (pg, sel) => pg.$eval(sel, (box) => {
+		const svg = box.querySelector('svg');
+		const sr = box.querySelector('.transferometer-sr-only');
+		const srBox = sr.getBoundingClientRect();
+		return {
+			svgNS: svg instanceof SVGSVGElement,
+			scale: +svg.getAttribute('data-scale'),
+			half: +svg.getAttribute('data-half-height'),
+			buckets: Array.from(svg.querySelectorAll('g.transferometer-bucket')).map(g => ({
+				key: g.getAttribute('data-bucket'),
+				future: g.hasAttribute('data-future'),
+				download: +g.getAttribute('data-download'),
+				upload: +g.getAttribute('data-upload'),
+				segs: Array.from(g.querySelectorAll('rect[data-series]')).map(r => ({
+					series: r.getAttribute('data-series'), dir: r.getAttribute('data-dir'), bytes: +r.getAttribute('data-bytes'),
+					height: +r.getAttribute('height'), drawn: Math.round(r.getBBox().height * 100) / 100,
+					title: r.querySelector('title') ? r.querySelector('title').textContent : null
+				}))
+			})),
+			legend: Array.from(box.querySelectorAll('.transferometer-legend li[data-series]')).map(li => [ li.getAttribute('data-series'), li.textContent ]),
+			table: Array.from(sr.querySelectorAll('tr[data-bucket]')).map(tr => Array.from(tr.children).map(c => c.textContent)),
+			srHidden: srBox.width <= 1 && srBox.height <= 1
+		};
+	});
+
+	// The chart against history buckets (the binary's reply); returns a list of differences.
+	function chartDiffs(chart, buckets, keyOf) {
+		const diffs = [];
+		const eq = (what, got, want) => {
+			if (JSON.stringify(got) !== JSON.stringify(want)) diffs.push(`${what}: page ${JSON.stringify(got)}, history ${JSON.stringify(want)}`);
+		};
+		const past = chart.buckets.filter(b => !b.future);
+		const model = h.stackBuckets(buckets.concat(chart.buckets.filter(b => b.future).map(b => ({ download: 0, upload: 0, devices: {} }))));
+		eq('drawn in the SVG namespace', chart.svgNS, true);
+		eq('scale', chart.scale, h.chartScale(model.max));
+		eq('buckets', past.map(b => b.key), buckets.map(keyOf));
+		eq('future buckets are empty', chart.buckets.filter(b => b.future).flatMap(b => b.segs), []);
+		eq('screen-reader table rows', chart.table.map(r => r[0]).length, buckets.length);
+		eq('screen-reader table is visually hidden', chart.srHidden, true);
+		model.bars.slice(0, buckets.length).forEach((bar, i) => {
+			const b = past[i];
+			if (!b) return;
+			eq(`${b.key} totals`, [ b.download, b.upload ], [ bar.download, bar.upload ]);
+			eq(`${b.key} totals in the table`, chart.table[i].slice(1, 3), [ h.exactTitle(bar.download, undefined, LOCALE), h.exactTitle(bar.upload, undefined, LOCALE) ]);
+			const want = [];
+			model.series.forEach((key, j) => {
+				for (const [ dir, v ] of [ [ 'down', bar.down[j] ], [ 'up', bar.up[j] ] ])
+					if (v > 0) want.push({ series: key, dir, bytes: v, height: h.barHeight(v, chart.scale, chart.half) });
+			});
+			eq(`${b.key} segments`, b.segs.map(s => ({ series: s.series, dir: s.dir, bytes: s.bytes, height: s.height })), want);
+			for (const s of b.segs) {
+				if (Math.abs(s.drawn - s.height) > 0.01) diffs.push(`${b.key} ${s.series} ${s.dir}: drawn ${s.drawn} px, meant ${s.height} px`);
+				if (!s.title || !s.title.includes(h.exactTitle(s.bytes, undefined, LOCALE))) diffs.push(`${b.key} ${s.series} ${s.dir}: title ${s.title}`);
+			}
+		});
+		eq('legend', chart.legend.map(l => l[0]), model.series);
+		return diffs;
+	}
+
+	function rpcdCall(method, args = {}, configDir = CFG) {
+		const r = spawnSync(BIN, [ 'rpcd', 'call', method ], {
+			input: JSON.stringify(args), env: { ...process.env, TRANSFEROMETER_CONFIG_DIR: configDir }, encoding: 'utf8', timeout: 30000
+		});
+		assert.equal(r.status, 0, `${BIN} rpcd call ${method} exited ${r.status}: ${r.stderr}`);
+		return JSON.parse(r.stdout);
+	}
+
+	const historyOf = (args = {}) => {
+		const res = rpcdCall('history', args);
+		assert.ok(res && Array.isArray(res.days), `history ${JSON.stringify(args)}: ${JSON.stringify(res).slice(0, 300)}`);
+		return res;
+	};
+
+	async function assertChartMatches(pg, sel, what, fetch, pick, keyOf) {
+		let diffs = [];
+		await until(`${sel} to match ${what}`, async () => {
+			diffs = chartDiffs(await readChart(pg, sel), pick(fetch()), keyOf);
+			return diffs.length === 0;
+		}, { timeout: 20000, interval: 1000 }).catch((e) => { throw new Error(`${e.message}\n  ${diffs.join('\n  ')}`); });
+	}
+
+	// The fixture's pings, as IP packets: laptop 10 x (1000+28) + 3 x (1000+48) + 5 x (300+28), the
+	// unnamed device 7 x (500+28), the phone 4 x (200+28), each way, all of it today.
+	const KNOWN_TODAY = { '02:88:00:00:00:01': 15064, '02:88:00:00:00:02': 3696, '02:88:00:00:00:03': 912 };
+
+	it('draws the period\'s days as bars stacked by device, as the history method counts them', async () => {
+		await page.goto(srv.url + USAGE_PATH);
+		await page.waitForSelector('#transferometer-chart-days svg');
+		const hist = historyOf();
+		if (FIXTURE) {
+			const today = hist.days.at(-1);
+			for (const [ mac, bytes ] of Object.entries(KNOWN_TODAY))
+				assert.deepEqual(today.devices[mac], [ bytes, bytes ], `history counts ${mac}'s pings today exactly`);
+			assert.equal(hist.period.download, 5 * 328, 'the current period has the laptop\'s 5 pings of 300 bytes');
+		}
+		await assertChartMatches(page, '#transferometer-chart-days', 'history', historyOf, r => r.days, d => d.date);
+
+		const chart = await readChart(page, '#transferometer-chart-days');
+		if (FIXTURE) {
+			const today = chart.buckets.filter(b => !b.future).at(-1);
+			const laptop = today.segs.find(s => s.series === '02:88:00:00:00:01' && s.dir === 'down');
+			assert.equal(laptop.bytes, 15064);
+			assert.equal(laptop.height, Math.round(15064 / chart.scale * chart.half * 100) / 100, 'height = bytes on the scale');
+			assert.equal(chart.scale, 20 * 1024, 'the scale tops at 20 KB for a 19,672-byte day');
+			assert.deepEqual(chart.legend.map(l => l[1]), [ 'laptop', '02:88:00:00:00:02', 'phone' ],
+				'the legend names devices by their shown name, else their MAC');
+		}
+		// the whole period is drawn: the days still to come as empty slots
+		const lastDay = chart.buckets.at(-1).key;
+		assert.equal(lastDay, hist.period.end, 'the chart runs to the period\'s last day');
+
+		// the period's total, the days left, the comparison (when there is a previous period)
+		assert.equal(await page.getAttribute('#transferometer-period-total', 'data-bytes'), String(hist.period.download + hist.period.upload));
+		assert.equal(await page.getAttribute('#transferometer-remaining', 'data-days'), String(hist.period.remaining_days));
+		assert.match(await page.textContent('#transferometer-remaining'), new RegExp(`^${hist.period.remaining_days} days? left in this period\\.$`));
+		if (hist.previous) {
+			const pct = h.compareTotals(hist.period, hist.previous);
+			assert.equal(await page.getAttribute('#transferometer-compare', 'data-percent'), pct == null ? '' : String(Math.round(pct)));
+			if (pct != null) assert.ok((await page.textContent('#transferometer-compare')).startsWith(h.formatPercent(pct, LOCALE)));
+		}
+		else {
+			assert.equal(await page.$('#transferometer-compare'), null, 'no previous period: no comparison');
+		}
+
+		// exact numbers on hover: the tooltip of a day
+		const key = hist.days.at(-1).date;
+		await page.hover(`#transferometer-chart-days g[data-bucket="${key}"] rect.transferometer-hit`, { position: { x: 3, y: 3 } });
+		const tip = await page.waitForSelector('#transferometer-chart-days .transferometer-tooltip:not([hidden])');
+		const text = await tip.textContent();
+		assert.ok(text.includes(h.exactTitle(hist.days.at(-1).download, undefined, LOCALE)), `tooltip: ${text}`);
+		assert.ok(text.includes(h.formatBucket(key, 'long', LOCALE)), `tooltip names the day: ${text}`);
+		await page.mouse.move(1, 1);
+		await page.waitForSelector('#transferometer-chart-days .transferometer-tooltip[hidden]', { state: 'attached' });
+
+		// a past period has its own days
+		const u = usageJson();
+		if (u.periods.length >= 2) {
+			await selectPeriod(page, u.periods[1], u.periods[1]);
+			await assertChartMatches(page, '#transferometer-chart-days', `history ${u.periods[1]}`,
+				() => historyOf({ period: u.periods[1] }), r => r.days, d => d.date);
+			assert.equal(await page.$('#transferometer-remaining'), null, 'no days left in a past period');
+			await selectPeriod(page, 'all', 'all');
+			assert.equal(await page.$('#transferometer-chart-days'), null, 'all since the last reset has no days of its own');
+			await selectPeriod(page, 'current', u.period.key);
+			await page.waitForSelector('#transferometer-chart-days svg');
+		}
+	});
+
+	it('expands a device row (keyboard too): its days in the period and its hours today', async () => {
+		const mac = '02:88:00:00:00:01', id = `#transferometer-detail-${mac.replace(/:/g, '')}`;
+		const u = usageJson(), dev = FIXTURE ? mac : h.sortHosts(u.hosts, 'total', 'desc')[0].mac;
+		const did = `#transferometer-detail-${dev.replace(/:/g, '')}`;
+		const btn = `#transferometer-hosts tr[data-mac="${dev}"] button[data-action="expand"]`;
+		assert.equal(await page.getAttribute(btn, 'aria-expanded'), 'false');
+		await page.focus(btn);
+		await page.keyboard.press('Enter');
+		await page.waitForSelector(`${did}-days svg`);
+		assert.equal(await page.getAttribute(btn, 'aria-expanded'), 'true');
+		assert.equal(await page.getAttribute(btn, 'aria-controls'), did.slice(1));
+		await assertChartMatches(page, `${did}-days`, `history {mac: ${dev}}`, () => historyOf({ mac: dev }), r => r.days, d => d.date);
+		const hist = historyOf({ mac: dev });
+		if (hist.hours.length)
+			await assertChartMatches(page, `${did}-hours`, `history {mac: ${dev}} hours`, () => historyOf({ mac: dev }), r => r.hours, x => x.hour);
+		if (FIXTURE && dev === mac) {
+			const chart = await readChart(page, `${id}-days`);
+			assert.deepEqual(chart.buckets.filter(b => !b.future).at(-1).segs.map(s => s.bytes), [ 15064, 15064 ], 'the laptop\'s day, exactly');
+		}
+		// the table is rebuilt on every refresh: the focus stays on the button
+		const n = usageCalls(srv).length;
+		await until('a refresh', () => usageCalls(srv).length > n, { timeout: 10000 });
+		await sleep(300);
+		assert.deepEqual(await page.evaluate(() => [ document.activeElement.getAttribute('data-action'), document.activeElement.closest('tr').getAttribute('data-mac') ]),
+			[ 'expand', dev ], 'focus kept through the refresh');
+		assert.notEqual(await page.evaluate(() => getComputedStyle(document.activeElement).outlineStyle), 'none', 'focus is visible');
+		await page.keyboard.press(' ');
+		await page.waitForSelector(did, { state: 'detached' });
+		assert.equal(await page.getAttribute(btn, 'aria-expanded'), 'false');
+		// every control in the table is a real button
+		assert.deepEqual(await page.$$eval('#transferometer-hosts [data-action]', els => [ ...new Set(els.map(e => e.tagName)) ]), [ 'BUTTON' ]);
+		assert.deepEqual(await page.$$eval('#transferometer-hosts th[data-sort]', ths => ths.map(th => th.querySelector('button') ? 'button' : 'none'))
+			.then(a => [ ...new Set(a) ]), [ 'button' ], 'sorting by a button in each header');
+	});
+
+	it('search filters devices by name, MAC or address; sort and search survive a reload', async () => {
+		const u = usageJson();
+		const shownRows = async () => (await rowOrder(page)).sort();
+		const expect = (q) => h.filterHosts(u.hosts, q, {}).map(x => x.mac).sort();
+		const named = u.hosts.find(x => x.name) || u.hosts[0];
+		for (const q of [ named.name || named.mac, named.mac.toUpperCase(), named.mac.slice(-5), (u.hosts.find(x => x.ips.length) || named).ips[0] || named.mac, 'no-such-device' ]) {
+			await page.fill('#transferometer-search', q);
+			await until(`rows for "${q}"`, async () => JSON.stringify(await shownRows()) === JSON.stringify(expect(q)), { timeout: 5000 });
+			assert.ok(expect(q).length > 0 || q === 'no-such-device', `"${q}" matches something`);
+		}
+		assert.ok(await page.$('#transferometer-hosts #transferometer-empty'), 'no match: a placeholder row says so');
+		// the totals row adds up what is shown
+		const q = named.mac;
+		await page.fill('#transferometer-search', q);
+		await until('one row', async () => (await rowOrder(page)).length === 1, { timeout: 5000 });
+		const t = (await readTable(page)).rows.find(r => r.totals);
+		assert.equal(t.download.bytes, String(named.download_bytes), 'filtered totals: the shown device\'s');
+		assert.equal(await page.getAttribute('#transferometer-hosts tr[data-totals]', 'data-filtered'), 'true');
+		assert.match(await page.textContent('#transferometer-hosts tr[data-totals] td[data-col="device"]'), new RegExp(`\\(1 of ${u.hosts.length} devices\\)`));
+
+		// sort by MAC (keyboard: Enter on the header's button), search kept: both survive a reload
+		await page.fill('#transferometer-search', '02:88');
+		await page.focus('th[data-sort="mac"] button');
+		await page.keyboard.press('Enter');
+		assert.equal(await page.getAttribute('th[data-sort="mac"]', 'aria-sort'), 'ascending');
+		assert.equal(await page.evaluate(() => document.activeElement.getAttribute('data-key')), 'mac', 'focus stays on the sort button');
+		await page.reload();
+		await page.waitForSelector('#transferometer-hosts tr[data-mac]');
+		assert.equal(await page.inputValue('#transferometer-search'), '02:88');
+		assert.equal(await page.getAttribute('th[data-sort="mac"]', 'aria-sort'), 'ascending', 'the sort survived the reload');
+		assert.deepEqual(await rowOrder(page), h.sortHosts(h.filterHosts(u.hosts, '02:88', {}), 'mac', 'asc').map(x => x.mac));
+
+		// back to the defaults for the tests after this one
+		await page.fill('#transferometer-search', '');
+		await page.click('th[data-sort="total"]');
+		await page.click('th[data-sort="total"]');
+		assert.equal(await page.getAttribute('th[data-sort="total"]', 'aria-sort'), 'descending');
+		await page.reload();
+		await page.waitForSelector('#transferometer-hosts tr[data-mac]');
+		assert.equal(await page.inputValue('#transferometer-search'), '');
+		await assertPageMatchesUsage(page, 'search cleared');
+	});
+
+	// --- names and groups ---
+
+	const hostSections = () => uci.parse(readFileSync(path.join(CFG, 'transferometer'), 'utf8')).filter(s => s.type === 'host');
+	const uciWrites = (s) => s.shim.calls.filter(c => c.object === 'uci' && [ 'set', 'add', 'delete', 'commit' ].includes(c.method));
+
+	async function editName(pg, mac, name, group) {
+		await pg.click(`#transferometer-hosts tr[data-mac="${mac}"] button[data-action="edit-name"]`);
+		await pg.waitForSelector('body.modal-overlay-active #transferometer-name-input');
+		await pg.fill('#transferometer-name-input', name);
+		await pg.fill('#transferometer-group-input', group);
+		await pg.click('#modal_overlay button[data-action="save-name"]');
+	}
+
+	it('names a device on the page: a config host section, in ubus usage of the real binary, kept across a reload', async () => {
+		const file = path.join(CFG, 'transferometer');
+		const put = keep(file);
+		try {
+			const u = usageJson();
+			const dev = (u.hosts.find(x => !x.hostname) || u.hosts[0]).mac;
+			const other = u.hosts.find(x => x.mac !== dev).mac;
+			const row = `#transferometer-hosts tr[data-mac="${dev}"]`;
+			await page.goto(srv.url + USAGE_PATH);
+			await page.waitForSelector(`${row} button[data-action="edit-name"]`);
+
+			// a name the service would refuse: said on the page, nothing written
+			const w0 = uciWrites(srv).length, text0 = readFileSync(file, 'utf8');
+			await editName(page, dev, 'Printer <b>', '');
+			await page.waitForSelector('#transferometer-name-error:not(:empty)');
+			assert.match(await page.textContent('#transferometer-name-error'), /^Name: /);
+			assert.equal(uciWrites(srv).length, w0, 'no uci write for a refused name');
+			await page.click('#modal_overlay button[data-action="cancel"]');
+			assert.equal(readFileSync(file, 'utf8'), text0);
+
+			// name and group: a new config host section, as the service reads it
+			await editName(page, dev, 'Printer 2', 'Office');
+			await page.waitForSelector('body:not(.modal-overlay-active)');
+			await until('the name on the page', async () => (await page.textContent(`${row} .transferometer-name`)) === 'Printer 2');
+			assert.equal(await page.getAttribute(`${row} .transferometer-name`, 'data-source'), 'given');
+			assert.deepEqual(hostSections().map(s => Object.fromEntries(s.options)), [ { mac: dev, name: 'Printer 2', group: 'Office' } ]);
+			const viaUbus = rpcdCall('usage').hosts.find(x => x.mac === dev);
+			assert.deepEqual([ viaUbus.name, viaUbus.group ], [ 'Printer 2', 'Office' ], 'ubus usage of the real binary has the name and group');
+
+			// a second device in the group: the group adds both up
+			await editName(page, other, '', 'Office');
+			await page.waitForSelector('body:not(.modal-overlay-active)');
+			const groups = usageJson().groups;
+			const office = groups.find(g => g.group === 'Office');
+			assert.equal(office.devices, 2);
+			await until('the group totals', async () => {
+				const r = await page.$$eval('#transferometer-groups tr[data-group]', trs => trs.map(tr => ({
+					group: tr.getAttribute('data-group'),
+					devices: tr.querySelector('[data-col="devices"]').textContent,
+					download: tr.querySelector('[data-col="download"]').getAttribute('data-bytes'),
+					upload: tr.querySelector('[data-col="upload"]').getAttribute('data-bytes'),
+					total: tr.querySelector('[data-col="total"]').textContent
+				})));
+				return JSON.stringify(r) === JSON.stringify(groups.map(g => ({ group: g.group, devices: String(g.devices),
+					download: String(g.download_bytes), upload: String(g.upload_bytes), total: h.formatBytes(g.download_bytes + g.upload_bytes, LOCALE) })));
+			});
+			assert.equal(office.download_bytes, usageJson().hosts.filter(x => x.mac === dev || x.mac === other).reduce((a, x) => a + x.download_bytes, 0));
+
+			// kept: a reload (a new page, new binary processes) shows it; the edit dialog starts from it
+			await page.reload();
+			await page.waitForSelector(`${row} .transferometer-name`);
+			assert.equal(await page.textContent(`${row} .transferometer-name`), 'Printer 2');
+			assert.match(await page.textContent(`${row} .transferometer-group`), /Office/);
+			await page.click(`${row} button[data-action="edit-name"]`);
+			await page.waitForSelector('#transferometer-name-input');
+			assert.deepEqual([ await page.inputValue('#transferometer-name-input'), await page.inputValue('#transferometer-group-input') ], [ 'Printer 2', 'Office' ]);
+			// Enter saves: the name removed, the group kept (the option goes, the section stays)
+			await page.fill('#transferometer-name-input', '');
+			await page.press('#transferometer-name-input', 'Enter');
+			await page.waitForSelector('body:not(.modal-overlay-active)');
+			assert.deepEqual(hostSections().map(s => Object.fromEntries(s.options)), [ { mac: dev, group: 'Office' }, { mac: other, group: 'Office' } ]);
+			// neither name nor group: the section goes (the service refuses an empty one)
+			await editName(page, other, '', '');
+			await page.waitForSelector('body:not(.modal-overlay-active)');
+			assert.deepEqual(hostSections().map(s => s.options.get('mac')), [ dev ]);
+			const after = usageJson().hosts.find(x => x.mac === other);
+			assert.equal(after.group, '');
+			await assertPageMatchesUsage(page, 'after naming');
+			await page.screenshot({ path: path.join(ARTIFACTS, 'usage-names.png'), fullPage: true });
+		}
+		finally {
+			put();
+		}
+		await page.reload();
+		await page.waitForSelector('#transferometer-hosts tr[data-mac]');
+	});
+
+	it('names LuCI knows (ethers, static leases) come last, after given and DHCP names', async () => {
+		const u = usageJson();
+		const unnamed = u.hosts.find(x => !x.name && !x.hostname), named = u.hosts.find(x => x.hostname);
+		assert.ok(unnamed && named, 'a device without any name and one with a DHCP name');
+		const ethers = path.join(CFG, 'ethers'), dhcp = path.join(CFG, 'dhcp');
+		const putE = keep(ethers), putD = keep(dhcp);
+		try {
+			writeFileSync(ethers, `# /etc/ethers\n${unnamed.mac.toUpperCase()} printer-eth\n${named.mac} ethers-name\n`);
+			writeFileSync(dhcp, `config host\n\toption mac '${named.mac}'\n\toption name 'lease-name'\n`);
+			const hints = { [unnamed.mac.toUpperCase()]: { name: 'printer-eth' }, [named.mac.toUpperCase()]: { name: 'ethers-name' } };
+			await page.reload();
+			await page.waitForSelector('#transferometer-hosts tr[data-mac]');
+			const row = (mac) => `#transferometer-hosts tr[data-mac="${mac}"] .transferometer-name`;
+			assert.equal(await page.textContent(row(unnamed.mac)), 'printer-eth');
+			assert.equal(await page.getAttribute(row(unnamed.mac), 'data-source'), 'hint');
+			assert.equal(await page.textContent(row(named.mac)), named.name, 'the DHCP name wins over LuCI\'s');
+			await assertPageMatchesUsage(page, 'with host hints', { hints });
+			// a hint is searchable too
+			await page.fill('#transferometer-search', 'printer-eth');
+			await until('the hinted device', async () => JSON.stringify(await rowOrder(page)) === JSON.stringify([ unnamed.mac ]), { timeout: 5000 });
+			await page.fill('#transferometer-search', '');
+			assert.ok(srv.shim.calls.some(c => c.object === 'luci-rpc' && c.method === 'getHostHints' && c.result[0] === 0));
+		}
+		finally {
+			putE();
+			putD();
+		}
+		await page.reload();
+		await page.waitForSelector('#transferometer-hosts tr[data-mac]');
+	});
+
+	it('shows numbers and dates in the browser\'s locale', async () => {
+		const ctx = await browser.newContext({ viewport: { width: 1200, height: 900 }, locale: 'de-DE' });
+		const pg = await ctx.newPage();
+		try {
+			await pg.goto(srv.url + USAGE_PATH);
+			await pg.waitForSelector('#transferometer-hosts tr[data-totals]');
+			const u = usageJson();
+			const t = await pg.$eval('#transferometer-hosts tr[data-totals] td[data-col="download"]', td => [ td.textContent, td.getAttribute('title') ]);
+			assert.deepEqual(t, [ h.formatBytes(u.totals.download_bytes, 'de-DE'), h.exactTitle(u.totals.download_bytes, u.totals.download_packets, 'de-DE') ]);
+			const seen = await pg.$$eval('#transferometer-hosts tr[data-mac] td[data-col="last_seen"]', tds => tds.map(td => td.textContent));
+			assert.ok(seen.every(s => /^vor |^jetzt$|^gestern$/.test(s)), `relative times in German: ${seen.join(', ')}`);
+		}
+		finally {
+			await ctx.close();
+		}
+	});
+
+	// --- backup and restore ---
+
+	const hostBytes = (u) => u.hosts.map(x => [ x.mac, x.download_bytes, x.upload_bytes ]).sort();
+
+	it('backup, reset, restore gives the same numbers; a damaged backup is refused and changes nothing', async () => {
+		await page.goto(srv.url + USAGE_PATH);
+		await page.waitForSelector('#transferometer-backup');
+		const before = usageJson(), histBefore = historyOf();
+		assert.ok(before.hosts.some(x => x.download_bytes > 0), 'something counted to back up');
+
+		const [ dl ] = await Promise.all([ page.waitForEvent('download'), page.click('#transferometer-backup') ]);
+		assert.match(dl.suggestedFilename(), /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/);
+		const file = await dl.path();
+		const backup = readFileSync(file);
+		assert.ok(backup.length > 0, 'the backup file has content');
+		assert.equal(srv.shim.calls.filter(c => c.method === 'backup').at(-1).result[0], 0);
+
+		// everything zeroed, as the reset-all button does
+		const reset = rpcdCall('reset');
+		assert.ok(!reset.error, JSON.stringify(reset));
+		assert.ok(usageJson().hosts.every(x => x.download_bytes === 0 && x.upload_bytes === 0), 'reset zeroed the counters');
+
+		// a damaged backup: refused, the page says why, nothing changes
+		const dir = mkdtempSync(path.join(os.tmpdir(), 'transferometer-luci-backup.'));
+		restore.push(() => rmSync(dir, { recursive: true, force: true }));
+		const damaged = path.join(dir, 'damaged.json');
+		const bad = Buffer.from(backup);
+		bad[Math.floor(bad.length / 2)] ^= 0x5a;
+		writeFileSync(damaged, bad.subarray(0, bad.length - 7));
+		const zeroed = hostBytes(usageJson());
+		await page.setInputFiles('#transferometer-restore-file', damaged);
+		await page.waitForSelector('body.modal-overlay-active button[data-action="confirm-restore"]');
+		await page.click('#modal_overlay button[data-action="confirm-restore"]');
+		const err = await page.waitForSelector('.alert-message[data-restore="error"]');
+		assert.match(await err.textContent(), /not restored, nothing changed/);
+		assert.deepEqual(hostBytes(usageJson()), zeroed, 'a refused backup changes nothing');
+
+		// the real one: the same numbers as before the reset
+		await page.setInputFiles('#transferometer-restore-file', file);
+		await page.waitForSelector('body.modal-overlay-active button[data-action="confirm-restore"]');
+		await page.click('#modal_overlay button[data-action="confirm-restore"]');
+		const ok = await page.waitForSelector('.alert-message[data-restore="ok"]');
+		const call = srv.shim.calls.filter(c => c.method === 'restore').at(-1);
+		const r = call.result[1].restored;
+		assert.ok((await ok.textContent()).includes(`Restored ${r.devices} devices, ${r.days} days and ${r.periods} periods from the backup of `),
+			await ok.textContent());
+		assert.deepEqual(hostBytes(usageJson()), hostBytes(before), 'restored: every device\'s numbers as before the reset');
+		assert.deepEqual(historyOf().days, histBefore.days, 'restored: the days as before');
+		await assertPageMatchesUsage(page, 'after the restore');
+		await assertChartMatches(page, '#transferometer-chart-days', 'history after the restore', historyOf, x => x.days, d => d.date);
+		await page.click('.alert-message[data-restore="error"] button');
+		await page.click('.alert-message[data-restore="ok"] button');
+		assert.equal(await page.$('.alert-message[data-restore]'), null, 'both notifications dismissed');
 	});
 
 	// The selector's entries as the page shows them.
@@ -385,7 +812,7 @@ describe('LuCI views in Chromium against the real binary', { skip: missing || fa
 	// A second shim (with other session rights) and a page on it, console errors collected; both closed after.
 	async function withOtherSession(opts, fn) {
 		const srv2 = await startServer({ bin: BIN, configDir: CFG, port: 0, ...opts });
-		const page2 = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+		const page2 = await browser.newPage({ viewport: { width: 1200, height: 900 }, locale: LOCALE });
 		const errors = [];
 		page2.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
 		page2.on('pageerror', (e) => errors.push(e.message));
@@ -406,6 +833,10 @@ describe('LuCI views in Chromium against the real binary', { skip: missing || fa
 			await assertPageMatchesUsage(page2, 'read-only', { readonly: true });
 			assert.equal(await page2.$('button[data-action="reset"]'), null, 'no per-device reset');
 			assert.equal(await page2.$('#transferometer-reset-all'), null, 'no reset-all');
+			assert.equal(await page2.$('button[data-action="edit-name"]'), null, 'no name editing');
+			assert.equal(await page2.$('#transferometer-backup'), null, 'no backup (it exposes everything)');
+			assert.equal(await page2.$('#transferometer-restore'), null, 'no restore');
+			assert.ok(await page2.waitForSelector('#transferometer-chart-days svg'), 'the history chart stays');
 			assert.ok(await page2.$('#transferometer-download-csv'), 'downloads stay');
 			await page2.screenshot({ path: path.join(ARTIFACTS, 'usage-readonly.png'), fullPage: true });
 			assert.deepEqual(srv2.shim.calls.filter(c => c.denied || c.method === 'reset'), [], 'nothing denied, no reset tried');
@@ -418,6 +849,9 @@ describe('LuCI views in Chromium against the real binary', { skip: missing || fa
 			assert.equal(await page2.evaluate(() => L.env.nodespec.readonly), false, 'reset is granted: not read-only');
 			await assertPageMatchesUsage(page2, 'view group only');
 			assert.ok(await page2.$('#transferometer-reset-all'), 'reset-all stays');
+			assert.ok(await page2.$('#transferometer-backup') && await page2.$('#transferometer-restore'), 'backup and restore: the view group\'s write');
+			assert.equal(await page2.$('button[data-action="edit-name"]'), null, 'names are settings: no name editing without the settings group');
+			assert.deepEqual(srv2.shim.calls.filter(c => c.object === 'session').map(c => c.result[1]), [ { access: false } ], 'it asked, and may not');
 			assert.equal(await page2.$('.cbi-tabmenu li[data-tab="settings"]'), null, 'no Settings tab');
 			const resp = await page2.goto(srv2.url + SETTINGS_PATH);
 			assert.equal(resp.status(), 403, 'the settings page is refused');
@@ -480,7 +914,7 @@ describe('LuCI views in Chromium against the real binary', { skip: missing || fa
 		].join('\n'));
 
 		const srv2 = await startServer({ bin: BIN, configDir: cfg, port: 0 });
-		const page2 = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+		const page2 = await browser.newPage({ viewport: { width: 1200, height: 900 }, locale: LOCALE });
 		const errors = [];
 		page2.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
 		page2.on('pageerror', (e) => errors.push(e.message));
@@ -986,7 +1420,7 @@ describe('LuCI views in Chromium against the real binary', { skip: missing || fa
 				const last = frames.filter(f => f.type === 'rates').at(-1);
 				frame = last && last.rates.find(x => x.mac === laptop);
 				return frame && frame.down > 1000 && frame.up > 1000 &&
-					shown.text === `↓ ${h.formatRate(frame.down)}\n↑ ${h.formatRate(frame.up)}`;
+					shown.text === `↓ ${h.formatRate(frame.down, LOCALE)}\n↑ ${h.formatRate(frame.up, LOCALE)}`;
 			}, { timeout: 10000, interval: 100 }).catch((e) => {
 				throw new Error(`${e.message}: page ${JSON.stringify(shown)}, last frame ${JSON.stringify(frame)}`);
 			});
@@ -1045,7 +1479,7 @@ describe('LuCI views in Chromium against the real binary', { skip: missing || fa
 		assert.equal(ossl.status, 0, `openssl: ${ossl.error || ossl.stderr}`);
 
 		const live = await rig({ tls });
-		const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1200, height: 900 } });
+		const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1200, height: 900 }, locale: LOCALE });
 		const page3 = await context.newPage();
 		const errors = [], sockets = [];
 		page3.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });

@@ -579,3 +579,12 @@ test('backup files: base64 both ways, a safe file name', () => {
 	assert.equal(h.backupFilename(''), 'transferometer-backup.json');
 	assert.equal(h.backupFilename('.hidden'), 'transferometer-backup.json');
 });
+
+test('daysAfter: the period\'s days still to come', () => {
+	assert.deepEqual(h.daysAfter('2026-12-30', '2027-01-01').map(d => d.date), [ '2026-12-31', '2027-01-01' ]);
+	assert.deepEqual(h.daysAfter('2026-12-30', '2027-01-01')[0], { date: '2026-12-31', download: 0, upload: 0, devices: {} });
+	assert.deepEqual(h.daysAfter('2026-12-31', '2026-12-31'), []);
+	assert.deepEqual(h.daysAfter('2027-01-02', '2026-12-31'), []);
+	assert.deepEqual(h.daysAfter(null, '2026-12-31'), []);
+	assert.equal(h.daysAfter('2026-01-01', '2027-01-01').length, 62, 'bounded');
+});

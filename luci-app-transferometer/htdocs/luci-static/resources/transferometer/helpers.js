@@ -998,6 +998,23 @@ function formatBucket(key, kind, locale) {
 	}
 }
 
+/*
+ * Empty history days after the date last up to and including end (both
+ * "YYYY-MM-DD"): the days of the current period still to come.  At most
+ * 62 (a period of days is never longer than the chart can draw).
+ */
+function daysAfter(last, end) {
+	var a = parseDay(last), b = parseDay(end), out = [];
+
+	if (!a || !b)
+		return out;
+
+	for (var t = a.t + 86400000; t <= b.t && out.length < 62; t += 86400000)
+		out.push({ date: dayString(t), download: 0, upload: 0, devices: {} });
+
+	return out;
+}
+
 /* A period key as a date in the locale ("December 1, 2026"). */
 function formatDay(key, locale) {
 	var d = parseDay(key);
@@ -1313,6 +1330,7 @@ return baseclass.extend({
 	formatPercent: formatPercent,
 	formatBucket: formatBucket,
 	formatDay: formatDay,
+	daysAfter: daysAfter,
 
 	bytesToBase64: bytesToBase64,
 	base64ToBytes: base64ToBytes,

@@ -169,7 +169,8 @@ var STYLE = [
 	'  box-shadow: 0 2px 6px rgba(0, 0, 0, .25); white-space: nowrap; font-size: 12px; }',
 	'#cbi-transferometer-usage .transferometer-sr-only { position: absolute !important; width: 1px; height: 1px; padding: 0; margin: -1px;',
 	'  overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; border: 0; }',
-	'#cbi-transferometer-usage button.transferometer-sort { all: unset; cursor: pointer; font-weight: inherit; }',
+	'#cbi-transferometer-usage button.transferometer-sort { all: unset; display: block; width: 100%; cursor: pointer; text-align: inherit; }',
+	'#cbi-transferometer-usage .transferometer-chart g[data-future] text { opacity: .5; }',
 	'#cbi-transferometer-usage button.transferometer-icon { min-width: 2em; padding: 0 .4em; margin-right: .4em; line-height: 1.6; }',
 	'#cbi-transferometer-usage button:focus-visible, #cbi-transferometer-usage input:focus-visible, #cbi-transferometer-usage select:focus-visible {',
 	'  outline: 2px solid var(--primary-color-high, Highlight); outline-offset: 2px; }',
@@ -1334,8 +1335,12 @@ return view.extend({
 				]));
 			}
 
+			/* the current period's days still to come, as empty slots: the chart spans the whole period */
+			var days = hist.days.concat(cur.current ? helpers.daysAfter(hist.days.length ? hist.days[hist.days.length - 1].date : null, cur.end) : []);
+
 			nodes.push(E('p', { 'class': 'cbi-section-descr' }, line));
-			nodes.push(this.renderChart(helpers.stackBuckets(hist.days), hist.days.map(function(d) { return String(d.date); }), 'day', {
+			nodes.push(this.renderChart(helpers.stackBuckets(days), days.map(function(d) { return String(d.date); }), 'day', {
+				future: hist.days.length,
 				id: 'transferometer-chart-days',
 				caption: _('Download and upload per day, all devices'),
 				names: hist.names
@@ -1413,6 +1418,7 @@ return view.extend({
 
 			parts.push(S('g', {
 				'class': 'transferometer-bucket',
+				'data-future': (opts.future != null && i >= opts.future) ? 'true' : null,
 				'data-bucket': keys[i],
 				'data-download': String(bar.download),
 				'data-upload': String(bar.upload)
@@ -1466,7 +1472,7 @@ return view.extend({
 					E('span', { 'class': 'transferometer-swatch', 'style': 'background:' + color(j) }), labels[j]
 				]);
 			}).concat([ E('li', { 'class': 'transferometer-muted' }, [ _('Download above the line, upload below it.') ]) ])),
-			E('table', { 'class': 'transferometer-sr-only' }, [
+			E('div', { 'class': 'transferometer-sr-only' }, E('table', {}, [
 				E('caption', [ opts.caption ]),
 				E('tr', [
 					E('th', { 'scope': 'col' }, [ kind == 'hour' ? _('Hour') : _('Day') ]),
@@ -1474,7 +1480,7 @@ return view.extend({
 					E('th', { 'scope': 'col' }, [ _('Upload') ]),
 					E('th', { 'scope': 'col' }, [ _('Devices') ])
 				])
-			].concat(model.bars.map(function(bar, i) {
+			].concat(model.bars.filter(function(bar, i) { return opts.future == null || i < opts.future; }).map(function(bar, i) {
 				return E('tr', { 'data-bucket': keys[i] }, [
 					E('th', { 'scope': 'row' }, [ bucketText(i) ]),
 					E('td', [ helpers.exactTitle(bar.download) ]),
@@ -1484,7 +1490,7 @@ return view.extend({
 						return '%s: ↓ %s, ↑ %s'.format(labels[j], helpers.formatBytes(bar.down[j]), helpers.formatBytes(bar.up[j]));
 					}).join('; ') ])
 				]);
-			})))
+			}))))
 		]);
 
 		if (!n)
