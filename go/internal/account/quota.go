@@ -347,7 +347,7 @@ func quotaObjectName(s QuotaStatus) string {
 // quotaRules turns statuses into what the kernel enforces: every instance
 // with an action and not lifted, its members' LAN addresses, its
 // allowance and the ledger's count.
-func quotaRules(sts []QuotaStatus, addrs map[macaddr.MAC][]netip.Addr, lan func(netip.Addr) bool, saved map[string]quotaKernelEntry, objs map[string]netfilter.QuotaObject) ([]netfilter.QuotaRule, map[string]quotaKernelEntry) {
+func quotaRules(sts []QuotaStatus, addrs map[macaddr.MAC][]netip.Addr, lan func(netip.Addr) bool, saved map[string]quotaKernelEntry, objs map[string]netfilter.QuotaObject, reset func([]macaddr.MAC) bool) ([]netfilter.QuotaRule, map[string]quotaKernelEntry) {
 	var rules []netfilter.QuotaRule
 	next := map[string]quotaKernelEntry{}
 	for _, s := range sts {
@@ -361,7 +361,7 @@ func quotaRules(sts []QuotaStatus, addrs map[macaddr.MAC][]netip.Addr, lan func(
 			r.RateKbit = s.RateKbit
 		}
 		prev, ok := saved[name]
-		r.Fresh = !ok || prev.Key != s.Key || s.Used < prev.Used
+		r.Fresh = !ok || prev.Key != s.Key || s.Used < prev.Used || reset(s.Members)
 		for _, m := range s.Members {
 			for _, a := range addrs[m] {
 				if lan(a) {
@@ -401,7 +401,7 @@ func (c *Core) syncQuotas(ctx context.Context, tx *txn) {
 		saved, old := c.loadQuotaKernel()
 		lan, lerr := c.lanSet()
 		inLAN := func(a netip.Addr) bool { return lerr != nil || lan.Contains(a) }
-		rules, next := quotaRules(sts, tx.hosts.AddrsByMAC(), inLAN, saved, objs)
+		rules, next := quotaRules(sts, tx.hosts.AddrsByMAC(), inLAN, saved, objs, tx.wasReset)
 		if _, err = qe.SyncQuotas(ctx, rules); err == nil {
 			var b []byte
 			if b, err = json.Marshal(next); err == nil && !bytes.Equal(b, old) {
@@ -416,6 +416,37 @@ func (c *Core) syncQuotas(ctx context.Context, tx *txn) {
 		tx.warnings = append(tx.warnings, Warning{Code: "quota_offload", Message: "Software flow offloading is on: established flows skip the forward hook where quotas are enforced, so a device can go past its allowance. Turn flow offloading off in Network → Firewall for exact quotas."})
 	}
 	tx.quotas = sts
+}
+
+// resetQuotas notes a reset of macs (nil: all devices): the kernel's
+// objects of quotas they are members of start again from the ledger. The
+// ledger's count alone cannot tell: what the reset cycle credited before
+// zeroing was never synced.
+func (tx *txn) resetQuotas(macs []macaddr.MAC) {
+	if tx.quotaReset == nil {
+		tx.quotaReset = map[macaddr.MAC]bool{}
+	}
+	if macs == nil {
+		tx.quotaReset[ledger.ExpiredKey] = true // all
+	}
+	for _, m := range macs {
+		tx.quotaReset[m] = true
+	}
+}
+
+func (tx *txn) wasReset(members []macaddr.MAC) bool {
+	if tx.quotaReset == nil {
+		return false
+	}
+	if tx.quotaReset[ledger.ExpiredKey] {
+		return true
+	}
+	for _, m := range members {
+		if tx.quotaReset[m] {
+			return true
+		}
+	}
+	return false
 }
 
 // teardownQuotas removes the quota table (accounting switched off).

@@ -28,6 +28,7 @@ func (c *Core) Reset(ctx context.Context, only *macaddr.MAC) ([]ResetEntry, erro
 			macs = []macaddr.MAC{*only}
 		}
 		zeroed = tx.transfer.Reset(macs)
+		tx.resetQuotas(macs)
 		return nil
 	})
 	if err != nil {

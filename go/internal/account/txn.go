@@ -10,6 +10,7 @@ import (
 	"github.com/transferometer/transferometer/internal/counter"
 	"github.com/transferometer/transferometer/internal/ledger"
 	"github.com/transferometer/transferometer/internal/lock"
+	"github.com/transferometer/transferometer/internal/macaddr"
 	"github.com/transferometer/transferometer/internal/netfilter"
 )
 
@@ -30,6 +31,8 @@ type txn struct {
 	alerts alertTxn // alerts.go
 	// quotas is every quota's status after this cycle's credit (quota.go).
 	quotas []QuotaStatus
+	// quotaReset names the devices a reset zeroed (nil: none; empty: all).
+	quotaReset map[macaddr.MAC]bool
 }
 
 // transact runs fn inside the cycle. The order is the crash-safety

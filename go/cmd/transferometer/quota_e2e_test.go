@@ -1,0 +1,347 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/transferometer/transferometer/internal/testlan"
+)
+
+// Quotas end to end: the binary in the router namespace, real nftables,
+// real TCP downloads from the WAN namespace, and an independent count of
+// what reached the host: an nft counter in the host's own namespace.
+
+// hostCounter counts, in h's namespace, the IP bytes h receives from the
+// WAN's Internet4 and Internet6 (input hook: what arrived, not what was
+// sent).
+type hostCounter struct {
+	lan *testlan.LAN
+	h   *testlan.Host
+}
+
+func newHostCounter(t *testing.T, lan *testlan.LAN, h *testlan.Host) *hostCounter {
+	t.Helper()
+	lan.Run(t, h.NS, "nft", "add table inet qcount")
+	lan.Run(t, h.NS, "nft", "add chain inet qcount in { type filter hook input priority 0 ; }")
+	lan.Run(t, h.NS, "nft", "add rule inet qcount in ip saddr "+lan.Internet4.String()+" counter")
+	lan.Run(t, h.NS, "nft", "add rule inet qcount in ip6 saddr "+lan.Internet6.String()+" counter")
+	return &hostCounter{lan: lan, h: h}
+}
+
+var counterRE = regexp.MustCompile(`counter packets \d+ bytes (\d+)`)
+
+func (c *hostCounter) bytes(t *testing.T) uint64 {
+	t.Helper()
+	var sum uint64
+	for _, m := range counterRE.FindAllStringSubmatch(c.lan.Run(t, c.h.NS, "nft", "list table inet qcount"), -1) {
+		n, _ := strconv.ParseUint(m[1], 10, 64)
+		sum += n
+	}
+	return sum
+}
+
+// download serves size bytes from dst (in the WAN namespace) over TCP to
+// h and returns the payload bytes h's receiver read before the connection
+// ended or stalled for 2 s. Both ends are this test binary, run as a
+// helper process in the namespaces (TestQuotaHelperProcess).
+func download(t *testing.T, lan *testlan.LAN, h *testlan.Host, dst netip.Addr, port int, size int64) int64 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	addr := net.JoinHostPort(dst.String(), strconv.Itoa(port))
+	srv := lan.Exec(ctx, lan.WAN, os.Args[0], "-test.run=^TestQuotaHelperProcess$")
+	srv.Env = append(os.Environ(), helperEnv+"=serve", "QUOTA_ADDR="+addr, "QUOTA_SIZE="+strconv.FormatInt(size, 10))
+	out, err := srv.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = srv.Process.Kill(); _ = srv.Wait() }()
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "listening") {
+		t.Fatalf("helper server: %q %v", line, err)
+	}
+	cli := lan.Exec(ctx, h.NS, os.Args[0], "-test.run=^TestQuotaHelperProcess$")
+	cli.Env = append(os.Environ(), helperEnv+"=recv", "QUOTA_ADDR="+addr)
+	b, err := cli.Output()
+	if err != nil {
+		t.Fatalf("helper receiver: %v %s", err, b)
+	}
+	m := regexp.MustCompile(`received (\d+)`).FindSubmatch(b)
+	if m == nil {
+		t.Fatalf("helper receiver: %s", b)
+	}
+	n, _ := strconv.ParseInt(string(m[1]), 10, 64)
+	return n
+}
+
+const helperEnv = "TRANSFEROMETER_QUOTA_HELPER"
+
+// TestQuotaHelperProcess is not a test: download runs the test binary
+// with it as a TCP server or receiver inside a namespace. Without the
+// environment variable it does nothing.
+func TestQuotaHelperProcess(t *testing.T) {
+	addr := os.Getenv("QUOTA_ADDR")
+	switch os.Getenv(helperEnv) {
+	case "serve":
+		size, _ := strconv.ParseInt(os.Getenv("QUOTA_SIZE"), 10, 64)
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			fmt.Println("listen:", err)
+			os.Exit(1)
+		}
+		fmt.Println("listening")
+		c, err := ln.Accept()
+		if err != nil {
+			os.Exit(1)
+		}
+		buf := make([]byte, 64<<10)
+		for size > 0 {
+			n := int64(len(buf))
+			if n > size {
+				n = size
+			}
+			if _, err := c.Write(buf[:n]); err != nil {
+				break
+			}
+			size -= n
+		}
+		c.Close()
+		os.Exit(0)
+	case "recv":
+		var c net.Conn
+		var err error
+		for i := 0; i < 3; i++ {
+			if c, err = net.DialTimeout("tcp", addr, 2*time.Second); err == nil {
+				break
+			}
+		}
+		var total int64
+		if err == nil {
+			buf := make([]byte, 64<<10)
+			for {
+				_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
+				n, err := c.Read(buf)
+				total += int64(n)
+				if err != nil {
+					break
+				}
+			}
+			c.Close()
+		}
+		fmt.Printf("received %d\n", total)
+		os.Exit(0)
+	}
+}
+
+// quotaUsage is the quota part of usage --json.
+type quotaUsage struct {
+	Hosts []struct {
+		MAC           string `json:"mac"`
+		DownloadBytes uint64 `json:"download_bytes"`
+		Quota         *struct {
+			Name      string `json:"name"`
+			Limit     uint64 `json:"limit"`
+			Used      uint64 `json:"used"`
+			Remaining uint64 `json:"remaining"`
+			State     string `json:"state"`
+		} `json:"quota"`
+	} `json:"hosts"`
+	Quotas []struct {
+		Name      string   `json:"name"`
+		Members   []string `json:"members"`
+		Limit     uint64   `json:"limit"`
+		Used      uint64   `json:"used"`
+		Remaining uint64   `json:"remaining"`
+		State     string   `json:"state"`
+		Key       string   `json:"key"`
+	} `json:"quotas"`
+	Warnings []struct {
+		Code string `json:"code"`
+	} `json:"warnings"`
+}
+
+// runTZ runs the binary in the router namespace with TZ set: the router's
+// clock is the test's, its zone says which day it is.
+func (r *rig) runTZ(t *testing.T, tz string, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := r.lan.Exec(ctx, r.lan.Router, r.bin, args...)
+	cmd.Env = append(r.env(), "TZ="+tz)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("transferometer %v (TZ=%s): %v\n%s", args, tz, err, out)
+	}
+	return string(out)
+}
+
+func (r *rig) quotaUsage(t *testing.T, tz string) quotaUsage {
+	t.Helper()
+	var u quotaUsage
+	out := r.runTZ(t, tz, "usage", "--json")
+	if err := json.Unmarshal([]byte(out), &u); err != nil {
+		t.Fatalf("usage --json: %v\n%s", err, out)
+	}
+	return u
+}
+
+// quotaObject reads a quota object's allowance and count from the
+// router's quota table.
+func (r *rig) quotaObject(t *testing.T, name string) (limit, used uint64) {
+	t.Helper()
+	out := r.lan.Run(t, r.lan.Router, "nft", "list", "quota", "inet", "transferometer_quota", name)
+	m := regexp.MustCompile(`over (\d+) bytes(?: used (\d+) bytes)?`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("quota %s: %s", name, out)
+	}
+	limit, _ = strconv.ParseUint(m[1], 10, 64)
+	used, _ = strconv.ParseUint(m[2], 10, 64)
+	return limit, used
+}
+
+// Two zones a day apart: the same instant is one day later in the second
+// (UTC-12, then UTC+12), and with one-day periods one period later.
+const (
+	tzToday    = "AAA12"
+	tzTomorrow = "BBB-12"
+)
+
+// TestQuotaE2E: a 5 MB download quota on h1, shared by its IPv4 and IPv6
+// addresses, stops a 20 MB download with h1 having received 5 MB and less
+// than one more packet (h1's own count), agreeing with the ledger to the
+// byte; h2, DNS and the router stay reachable; a reboot restores the count
+// exactly; kill -9 of the daemon leaves the kernel enforcing; a new period
+// and a reset lift the block.
+func TestQuotaE2E(t *testing.T) {
+	testlan.RequireTools(t, "nft", "dnsmasq", "busybox")
+	for _, v := range []string{"nftables", "netdev"} {
+		t.Run(v, func(t *testing.T) { testQuotaE2E(t, v) })
+	}
+}
+
+func testQuotaE2E(t *testing.T, variant string) {
+	const limit = 5_000_000
+	const mtu = 1500
+	r := newRig(t, variant, 2)
+	h1, h2 := r.lan.Hosts[0], r.lan.Hosts[1]
+	flash := filepath.Join(t.TempDir(), "flash")
+	r.writeConfig(t, fmt.Sprintf("\toption persist_dir '%s'\n\toption refresh_interval '1'\n\toption live_port '0'\n\toption live_tls_port '0'\n"+
+		"\toption period 'days'\n\toption period_days '1'\n\toption period_start '2026-01-01'\n\n"+
+		"config quota 'h1'\n\tlist mac '%s'\n\toption limit '5MB'\n\toption direction 'down'\n\toption action 'block'\n",
+		flash, h1.MAC))
+	for _, a := range []netip.Addr{h1.IP4, h1.IP6} {
+		r.runTZ(t, tzToday, "arp-add", h1.MAC.String(), a.String())
+	}
+	r.runTZ(t, tzToday, "arp-add", h2.MAC.String(), h2.IP4.String())
+	if l, u := r.quotaObject(t, "q_h1"); l != limit || u != 0 {
+		t.Fatalf("quota object: %d of %d", u, l)
+	}
+	count := newHostCounter(t, r.lan, h1)
+	// The router's DNS (a dnsmasq answering one name, on br-lan only).
+	dns := r.lan.Exec(context.Background(), r.lan.Router, "dnsmasq", "--no-daemon", "--conf-file=/dev/null", "--no-hosts",
+		"--no-resolv", "--interface="+testlan.Bridge, "--bind-interfaces", "--pid-file", "--user=root", "--address=/quota.test/10.77.0.1", "--address=/quota.test/fd77::1")
+	if err := dns.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = dns.Process.Kill(); _ = dns.Wait() })
+
+	// 2 MB over IPv6: within the allowance, all of it.
+	if got := download(t, r.lan, h1, r.lan.Internet6, 5301, 2_000_000); got != 2_000_000 {
+		t.Fatalf("IPv6 download within the allowance: %d bytes", got)
+	}
+	// A reboot: the kernel's tables gone, the state files kept. The quota
+	// is made again with exactly the ledger's count.
+	r.runTZ(t, tzToday, "collect")
+	ledger6 := r.quotaUsage(t, tzToday).Quotas[0].Used
+	r.flushRules(t)
+	r.lan.Run(t, r.lan.Router, "nft", "delete", "table", "inet", "transferometer_quota")
+	r.runTZ(t, tzToday, "collect")
+	if _, u := r.quotaObject(t, "q_h1"); u != ledger6 || u != count.bytes(t) {
+		t.Fatalf("after the reboot the object counts %d, the ledger %d, h1 received %d", u, ledger6, count.bytes(t))
+	}
+
+	// 20 MB over IPv4: stopped at the allowance.
+	got := download(t, r.lan, h1, r.lan.Internet4, 5302, 20_000_000)
+	received := count.bytes(t)
+	t.Logf("IPv4 download: %d payload bytes; h1 received %d IP bytes in all (allowance %d)", got, received, limit)
+	if received > limit+mtu || received+mtu <= limit {
+		t.Fatalf("h1 received %d bytes, want the allowance %d and at most one more packet", received, limit)
+	}
+	if got >= 20_000_000-2_000_000 {
+		t.Fatalf("the download was not stopped: %d bytes", got)
+	}
+	u := r.quotaUsage(t, tzToday)
+	var h1Down uint64
+	for _, h := range u.Hosts {
+		if h.MAC == h1.MAC.String() {
+			h1Down = h.DownloadBytes
+			if h.Quota == nil || h.Quota.Name != "h1" || h.Quota.State != "blocked" || h.Quota.Remaining != 0 {
+				t.Errorf("h1's quota in usage: %+v", h.Quota)
+			}
+		}
+	}
+	if h1Down != received || u.Quotas[0].Used != received {
+		t.Fatalf("ledger: h1 downloaded %d, quota used %d; h1 received %d: they must agree to the byte", h1Down, u.Quotas[0].Used, received)
+	}
+	if u.Quotas[0].State != "blocked" {
+		t.Fatalf("quota state %+v", u.Quotas[0])
+	}
+	// Blocked for IPv6 too; h2 unaffected; the router's own services
+	// (DNS, its addresses) reachable.
+	if got := download(t, r.lan, h1, r.lan.Internet6, 5303, 100_000); got != 0 {
+		t.Fatalf("IPv6 after the block: %d bytes", got)
+	}
+	if got := download(t, r.lan, h2, r.lan.Internet4, 5304, 1_000_000); got != 1_000_000 {
+		t.Fatalf("h2: %d bytes", got)
+	}
+	h1.Ping(t, r.lan.RouterLAN4, 100, 2)
+	h1.Ping(t, r.lan.RouterLAN6, 100, 2)
+	if out := r.lan.Run(t, h1.NS, "busybox", "nslookup", "quota.test", r.lan.RouterLAN4.String()); !strings.Contains(out, "10.77.0.1") {
+		t.Fatalf("DNS from h1: %s", out)
+	}
+
+	// The daemon killed with -9: the kernel goes on enforcing.
+	d := r.startDaemon(t, "TZ="+tzToday)
+	time.Sleep(1500 * time.Millisecond)
+	_ = d.cmd.Process.Kill()
+	<-d.done
+	if got := download(t, r.lan, h1, r.lan.Internet4, 5305, 100_000); got != 0 {
+		t.Fatalf("after kill -9 of the daemon: %d bytes", got)
+	}
+
+	// A new period (the router's zone a day later) lifts the block.
+	r.runTZ(t, tzTomorrow, "collect")
+	if l, u := r.quotaObject(t, "q_h1"); l != limit || u != 0 {
+		t.Fatalf("new period: object %d of %d", u, l)
+	}
+	if got := download(t, r.lan, h1, r.lan.Internet4, 5306, 1_000_000); got != 1_000_000 {
+		t.Fatalf("new period: %d bytes", got)
+	}
+	// Used up again, then a reset lifts it.
+	before := count.bytes(t)
+	download(t, r.lan, h1, r.lan.Internet4, 5307, 20_000_000)
+	if n := count.bytes(t) - before; n > limit+mtu {
+		t.Fatalf("second period: h1 received %d", n)
+	}
+	if got := download(t, r.lan, h1, r.lan.Internet4, 5308, 100_000); got != 0 {
+		t.Fatalf("blocked again: %d bytes", got)
+	}
+	r.runTZ(t, tzTomorrow, "reset", "--mac", h1.MAC.String())
+	if got := download(t, r.lan, h1, r.lan.Internet4, 5309, 1_000_000); got != 1_000_000 {
+		t.Fatalf("after a reset: %d bytes", got)
+	}
+}
