@@ -8,12 +8,13 @@
 // as cbi.js does. So what is checked is the packaged catalogue, read the way a router reads it.
 //
 // Environment as for browser.test.mjs (TRANSFEROMETER_BIN, TRANSFEROMETER_CONFIG_DIR, CHROMIUM; this
-// test only reads the config dir), and Go (GO, default `go` on PATH) to build the catalogues.
+// test reads a copy of the config dir's files and changes nothing), and Go (GO, default `go` on
+// PATH) to build the catalogues.
 // Without them the browser part fails when CI is set and is skipped otherwise.
 import { describe, it, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, mkdirSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, mkdirSync, statSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -111,14 +112,19 @@ test('the packaged catalogues hold every translation under the key LuCI looks it
 });
 
 describe('the page in Simplified Chinese and German (Chromium)', { skip: skipOrFail(missing) }, () => {
-	let server, url, browser;
+	let server, url, browser, cfgCopy;
 	const h = loadHelpers();
 	const menu = JSON.parse(readFileSync(path.join(APP, 'root/usr/share/luci/menu.d/luci-app-transferometer.json'), 'utf8'));
 	const potIds = parsePo(readFileSync(POT, 'utf8')).filter(e => e.id !== '' && e.ctx == null && e.plural == null);
 
 	before(async () => {
 		if (missing) assert.fail(`${missing} (CI is set: failing instead of skipping)`);
-		const shim = createShim({ bin: BIN, configDir: CFG });
+		/* a copy of the config files: settings the browser test changes meanwhile do not reach this
+		 * page (the database and the counters, named by absolute paths there, are the same) */
+		cfgCopy = mkdtempSync(path.join(os.tmpdir(), 'transferometer-i18n-cfg-'));
+		for (const f of readdirSync(CFG))
+			if (statSync(path.join(CFG, f)).isFile()) copyFileSync(path.join(CFG, f), path.join(cfgCopy, f));
+		const shim = createShim({ bin: BIN, configDir: cfgCopy });
 		server = http.createServer(withI18n(shim.handler, { dirs: catalogueDirs() }));
 		await new Promise((res, rej) => { server.once('error', rej); server.listen(0, '127.0.0.1', res); });
 		url = `http://127.0.0.1:${server.address().port}`;
@@ -130,6 +136,7 @@ describe('the page in Simplified Chinese and German (Chromium)', { skip: skipOrF
 	after(async () => {
 		if (browser) await browser.close();
 		if (server) { server.closeAllConnections?.(); await new Promise(r => server.close(r)); }
+		if (cfgCopy) rmSync(cfgCopy, { recursive: true, force: true });
 	});
 
 	/* Every text node, title, placeholder and aria-label of the page that is, whole, a message of
