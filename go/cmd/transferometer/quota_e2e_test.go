@@ -345,3 +345,39 @@ func testQuotaE2E(t *testing.T, variant string) {
 		t.Fatalf("after a reset: %d bytes", got)
 	}
 }
+
+// TestQuotaThrottleE2E: past its allowance a throttled device gets the
+// set rate: measured in the device's own namespace over 4 s of a TCP
+// download, within 10 % of it.
+func TestQuotaThrottleE2E(t *testing.T) {
+	testlan.RequireTools(t, "nft")
+	const rateKbit = 8000
+	r := newRig(t, "nftables", 1)
+	h1 := r.lan.Hosts[0]
+	r.writeConfig(t, fmt.Sprintf("\toption persist_dir '%s'\n\n"+
+		"config quota 'slow'\n\tlist mac '%s'\n\toption limit '100kB'\n\toption direction 'down'\n\toption action 'throttle'\n\toption rate '%d'\n",
+		filepath.Join(t.TempDir(), "flash"), h1.MAC, rateKbit))
+	r.runTZ(t, tzToday, "arp-add", h1.MAC.String(), h1.IP4.String())
+	count := newHostCounter(t, r.lan, h1)
+	done := make(chan int64, 1)
+	go func() { done <- download(t, r.lan, h1, r.lan.Internet4, 5401, 8_000_000) }()
+	// Past the allowance and TCP's start, measure.
+	deadline := time.Now().Add(10 * time.Second)
+	for count.bytes(t) < 400_000 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(time.Second)
+	b0, t0 := count.bytes(t), time.Now()
+	time.Sleep(4 * time.Second)
+	b1, t1 := count.bytes(t), time.Now()
+	kbit := float64(b1-b0) * 8 / 1000 / t1.Sub(t0).Seconds()
+	t.Logf("throttled to %d kbit/s: measured %.0f kbit/s (%d bytes in %v)", rateKbit, kbit, b1-b0, t1.Sub(t0))
+	if kbit < rateKbit*0.9 || kbit > rateKbit*1.1 {
+		t.Errorf("measured %.0f kbit/s, want %d ± 10 %%", kbit, rateKbit)
+	}
+	<-done
+	u := r.quotaUsage(t, tzToday)
+	if len(u.Quotas) != 1 || u.Quotas[0].State != "throttled" {
+		t.Errorf("quota %+v", u.Quotas)
+	}
+}
