@@ -381,3 +381,72 @@ func TestQuotaThrottleE2E(t *testing.T) {
 		t.Errorf("quota %+v", u.Quotas)
 	}
 }
+
+// rpcdCall runs `rpcd call METHOD` in the router namespace with args on
+// stdin, as rpcd does.
+func (r *rig) rpcdCall(t *testing.T, method, args string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := r.lan.Exec(ctx, r.lan.Router, r.bin, "rpcd", "call", method)
+	cmd.Env = append(r.env(), "TZ="+tzToday)
+	cmd.Stdin = strings.NewReader(args)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("rpcd call %s: %v %s", method, err, out)
+	}
+	return string(out)
+}
+
+// TestQuotaButtonsE2E: the page's buttons through ubus: an extra
+// allowance for today lets exactly that much more through, a lift ends
+// the block until the period ends; bad arguments change nothing.
+func TestQuotaButtonsE2E(t *testing.T) {
+	testlan.RequireTools(t, "nft")
+	const limit, extra, mtu = 1_000_000, 1_500_000, 1500
+	r := newRig(t, "nftables", 1)
+	h1 := r.lan.Hosts[0]
+	r.writeConfig(t, fmt.Sprintf("\toption persist_dir '%s'\n\n"+
+		"config quota 'h1'\n\tlist mac '%s'\n\toption limit '1MB'\n\toption direction 'both'\n",
+		filepath.Join(t.TempDir(), "flash"), h1.MAC))
+	r.runTZ(t, tzToday, "arp-add", h1.MAC.String(), h1.IP4.String())
+	count := newHostCounter(t, r.lan, h1)
+	download(t, r.lan, h1, r.lan.Internet4, 5501, 5_000_000)
+	first := count.bytes(t)
+	if first > limit {
+		t.Fatalf("received %d of an allowance of %d", first, limit)
+	}
+	for _, c := range []struct{ method, args, code string }{
+		{"quota_extra", `{"name":"nope","bytes":5}`, "not_found"},
+		{"quota_extra", `{"name":"h1","bytes":0}`, "invalid_argument"},
+		{"quota_extra", `{"name":"h1","bytes":"lots"}`, "invalid_argument"},
+		{"quota_lift", `{}`, "invalid_argument"},
+		{"quota_lift", `{"name":"h1","mac":"02:00:00:00:99:99"}`, "invalid_argument"},
+	} {
+		if out := r.rpcdCall(t, c.method, c.args); !strings.Contains(out, `"code":"`+c.code+`"`) {
+			t.Errorf("%s %s: %s, want code %s", c.method, c.args, out, c.code)
+		}
+	}
+	if got := download(t, r.lan, h1, r.lan.Internet4, 5502, 100_000); got != 0 {
+		t.Fatalf("bad calls changed the block: %d bytes", got)
+	}
+	out := r.rpcdCall(t, "quota_extra", fmt.Sprintf(`{"name":"h1","bytes":%d}`, extra))
+	if !strings.Contains(out, fmt.Sprintf(`"extra":%d`, extra)) {
+		t.Fatalf("quota_extra: %s", out)
+	}
+	download(t, r.lan, h1, r.lan.Internet4, 5503, 5_000_000)
+	// Both directions count: h1's own uploads (ACKs) use the allowance too.
+	total := count.bytes(t)
+	u := r.quotaUsage(t, tzToday)
+	t.Logf("after the extra: h1 received %d, the quota used %d of %d", total, u.Quotas[0].Used, limit+extra)
+	if u.Quotas[0].Used > limit+extra || u.Quotas[0].Used+mtu <= limit+extra || u.Quotas[0].State != "blocked" {
+		t.Fatalf("after the extra: %+v", u.Quotas[0])
+	}
+	out = r.rpcdCall(t, "quota_lift", `{"name":"h1"}`)
+	if !strings.Contains(out, `"lifted":true`) {
+		t.Fatalf("quota_lift: %s", out)
+	}
+	if got := download(t, r.lan, h1, r.lan.Internet4, 5504, 3_000_000); got != 3_000_000 {
+		t.Fatalf("after the lift: %d bytes", got)
+	}
+}
