@@ -1,0 +1,88 @@
+package main
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/transferometer/transferometer/internal/testlan"
+)
+
+// BenchmarkQuotaForwarding: iperf3 host → Internet4 through the router
+// with the nftables backend accounting 254 hosts, without quotas and with
+// every one of them under quota (allowances no run reaches): one quota
+// per device (254 kernel quota objects, one map lookup per packet and
+// direction, then the device's own chain) and one quota shared by all 254.
+// 1 and 4 TCP streams, median of 3 interleaved rounds
+// (TRANSFEROMETER_BENCH_ROUNDS). Run with -benchtime=1x.
+func BenchmarkQuotaForwarding(b *testing.B) {
+	testlan.RequireTools(b, "iperf3")
+	br := newBenchRig(b, "nftables", 1)
+	h := br.lan.Hosts[0]
+	persist := filepath.Join(b.TempDir(), "persist")
+	stop := startIperfServer(b, br.lan.WAN, br.lan.Internet4.String())
+	defer stop()
+	with := func(quota string) func(b *testing.B) {
+		return func(b *testing.B) {
+			br.writeConfig(b, "\tlist subnet '"+benchSubnet+"'\n\toption persist_dir '"+persist+"'\n\n"+quota)
+			br.populated = -1
+			br.populateAny(b, 253)
+			br.launch(b, br.env(), "arp-add", h.MAC.String(), h.IP4.String())
+			if got := br.hostRuleCount(b); got != 254 {
+				b.Fatalf("%d hosts, want 254", got)
+			}
+			objs := strings.Count(br.lan.Run(b, br.lan.Router, "nft", "list", "quotas"), "quota q_")
+			want := 254
+			switch {
+			case quota == "":
+				want = 0
+			case strings.Contains(quota, "list group"):
+				want = 1
+			}
+			if objs != want {
+				b.Fatalf("%d quota objects, want %d", objs, want)
+			}
+		}
+	}
+	// Every synthetic host and the iperf host in one group.
+	var group strings.Builder
+	group.WriteString("config quota 'all'\n\tlist group 'bench'\n\toption limit '1TB'\n\n")
+	for i := 0; i < 253; i++ {
+		_, mac := synthHost(i)
+		fmt.Fprintf(&group, "config host\n\toption mac '%s'\n\toption group 'bench'\n\n", mac)
+	}
+	fmt.Fprintf(&group, "config host\n\toption mac '%s'\n\toption group 'bench'\n\n", h.MAC)
+	type config struct {
+		name  string
+		setup func(b *testing.B)
+		runs  map[int][]float64
+	}
+	configs := []*config{
+		{name: "nftables/hosts=254/quotas=none", setup: with("")},
+		{name: "nftables/hosts=254/quotas=per-device", setup: with("config quota 'each'\n\toption limit '1TB'\n")},
+		{name: "nftables/hosts=254/quotas=one-shared", setup: with(group.String())},
+	}
+	load := loadavg()
+	for round := 0; round < benchRounds(b); round++ {
+		for _, c := range configs {
+			c.setup(b)
+			if c.runs == nil {
+				c.runs = map[int][]float64{}
+			}
+			for _, p := range []int{1, 4} {
+				c.runs[p] = append(c.runs[p], iperfStreams(b, br, h.NS, p))
+			}
+		}
+	}
+	loadEnd := loadavg()
+	for _, p := range []int{1, 4} {
+		for _, c := range configs {
+			c, p := c, p
+			b.Run(fmt.Sprintf("streams=%d/%s", p, c.name), func(b *testing.B) {
+				b.Logf("runs: %.2f Gbit/s (load %s → %s)", c.runs[p], load, loadEnd)
+				reportGbps(b, c.runs[p])
+			})
+		}
+	}
+}
