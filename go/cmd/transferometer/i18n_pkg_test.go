@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -56,7 +57,9 @@ func luciI18n(t *testing.T) []i18nPkg {
 				defaults: {mode: 0o644, data: []byte("uci set luci.languages." + strings.ReplaceAll(lang[0], "-", "_") + "='" + lang[1] + "'; uci commit luci\n")},
 				"/usr/lib/lua/luci/i18n/transferometer." + lang[0] + ".lmo": {mode: 0o644, data: cat},
 			},
-			postinst: "[ -n \"${IPKG_INSTROOT}\" ] || {\n\t(. " + defaults + ") && rm -f " + defaults + "\n\texit 0\n}\n",
+			// luci.mk's block, guarded (owpkg/i18n.go: default_postinst
+			// has run and removed the script already).
+			postinst: "[ -n \"${IPKG_INSTROOT}\" ] || {\n\t[ ! -f " + defaults + " ] || { (. " + defaults + ") && rm -f " + defaults + "; }\n\texit 0\n}\n",
 		})
 	}
 	if len(out) < 2 {
@@ -104,4 +107,65 @@ func wantI18nAPKTree(t *testing.T, pkgs []i18nPkg) map[string]string {
 		want["/lib/apk/packages/"+p.name+".list"] = "0644 " + sumHex([]byte(strings.Join(list, "\n")+"\n"))
 	}
 	return want
+}
+
+// The translation packages installed by apk-tools 3 into a router root
+// (pkgscripts_test.go's, scripts run chrooted with busybox): their
+// uci-defaults script, run by base-files' default_postinst, adds the
+// language to LuCI's list (uci set luci.languages.CODE='TITLE'; uci commit
+// luci) and is gone afterwards, all without a word; removal takes the
+// catalogue away.
+func TestAPKI18nScriptsOnRouter(t *testing.T) {
+	apk := apkOracle(t)
+	dist, build := t.TempDir(), t.TempDir()
+	buildAPKs(t, dist, build, "x86_64")
+	stand := standIns(t, apk, "libc", "kmod-nft-core", "luci-base")
+	version := apkVersion(t)
+	r := routerRoot(t)
+	// uci that succeeds (the shared stand-in fails every call, as a router
+	// without the settings the package scripts look up would).
+	if err := os.WriteFile(filepath.Join(r, "sbin/uci"), []byte("#!/bin/sh\necho \"uci $*\" >> /tmp/calls\nexit 0\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	apkRun := func(args ...string) string {
+		t.Helper()
+		argv := append([]string{"--net", "--", apk, "--root", r, "--no-network", "--allow-untrusted", "--arch", "x86_64"}, args...)
+		out, err := exec.Command("unshare", argv...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("apk %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	pkgs := []string{
+		filepath.Join(dist, "x86_64", "transferometer-"+version+".apk"),
+		filepath.Join(dist, "x86_64", "luci-app-transferometer-"+version+".apk"),
+	}
+	i18n := luciI18n(t)
+	var names []string
+	for _, p := range i18n {
+		pkgs = append(pkgs, filepath.Join(dist, "x86_64", p.name+"-"+version+".apk"))
+		names = append(names, p.name)
+	}
+	out := apkRun(append(append([]string{"add", "--initdb"}, stand...), pkgs...)...)
+	quietAPK(t, "install", out)
+	got := calls(t, r)
+	for _, p := range i18n {
+		title := strings.TrimPrefix(p.description, "Translation for luci-app-transferometer - ")
+		inOrder(t, p.name, got, []string{"uci set luci.languages." + strings.ReplaceAll(p.code, "-", "_") + "=" + title, "uci commit luci"})
+		if _, err := os.Stat(filepath.Join(r, "etc/uci-defaults", p.name)); !os.IsNotExist(err) {
+			t.Errorf("%s: the uci-defaults script is still there after the install (%v)", p.name, err)
+		}
+		if _, err := os.Stat(filepath.Join(r, "usr/lib/lua/luci/i18n/transferometer."+p.code+".lmo")); err != nil {
+			t.Errorf("%s: catalogue not installed: %v", p.name, err)
+		}
+	}
+	apkRun(append([]string{"del"}, names...)...)
+	for _, p := range i18n {
+		if _, err := os.Stat(filepath.Join(r, "usr/lib/lua/luci/i18n/transferometer."+p.code+".lmo")); !os.IsNotExist(err) {
+			t.Errorf("%s: catalogue still there after apk del (%v)", p.name, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(r, "www/luci-static/resources/view/transferometer/usage.js")); err != nil {
+		t.Errorf("removing the translations took the app with them: %v", err)
+	}
 }

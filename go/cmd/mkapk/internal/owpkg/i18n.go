@@ -47,8 +47,9 @@ type Translation struct {
 // templates that is in luci.mk's language table, named
 // luci-i18n-BASENAME-CODE, depending on the app, holding each LANG/NAME.po
 // compiled (as po2lmo) to /usr/lib/lua/luci/i18n/NAME.CODE.lmo and the
-// uci-defaults script that adds the language to LuCI's list, which the
-// postinst block runs and removes.
+// uci-defaults script that adds the language to LuCI's list, which
+// default_postinst runs and removes (the postinst block too, if it is still
+// there).
 func (r Repo) LuCITranslations() ([]*Translation, error) {
 	app, err := r.LuCI()
 	if err != nil {
@@ -113,8 +114,12 @@ func (r Repo) LuCITranslations() ([]*Translation, error) {
 		if err != nil {
 			return nil, err
 		}
+		// luci.mk's postinst block, with one guard: base-files'
+		// default_postinst has run the package's uci-defaults scripts and
+		// removed them already, and luci.mk's bare `. SCRIPT` then prints
+		// "can't open" on every install; run it only if it is still there.
 		post := "[ -n \"${IPKG_INSTROOT}\" ] || {\n" +
-			"\t(. " + defaults + ") && rm -f " + defaults + "\n" +
+			"\t[ ! -f " + defaults + " ] || { (. " + defaults + ") && rm -f " + defaults + "; }\n" +
 			"\texit 0\n}\n"
 		in := app.Info
 		in.Name = name
