@@ -3,7 +3,8 @@
 // served by the LuCI test shim whose /ubus runs the REAL binary (as browser.test.mjs).
 //
 // It works on a copy of the config under test, in a directory of its own: the same devices and
-// counts (the database is copied), its own lock, database and flash directory, its own iptables
+// counts (the database is copied: the one tests/fixture-netns.sh saved as it made its data,
+// <config dir>/../db.made, when there is one), its own lock, database and flash directory, its own iptables
 // chains (chain_prefix TMQUOTA, backend iptables, which enforces nothing in the kernel: quotas are
 // counted and reported) and live feed off; `teardown` with the copy removes its chains at the end.
 // So browser.test.mjs, which may run at the same time on the original, is not disturbed, and the
@@ -201,7 +202,10 @@ describe('Quotas: the settings form and the Usage page against the real binary',
 			pid_file: path.join(dir, 'transferometer.pid'), chain_prefix: 'TMQUOTA', backend: 'iptables', live_port: '0',
 			live_tls_port: '0', enabled: '1' };
 		for (const [ k, v ] of Object.entries(own)) main.options.set(k, v);
-		if (existsSync(eff.db_dir)) cpSync(eff.db_dir, own.db_dir, { recursive: true });
+		// the fixture's data as it made it (browser.test.mjs resets counters and makes traffic), else the database as it is
+		const made = path.join(path.dirname(CFG), 'db.made');
+		const src = existsSync(made) ? made : eff.db_dir;
+		if (existsSync(src)) cpSync(src, own.db_dir, { recursive: true });
 		writeFileSync(file, uci.serialize(sections) + QUOTAS);
 
 		const u = usageJson(dir);
