@@ -73,7 +73,7 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return err
 	case "rpcd":
 		// rpcd ignores exit codes and stderr: every answer is an object.
-		return rpcd.Main(ctx, rest, stdin, stdout, openCore)
+		return rpcd.MainReady(ctx, rest, stdin, stdout, openCore, readyUsage)
 	}
 	if strings.HasPrefix(cmd, "-") {
 		return badUsage("unknown option %q (try --help)", cmd)

@@ -167,12 +167,41 @@ func (c *Core) snapshotID() (string, bool) {
 	return string(id), ok
 }
 
+// ReadyUsage is the first step of Usage's policy, taken with no core (the
+// rpcd plugin asks it before building one, since the page polls): the
+// running daemon's ready reply when q is the default query and the
+// snapshot applies. false: build a core and ask Usage.
+func ReadyUsage(s config.Settings, q UsageQuery) ([]byte, bool) {
+	return readyUsage(s, q, func() (int, bool) { return RunningDaemon(s.DBDir) })
+}
+
+// ready is ReadyUsage for this core (a resident core is the daemon).
+func (c *Core) ready(q UsageQuery) ([]byte, bool) {
+	return readyUsage(c.settings, q, func() (int, bool) {
+		if c.resident {
+			return os.Getpid(), true
+		}
+		return RunningDaemon(c.settings.DBDir)
+	})
+}
+
+func readyUsage(s config.Settings, q UsageQuery, daemon func() (int, bool)) ([]byte, bool) {
+	if q.Fresh || q.MAC != nil || q.Period != "" {
+		return nil, false
+	}
+	pid, ok := daemon()
+	if !ok {
+		return nil, false
+	}
+	return snapshot(s, pid)
+}
+
 // snapshot returns the usage reply of the snapshot if it applies: it was
-// made from the current transfer.db, or a cycle of the running daemon
-// that started from it is under way (snapshotFromFile, and the lock's PID
-// file naming the daemon).
-func (c *Core) snapshot() ([]byte, bool) {
-	b, err := os.ReadFile(filepath.Join(c.settings.DBDir, snapshotFile))
+// made from the current transfer.db, or a cycle of the daemon (pid) that
+// started from it is under way (snapshotFromFile, and the lock's PID file
+// naming the daemon).
+func snapshot(s config.Settings, pid int) ([]byte, bool) {
+	b, err := os.ReadFile(filepath.Join(s.DBDir, snapshotFile))
 	if err != nil {
 		return nil, false
 	}
@@ -180,20 +209,14 @@ func (c *Core) snapshot() ([]byte, bool) {
 	if !ok {
 		return nil, false
 	}
-	if cur, _, err := c.transferID(); err == nil && string(id) == cur {
+	if cur, _, err := transferID(s.DBDir); err == nil && string(id) == cur {
 		return rest, true
 	}
-	from, err := os.ReadFile(filepath.Join(c.settings.DBDir, snapshotFromFile))
+	from, err := os.ReadFile(filepath.Join(s.DBDir, snapshotFromFile))
 	if err != nil || !bytes.Equal(from, append(id, '\n')) {
 		return nil, false
 	}
-	pid := os.Getpid()
-	if !c.resident {
-		if pid, ok = RunningDaemon(c.settings.DBDir); !ok {
-			return nil, false
-		}
-	}
-	if holder, ok := lockHolder(c.settings.PIDFile); !ok || holder != pid {
+	if holder, ok := lockHolder(s.PIDFile); !ok || holder != pid {
 		return nil, false
 	}
 	return rest, true
@@ -211,8 +234,10 @@ func lockHolder(pidFile string) (int, bool) {
 }
 
 // transferID names the current transfer.db (and says when it was written).
-func (c *Core) transferID() (string, time.Time, error) {
-	st, err := os.Stat(filepath.Join(c.settings.DBDir, ledger.TransferFile))
+func (c *Core) transferID() (string, time.Time, error) { return transferID(c.settings.DBDir) }
+
+func transferID(dbDir string) (string, time.Time, error) {
+	st, err := os.Stat(filepath.Join(dbDir, ledger.TransferFile))
 	if err != nil {
 		return "", time.Time{}, fmt.Errorf("usage snapshot: %w", err)
 	}

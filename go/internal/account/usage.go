@@ -162,12 +162,10 @@ func (r UsageReply) Report() (Report, error) {
 //     rather than failing: the page stays useful while a long operation
 //     runs.
 func (c *Core) Usage(ctx context.Context, q UsageQuery) (UsageReply, error) {
+	if b, ok := c.ready(q); ok { // the snapshot: ReadyUsage, resident.go
+		return UsageReply{encoded: b}, nil
+	}
 	if !q.Fresh && (c.resident || c.DaemonRunning()) {
-		if q.MAC == nil && q.Period == "" {
-			if b, ok := c.snapshot(); ok {
-				return UsageReply{encoded: b}, nil
-			}
-		}
 		r, err := c.report(ctx, q.MAC, q.Period, false)
 		return UsageReply{report: r}, err
 	}

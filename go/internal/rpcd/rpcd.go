@@ -64,9 +64,19 @@ func fail(code, format string, a ...any) *Error {
 // Opener builds the core; it is called only for valid requests.
 type Opener func() (*account.Core, error)
 
+// Ready answers a usage query without a core when it can: the running
+// daemon's ready reply (account.ReadyUsage); false means ask the core.
+type Ready func(account.UsageQuery) ([]byte, bool)
+
 // Main runs `rpcd list` or `rpcd call METHOD`. It returns an error only
 // when stdout cannot be written.
 func Main(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer, open Opener) error {
+	return MainReady(ctx, args, stdin, stdout, open, nil)
+}
+
+// MainReady is Main with ready asked first for usage (nil: never), before
+// the settings are taken further and a core is built: the LuCI page polls.
+func MainReady(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer, open Opener, ready Ready) error {
 	var reply any
 	switch {
 	case len(args) == 1 && args[0] == "list":
@@ -74,7 +84,7 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer,
 	case len(args) == 2 && args[0] == "call":
 		ctx, cancel := context.WithTimeout(ctx, Budget)
 		defer cancel()
-		r, err := Call(ctx, args[1], stdin, open)
+		r, err := call(ctx, args[1], stdin, open, ready)
 		if err != nil {
 			var e *Error
 			if !errors.As(err, &e) {
@@ -206,12 +216,21 @@ func ParseArgs(method string, r io.Reader) (Args, error) {
 
 // Call runs one method.
 func Call(ctx context.Context, method string, stdin io.Reader, open Opener) (any, error) {
+	return call(ctx, method, stdin, open, nil)
+}
+
+func call(ctx context.Context, method string, stdin io.Reader, open Opener, ready Ready) (any, error) {
 	if _, ok := Signature()[method]; !ok {
 		return nil, fail("method_not_found", "unknown method %q", truncate(method, 64))
 	}
 	args, err := ParseArgs(method, stdin)
 	if err != nil {
 		return nil, err
+	}
+	if method == "usage" && ready != nil {
+		if b, ok := ready(account.UsageQuery{MAC: args.MAC, Period: args.Period}); ok {
+			return raw(b), nil
+		}
 	}
 	core, err := open()
 	if err != nil {
