@@ -450,3 +450,48 @@ func TestQuotaButtonsE2E(t *testing.T) {
 		t.Fatalf("after the lift: %d bytes", got)
 	}
 }
+
+// TestQuotaTableLifecycleE2E: the quota table goes with the quotas, with
+// enabled '0', and with a switch to the iptables backend (which does not
+// enforce quotas, and says so).
+func TestQuotaTableLifecycleE2E(t *testing.T) {
+	testlan.RequireTools(t, "nft")
+	r := newRig(t, "nftables", 1)
+	h1 := r.lan.Hosts[0]
+	quota := fmt.Sprintf("\toption persist_dir '%s'\n\nconfig quota 'h1'\n\tlist mac '%s'\n\toption limit '1GB'\n", filepath.Join(t.TempDir(), "flash"), h1.MAC)
+	has := func() bool {
+		return strings.Contains(r.lan.Run(t, r.lan.Router, "nft", "list", "tables"), "table inet transferometer_quota")
+	}
+	r.writeConfig(t, quota)
+	r.runTZ(t, tzToday, "arp-add", h1.MAC.String(), h1.IP4.String())
+	if !has() {
+		t.Fatal("no quota table")
+	}
+	r.writeConfig(t, "")
+	r.runTZ(t, tzToday, "collect")
+	if has() {
+		t.Fatal("quota table left without quotas")
+	}
+	r.writeConfig(t, quota)
+	r.runTZ(t, tzToday, "collect")
+	r.writeConfig(t, quota+"\nconfig transferometer 'main'\n\toption enabled '0'\n")
+	r.runTZ(t, tzToday, "teardown")
+	if has() {
+		t.Fatal("quota table left by teardown")
+	}
+	r.writeConfig(t, quota)
+	r.runTZ(t, tzToday, "collect")
+	r.variant = "nft" // iptables-nft
+	r.writeConfig(t, quota)
+	u := r.quotaUsage(t, tzToday)
+	if has() {
+		t.Fatal("quota table left after the switch to iptables")
+	}
+	warned := false
+	for _, w := range u.Warnings {
+		warned = warned || w.Code == "quota_backend"
+	}
+	if !warned || len(u.Quotas) != 1 {
+		t.Fatalf("iptables: warnings %+v, quotas %+v", u.Warnings, u.Quotas)
+	}
+}

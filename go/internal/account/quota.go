@@ -386,6 +386,7 @@ func (c *Core) syncQuotas(ctx context.Context, tx *txn) {
 		ok = false // the fake stands in for every kind
 	}
 	if !ok {
+		c.dropStaleQuotaTable(ctx, tx)
 		if len(c.settings.Quotas) > 0 {
 			tx.warnings = append(tx.warnings, Warning{Code: "quota_backend", Message: "Quotas are counted and reported, but enforced in the kernel with the nftables backend only (the iptables backend blocks and throttles nothing): set option backend 'nftables' (OpenWrt 22.03 and later)."})
 		}
@@ -449,10 +450,41 @@ func (tx *txn) wasReset(members []macaddr.MAC) bool {
 	return false
 }
 
+// dropStaleQuotaTable removes the quota table an nftables backend left
+// (the backend switched to iptables): it would go on enforcing allowances
+// nobody updates. quota-kernel.json says whether there may be one.
+func (c *Core) dropStaleQuotaTable(ctx context.Context, tx *txn) {
+	if err := c.dropStaleQuotas(ctx); err != nil {
+		tx.warnings = append(tx.warnings, Warning{Code: "quota_kernel", Message: "the quota table of the nftables backend could not be removed: " + err.Error()})
+	}
+}
+
+func (c *Core) dropStaleQuotas(ctx context.Context) error {
+	path := filepath.Join(c.settings.DBDir, QuotaKernelFile)
+	if _, err := os.Stat(path); err != nil {
+		return nil
+	}
+	n, err := netfilter.NewNFTables(netfilter.NFTablesOptions{ChainPrefix: c.settings.ChainPrefix})
+	if err == nil {
+		err = n.TeardownQuotas(ctx)
+	}
+	if err != nil {
+		return err
+	}
+	return os.Remove(path)
+}
+
 // teardownQuotas removes the quota table (accounting switched off).
 func (c *Core) teardownQuotas(ctx context.Context) error {
-	if qe, ok := c.current().(netfilter.QuotaEnforcer); ok {
-		return qe.TeardownQuotas(ctx)
+	qe, ok := c.current().(netfilter.QuotaEnforcer)
+	if k := c.Kind(); !ok || k != netfilter.KindNFTables && k != netfilter.KindNFTablesNetdev {
+		return c.dropStaleQuotas(ctx)
+	}
+	if err := qe.TeardownQuotas(ctx); err != nil {
+		return err
+	}
+	if err := os.Remove(filepath.Join(c.settings.DBDir, QuotaKernelFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
 	}
 	return nil
 }
