@@ -684,7 +684,7 @@ describe('LuCI views in Chromium against the real binary', { skip: missing || fa
 		assert.ok(before.hosts.some(x => x.download_bytes > 0), 'something counted to back up');
 
 		const [ dl ] = await Promise.all([ page.waitForEvent('download'), page.click('#transferometer-backup') ]);
-		assert.match(dl.suggestedFilename(), /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/);
+		assert.equal(dl.suggestedFilename(), srv.shim.calls.filter(c => c.method === 'backup').at(-1).result[1].file, 'saved under the name the router gave');
 		const file = await dl.path();
 		const backup = readFileSync(file);
 		assert.ok(backup.length > 0, 'the backup file has content');
@@ -710,6 +710,16 @@ describe('LuCI views in Chromium against the real binary', { skip: missing || fa
 		assert.match(await err.textContent(), /not restored, nothing changed/);
 		assert.deepEqual(hostBytes(usageJson()), zeroed, 'a refused backup changes nothing');
 
+		// a file larger than one upload to uhttpd takes: refused on the page, nothing sent
+		const big = path.join(dir, 'big.json.gz');
+		writeFileSync(big, Buffer.alloc(60 * 1024, 7));
+		const restores = srv.shim.calls.filter(c => c.method === 'restore').length;
+		await page.setInputFiles('#transferometer-restore-file', big);
+		await until('the too-large notice', async () => (await page.$$('.alert-message[data-restore="error"]')).length === 2, { timeout: 5000 });
+		assert.match(await page.textContent('#maincontent > .alert-message[data-restore="error"]'), /too large to restore from the page/);
+		assert.equal(srv.shim.calls.filter(c => c.method === 'restore').length, restores, 'nothing sent');
+		for (const b of await page.$$('.alert-message[data-restore="error"] button')) await b.click();
+
 		// the real one: the same numbers as before the reset
 		await page.setInputFiles('#transferometer-restore-file', file);
 		await page.waitForSelector('body.modal-overlay-active button[data-action="confirm-restore"]');
@@ -723,9 +733,64 @@ describe('LuCI views in Chromium against the real binary', { skip: missing || fa
 		assert.deepEqual(historyOf().days, histBefore.days, 'restored: the days as before');
 		await assertPageMatchesUsage(page, 'after the restore');
 		await assertChartMatches(page, '#transferometer-chart-days', 'history after the restore', historyOf, x => x.days, d => d.date);
-		await page.click('.alert-message[data-restore="error"] button');
 		await page.click('.alert-message[data-restore="ok"] button');
 		assert.equal(await page.$('.alert-message[data-restore]'), null, 'both notifications dismissed');
+	});
+
+	// Screenshots of the page for the README, light and dark (prefers-color-scheme, which the shim turns
+	// into the bootstrap theme's data-darkmode), with names and groups given and a device expanded.
+	// They go to tests/artifacts/; with TRANSFEROMETER_SCREENSHOTS=docs also to docs/screenshots/
+	// (usage-light.png, usage-dark.png), the files the README shows.
+	it('is readable in the light and dark themes (screenshots)', async () => {
+		const file = path.join(CFG, 'transferometer');
+		const put = keep(file);
+		const u = usageJson();
+		const sections = uci.parse(readFileSync(file, 'utf8'));
+		const given = [ [ 'laptop', 'Anna' ], [ 'printer', 'Office' ], [ null, 'Anna' ] ];
+		h.sortHosts(u.hosts, 'total', 'desc').slice(0, 3).forEach((x, i) => {
+			const options = new Map([ [ 'mac', x.mac ] ]);
+			if (given[i][0] && !x.hostname) options.set('name', given[i][0]);
+			options.set('group', given[i][1]);
+			sections.push({ type: 'host', name: `shot${i}`, anonymous: false, options });
+		});
+		writeFileSync(file, uci.serialize(sections));
+		const out = [ ARTIFACTS ].concat(process.env.TRANSFEROMETER_SCREENSHOTS === 'docs' ? [ path.join(HERE, '..', '..', 'docs', 'screenshots') ] : []);
+		const ctx = await browser.newContext({ viewport: { width: 1100, height: 900 }, locale: LOCALE });
+		const pg = await ctx.newPage();
+		try {
+			const top = h.sortHosts(u.hosts, 'total', 'desc')[0].mac;
+			const luminance = (rgb) => {
+				const [ r, g, b ] = rgb.match(/\d+(\.\d+)?/g).slice(0, 3).map(Number);
+				return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255;
+			};
+			for (const scheme of [ 'light', 'dark' ]) {
+				await pg.emulateMedia({ colorScheme: scheme });
+				await pg.goto(srv.url + USAGE_PATH);
+				await pg.waitForSelector('#transferometer-chart-days svg');
+				await pg.waitForSelector('#transferometer-groups tr[data-group]');
+				await pg.click(`#transferometer-hosts tr[data-mac="${top}"] button[data-action="expand"]`);
+				await pg.waitForSelector(`#transferometer-detail-${top.replace(/:/g, '')}-days svg`);
+				assert.equal(await pg.evaluate(() => document.documentElement.getAttribute('data-darkmode')), String(scheme === 'dark'));
+				// the chart's text and axis follow the theme's text colour (currentColor), against its background
+				const colors = await pg.evaluate(() => ({
+					bg: getComputedStyle(document.body).backgroundColor,
+					text: getComputedStyle(document.querySelector('#transferometer-chart-days svg text')).fill,
+					axis: getComputedStyle(document.querySelector('#transferometer-chart-days .transferometer-axis')).stroke
+				}));
+				const bg = luminance(colors.bg), fg = luminance(colors.text);
+				assert.ok(scheme === 'dark' ? bg < 0.3 && fg > 0.6 : bg > 0.8 && fg < 0.4, `${scheme}: ${JSON.stringify(colors)}`);
+				assert.equal(colors.axis, colors.text, 'the axis in the text colour');
+				await pg.mouse.move(1, 1);
+				for (const dir of out) {
+					mkdirSync(dir, { recursive: true });
+					await pg.screenshot({ path: path.join(dir, `usage-${scheme}.png`), fullPage: true });
+				}
+			}
+		}
+		finally {
+			await ctx.close();
+			put();
+		}
 	});
 
 	// The selector's entries as the page shows them.

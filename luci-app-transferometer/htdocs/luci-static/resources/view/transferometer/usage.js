@@ -134,6 +134,13 @@ var callUciCommit = rpc.declare({
 /* Where the table's sort and search are kept across reloads. */
 var STATE_KEY = 'luci-app-transferometer.usage.table';
 
+/*
+ * The largest backup file the page uploads: base64 makes it a third
+ * larger, and uhttpd takes JSON-RPC posts of at most 64 KiB (the
+ * service's own backups for the page stay under 45 KiB).
+ */
+var MAX_RESTORE_BYTES = 47 * 1024;
+
 /* History (the charts) is fetched again every this many polls. */
 var HISTORY_EVERY = 6;
 
@@ -350,7 +357,7 @@ return view.extend({
 		this.restoreFileNode = this.readonly ? null : E('input', {
 			'type': 'file',
 			'id': 'transferometer-restore-file',
-			'accept': '.json,application/json',
+			'accept': '.gz,application/gzip,application/x-gzip',
 			'hidden': 'hidden',
 			'change': L.bind(this.handleRestoreFile, this)
 		});
@@ -1684,7 +1691,7 @@ return view.extend({
 				return;
 			}
 
-			var url = URL.createObjectURL(new Blob([ helpers.base64ToBytes(res.data) ], { type: 'application/json' })),
+			var url = URL.createObjectURL(new Blob([ helpers.base64ToBytes(res.data) ], { type: 'application/gzip' })),
 			    a = E('a', { 'href': url, 'download': helpers.backupFilename(res.file), 'style': 'display:none' });
 
 			document.body.appendChild(a);
@@ -1692,6 +1699,17 @@ return view.extend({
 			document.body.removeChild(a);
 
 			window.setTimeout(function() { URL.revokeObjectURL(url); }, 10000);
+
+			/* the page's backup has to fit one upload to the router's web server: the oldest history may be left out */
+			if ((+res.omitted_days || 0) + (+res.omitted_hours || 0) > 0) {
+				var note = ui.addNotification(null, E('p', [
+					_('To fit what the router\'s web server takes in one upload, this backup leaves out the oldest %d days and %d hours of history. The command transferometer backup on the router keeps everything.')
+						.format(+res.omitted_days || 0, +res.omitted_hours || 0)
+				]), 'info');
+
+				if (note && note.setAttribute)
+					note.setAttribute('data-backup', 'partial');
+			}
 		}, this));
 	},
 
@@ -1700,6 +1718,19 @@ return view.extend({
 
 		if (!file)
 			return;
+
+		/* uhttpd takes JSON-RPC posts of at most 64 KiB: a larger backup (the command line's) is restored there */
+		if (file.size > MAX_RESTORE_BYTES) {
+			var note = ui.addNotification(null, E('p', [
+				_('The backup %s is too large to restore from the page (%s, at most %s). Restore it on the router with the command transferometer restore FILE.')
+					.format(file.name, helpers.formatBytes(file.size), helpers.formatBytes(MAX_RESTORE_BYTES))
+			]), 'danger');
+
+			if (note && note.setAttribute)
+				note.setAttribute('data-restore', 'error');
+
+			return;
+		}
 
 		return file.arrayBuffer().then(L.bind(function(buf) {
 			var data = helpers.bytesToBase64(new Uint8Array(buf));
