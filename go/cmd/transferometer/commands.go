@@ -41,6 +41,11 @@ commands:
                           per-device download/upload, collected fresh
   hosts [--json]          known devices and whether their rules are in place
   reset [--mac MAC]       zero one device's totals, or all
+  quota [--json]          every quota: used, allowance, state (the saved ledger)
+  quota lift NAME [--mac MAC]
+                          lift a quota's block until its period or day ends
+  quota extra NAME SIZE [--mac MAC]
+                          add SIZE (e.g. 500MB) to a quota's allowance for today
   config [--json]         the effective settings (defaults applied)
   export [--period P] [--format csv|json]
                           one period's per-device usage (default: current, csv)
@@ -98,6 +103,8 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return hosts(ctx, rest, stdout)
 	case "reset":
 		return reset(ctx, rest, stdout)
+	case "quota":
+		return quotaCmd(ctx, rest, stdout)
 	case "config":
 		return showConfig(rest, stdout)
 	case "commit":

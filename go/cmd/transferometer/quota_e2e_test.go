@@ -467,6 +467,22 @@ func TestQuotaTableLifecycleE2E(t *testing.T) {
 	if !has() {
 		t.Fatal("no quota table")
 	}
+	// The CLI: the quotas, a bad lift refused (exit 2), an extra.
+	if out := r.runTZ(t, tzToday, "quota"); !strings.HasPrefix(out, "h1: ") || !strings.Contains(out, " ok") {
+		t.Fatalf("quota: %q", out)
+	}
+	if res := r.exec(t, "quota", "lift", "nope"); res.code != 2 || !strings.Contains(res.stderr, "no such quota") {
+		t.Fatalf("quota lift nope: %+v", res)
+	}
+	if res := r.exec(t, "quota", "extra", "h1", "0"); res.code != 2 {
+		t.Fatalf("quota extra h1 0: %+v", res)
+	}
+	if out := r.runTZ(t, tzToday, "quota", "extra", "h1", "1.5kB"); !strings.Contains(out, `"extra": 1500`) {
+		t.Fatalf("quota extra: %s", out)
+	}
+	if l, _ := r.quotaObject(t, "q_h1"); l != 1_000_001_500 {
+		t.Fatalf("allowance after the extra: %d", l)
+	}
 	r.writeConfig(t, "")
 	r.runTZ(t, tzToday, "collect")
 	if has() {
