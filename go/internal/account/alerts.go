@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"sync"
+	"syscall"
 	"time"
 
 	"github.com/transferometer/transferometer/internal/alert"
@@ -126,8 +128,7 @@ func (c *Core) decideQuotas(tx *txn) error {
 	if err != nil {
 		return fmt.Errorf("alerts: %w", err)
 	}
-	dir := c.settings.DBDir
-	st, serr := loadAlertState(dir)
+	st, serr := c.alertCache.load(c.settings.DBDir)
 	if serr != nil && st == nil {
 		return serr
 	}
@@ -144,7 +145,68 @@ func (c *Core) decideQuotas(tx *txn) error {
 		return err
 	}
 	if changed || serr != nil {
-		return saveAlertState(dir, st)
+		return c.alertCache.save(c.settings.DBDir, st)
+	}
+	return nil
+}
+
+// alertCache keeps the decoded alerts.db of the last cycle, used again
+// while the file is the one it was decoded from (same inode, size and
+// time): the daemon's collections then decode nothing, the file being
+// rewritten only when something is told. Cycles are serialised by the
+// lock; the mutex only keeps a stray caller safe.
+type alertCache struct {
+	mu    sync.Mutex
+	stamp fileStamp
+	st    *alertState
+}
+
+type fileStamp struct {
+	dev, ino uint64
+	size     int64
+	mtime    int64
+}
+
+func stampOf(p string) (fileStamp, bool) {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return fileStamp{}, false
+	}
+	sys, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return fileStamp{}, false
+	}
+	return fileStamp{dev: uint64(sys.Dev), ino: uint64(sys.Ino), size: fi.Size(), mtime: fi.ModTime().UnixNano()}, true
+}
+
+// load returns the state to decide on; the caller may change it and must
+// then save it (or the cache is dropped by the next load's stamp).
+func (a *alertCache) load(dir string) (*alertState, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	p := filepath.Join(dir, AlertsFile)
+	if s, ok := stampOf(p); ok && a.st != nil && s == a.stamp {
+		return a.st, nil
+	}
+	a.st = nil
+	st, err := loadAlertState(dir)
+	if err == nil {
+		if s, ok := stampOf(p); ok {
+			a.st, a.stamp = st, s
+		}
+	}
+	return st, err
+}
+
+func (a *alertCache) save(dir string, st *alertState) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.st = nil
+	if err := saveAlertState(dir, st); err != nil {
+		return err
+	}
+	if s, ok := stampOf(filepath.Join(dir, AlertsFile)); ok {
+		a.st, a.stamp = st, s
 	}
 	return nil
 }
@@ -222,9 +284,20 @@ func decideQuotaAlerts(st *alertState, sts []QuotaStatus, notify map[string][]in
 		id := s.ID()
 		seen[id] = true
 		old, had := st.Fired[id]
-		f := old
-		if f.Key != s.Key {
-			f = fired{Key: s.Key}
+		reached := reachedOf(s, notify)
+		state := ""
+		if s.State == QuotaBlocked || s.State == QuotaThrottled {
+			state = string(s.State)
+		}
+		if had && old.Key == s.Key && old.State == state && sameInts(old.Thresholds, reached) {
+			continue // the steady state: all told already
+		}
+		if !had && len(reached) == 0 && state == "" {
+			continue
+		}
+		var told fired
+		if had && old.Key == s.Key {
+			told = old
 		}
 		base := alert.Alert{Quota: s.Name, Limit: s.Allowance(), Used: s.Used, Per: s.Per, Period: s.Key, Time: now}
 		if s.Device != nil {
@@ -235,60 +308,30 @@ func decideQuotaAlerts(st *alertState, sts []QuotaStatus, notify map[string][]in
 		if !base.MAC.IsZero() {
 			base.Name = name(base.MAC)
 		}
-		ps := append([]int(nil), s.Crossed...)
-		if s.State == QuotaBlocked || s.State == QuotaThrottled {
-			ps = append(ps, notify[s.Name]...)
-		}
-		crossed := map[int]bool{}
-		for _, p := range ps {
-			crossed[p] = true
-		}
-		// Thresholds no longer reached are armed again.
-		kept := f.Thresholds[:0:0]
-		for _, p := range f.Thresholds {
-			if crossed[p] {
-				kept = append(kept, p)
-			}
-		}
-		f.Thresholds = kept
-		told := map[int]bool{}
-		for _, p := range f.Thresholds {
-			told[p] = true
-		}
-		sort.Ints(ps)
-		for _, p := range ps {
-			if told[p] {
+		for _, p := range reached {
+			if hasInt(told.Thresholds, p) {
 				continue
 			}
 			a := base
 			a.Kind, a.Percent = alert.KindThreshold, p
 			a.ID = fmt.Sprintf("%s/%s/%s/%d@%d", a.Kind, id, s.Key, p, now.Unix())
 			out = append(out, a)
-			f.Thresholds = append(f.Thresholds, p)
-			told[p] = true
 		}
-		sort.Ints(f.Thresholds)
-		switch s.State {
-		case QuotaBlocked, QuotaThrottled:
-			if f.State != string(s.State) {
-				a := base
-				a.Kind = string(s.State)
-				a.ID = fmt.Sprintf("%s/%s/%s@%d", a.Kind, id, s.Key, now.Unix())
-				out = append(out, a)
-				f.State = string(s.State)
-			}
-		default:
-			f.State = ""
+		if state != "" && told.State != state {
+			a := base
+			a.Kind = state
+			a.ID = fmt.Sprintf("%s/%s/%s@%d", a.Kind, id, s.Key, now.Unix())
+			out = append(out, a)
 		}
-		empty := len(f.Thresholds) == 0 && f.State == ""
-		switch {
-		case empty && had:
+		// What is told from now on is what is reached: a threshold no
+		// longer reached (a reset, an extra allowance) is armed again, and
+		// so is the block after a lift.
+		changed = true
+		if len(reached) == 0 && state == "" {
 			delete(st.Fired, id)
-			changed = true
-		case !empty && (!had || !sameFired(old, f)):
-			st.Fired[id] = f
-			changed = true
+			continue
 		}
+		st.Fired[id] = fired{Key: s.Key, Thresholds: append([]int(nil), reached...), State: state}
 	}
 	for id := range st.Fired {
 		if !seen[id] {
@@ -299,12 +342,40 @@ func decideQuotaAlerts(st *alertState, sts []QuotaStatus, notify map[string][]in
 	return out, changed
 }
 
-func sameFired(a, b fired) bool {
-	if a.Key != b.Key || a.State != b.State || len(a.Thresholds) != len(b.Thresholds) {
+// reachedOf lists the thresholds the instance has reached, ascending: all
+// of its quota's when blocked or throttled (the kernel stops it a packet
+// short of the allowance).
+func reachedOf(s QuotaStatus, notify map[string][]int) []int {
+	if s.State != QuotaBlocked && s.State != QuotaThrottled && sort.IntsAreSorted(s.Crossed) {
+		return s.Crossed
+	}
+	out := append([]int(nil), s.Crossed...)
+	if s.State == QuotaBlocked || s.State == QuotaThrottled {
+		for _, p := range notify[s.Name] {
+			if !hasInt(out, p) {
+				out = append(out, p)
+			}
+		}
+	}
+	sort.Ints(out)
+	return out
+}
+
+func hasInt(list []int, v int) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+func sameInts(a, b []int) bool {
+	if len(a) != len(b) {
 		return false
 	}
-	for i := range a.Thresholds {
-		if a.Thresholds[i] != b.Thresholds[i] {
+	for i := range a {
+		if a[i] != b[i] {
 			return false
 		}
 	}

@@ -344,3 +344,21 @@ func TestNoChannelNoOutbox(t *testing.T) {
 		t.Fatalf("state %+v %v", st, err)
 	}
 }
+
+// The decoded state a core keeps between its cycles is dropped when
+// another process changed the file: here another door's reset armed the
+// threshold again.
+func TestAlertStateCacheFollowsOtherDoors(t *testing.T) {
+	c, f := alertCore(t, config.QuotaNone, 50)
+	handle(t, c, NeighAdd, macA, ipA)
+	f.Traffic(down(ipA), 6, 6000)
+	collect(t, c)
+	wantAlerts(t, c, "first", "threshold/50")
+	other := reopen(t, c, "boot-1")
+	if _, err := other.Reset(context.Background(), &macA); err != nil {
+		t.Fatal(err)
+	}
+	f.Traffic(down(ipA), 6, 6000)
+	collect(t, c)
+	wantAlerts(t, c, "after another door's reset", "threshold/50")
+}

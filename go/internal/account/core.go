@@ -40,6 +40,7 @@ type Core struct {
 	devices  config.DevicePrefixes
 	// alertsQueued: see Options.AlertsQueued.
 	alertsQueued func()
+	alertCache   alertCache // alerts.go
 
 	// lan is derived at most every lanTTL: a hook run asks twice, the
 	// daemon for months (an ISP-delegated prefix can change).
