@@ -182,6 +182,7 @@ var STYLE = [
 	'#cbi-transferometer-usage button:focus-visible, #cbi-transferometer-usage input:focus-visible, #cbi-transferometer-usage select:focus-visible {',
 	'  outline: 2px solid var(--primary-color-high, Highlight); outline-offset: 2px; }',
 	'#cbi-transferometer-usage tr.transferometer-detail > td { padding: .5em 1em 1em; }',
+	'#cbi-transferometer-usage td.transferometer-device { white-space: nowrap; }',
 	'#cbi-transferometer-usage .transferometer-detail h4 { margin: .5em 0 .25em; }',
 	'#cbi-transferometer-usage .transferometer-muted { opacity: .65; }'
 ].join('\n');
@@ -1672,6 +1673,11 @@ return view.extend({
 				return unset.length ? callUciDelete(config, sid, unset) : null;
 			});
 		}).then(function() {
+			/*
+			 * rpcd's commit sends config.change: procd restarts the daemon
+			 * (its reload trigger), which reads names at start; every other
+			 * door reads them on each run.
+			 */
 			return callUciCommit(config);
 		}).then(L.bind(function() {
 			ui.hideModal();
