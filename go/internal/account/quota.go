@@ -328,6 +328,10 @@ type quotaKernelEntry struct {
 	Depleted bool   `json:"depleted,omitempty"`
 }
 
+// quotaLateSlack is how far the ledger may be ahead of a kernel object
+// before the object is made again from the ledger.
+const quotaLateSlack = 1 << 20
+
 // quotaObjectName names an instance's kernel objects: q_<quota>, and for a
 // per-device instance q_<quota>_<mac without colons>.
 func quotaObjectName(s QuotaStatus) string {
@@ -362,6 +366,15 @@ func quotaRules(sts []QuotaStatus, addrs map[macaddr.MAC][]netip.Addr, lan func(
 		}
 		prev, ok := saved[name]
 		r.Fresh = !ok || prev.Key != s.Key || s.Used < prev.Used || reset(s.Members)
+		// Bytes credited that the kernel's object never saw (an address
+		// counted before its owner was known, a restored backup) put the
+		// ledger ahead of it; normally the kernel is ahead (it counts
+		// since the ledger's read). Past a slack that the packets between
+		// a read and the object's making stay under, start it again from
+		// the ledger.
+		if o, have := objs[name]; have && o.Consumed < o.Bytes && s.Used > o.Consumed+quotaLateSlack {
+			r.Fresh = true
+		}
 		for _, m := range s.Members {
 			for _, a := range addrs[m] {
 				if lan(a) {

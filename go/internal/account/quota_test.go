@@ -122,7 +122,7 @@ func TestQuotaSync(t *testing.T) {
 	c.settings.Quotas = []config.Quota{
 		{Name: "kids", Groups: []string{"kids"}, MACs: []macaddr.MAC{macA}, Limit: 5000, Per: config.QuotaPerDay,
 			Direction: config.QuotaDown, Action: config.QuotaBlock},
-		{Name: "each", Limit: 1 << 20, Per: config.QuotaPerPeriod, Direction: config.QuotaBoth, Action: config.QuotaThrottle, RateKbit: 512},
+		{Name: "each", Limit: 1 << 30, Per: config.QuotaPerPeriod, Direction: config.QuotaBoth, Action: config.QuotaThrottle, RateKbit: 512},
 		{Name: "watch", MACs: []macaddr.MAC{macA}, Limit: 1, Per: config.QuotaPerPeriod, Direction: config.QuotaBoth, Action: config.QuotaNone},
 	}
 	clock := time.Date(2026, 12, 7, 23, 0, 0, 0, time.Local)
@@ -140,7 +140,7 @@ func TestQuotaSync(t *testing.T) {
 		t.Fatalf("q_kids %+v", k)
 	}
 	e := quotaRule(t, f, "q_each_02000000000a")
-	if e.Bytes != 1<<20 || e.Used != 3100 || !e.Down || !e.Up || e.RateKbit != 512 || len(e.Addrs) != 2 {
+	if e.Bytes != 1<<30 || e.Used != 3100 || !e.Down || !e.Up || e.RateKbit != 512 || len(e.Addrs) != 2 {
 		t.Fatalf("q_each_02000000000a %+v", e)
 	}
 	f.Traffic(down(ipA), 1, 1000)
@@ -159,7 +159,7 @@ func TestQuotaSync(t *testing.T) {
 	// The kernel drops the packet that would cross the allowance: its
 	// object, depleted, makes the quota blocked though the ledger's count
 	// is below the allowance.
-	f.QuotaConsume("q_kids", 999)
+	f.QuotaConsume("q_kids", 4999)
 	handle(t, c, Collect, macaddr.MAC{}, netip.Addr{})
 	sts, err := c.Quotas()
 	if err != nil || sts[0].State != QuotaOK {
@@ -169,6 +169,20 @@ func TestQuotaSync(t *testing.T) {
 	handle(t, c, Collect, macaddr.MAC{}, netip.Addr{})
 	if sts, err = c.Quotas(); err != nil || sts[0].State != QuotaBlocked || sts[0].Remaining != 0 || sts[0].Used != 4000 {
 		t.Fatalf("depleted: %+v, %v", sts[0], err)
+	}
+	// Bytes the kernel's object never saw (a restored backup, say): past
+	// the slack, the object starts again from the ledger.
+	f.Traffic(up(ipA), 1, 2<<20)
+	handle(t, c, Collect, macaddr.MAC{}, netip.Addr{})
+	if r := quotaRule(t, f, "q_each_02000000000a"); !r.Fresh || r.Used != 4100+2<<20 {
+		t.Fatalf("ledger ahead of the kernel: %+v", r)
+	}
+	if r := quotaRule(t, f, "q_kids"); r.Fresh {
+		t.Fatalf("q_kids is depleted, not behind: %+v", r)
+	}
+	handle(t, c, Collect, macaddr.MAC{}, netip.Addr{})
+	if r := quotaRule(t, f, "q_each_02000000000a"); r.Fresh {
+		t.Fatalf("once made again: %+v", r)
 	}
 	// Extra allowance for today, then a lift.
 	if st, err := c.QuotaExtra(context.Background(), "kids", nil, 700); err != nil || st.Extra != 700 || st.Remaining != 1700 {

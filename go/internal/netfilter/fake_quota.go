@@ -6,7 +6,8 @@ import (
 )
 
 // The fake enforces nothing: it keeps the rules it was given and objects
-// as the kernel would start them, so the core's planning can be tested.
+// as the kernel would start and keep them (QuotaConsume stands for the
+// packets), so the core's planning can be tested.
 
 // SyncQuotas implements QuotaEnforcer.
 func (f *Fake) SyncQuotas(_ context.Context, rules []QuotaRule) (QuotaChanges, error) {
@@ -23,6 +24,11 @@ func (f *Fake) SyncQuotas(_ context.Context, rules []QuotaRule) (QuotaChanges, e
 	}
 	objs := map[string]QuotaObject{}
 	for _, r := range rules {
+		// As in the kernel, an object that stays keeps its own count.
+		if o, ok := f.quotas[r.Name]; ok && !r.Fresh && o.Bytes == r.Bytes {
+			objs[r.Name] = o
+			continue
+		}
 		objs[r.Name] = QuotaObject{Bytes: r.Bytes, Consumed: startCount(r, f.quotas)}
 	}
 	f.quotas = objs
