@@ -233,6 +233,28 @@ describe('the page in Simplified Chinese and German (Chromium)', { skip: skipOrF
 		});
 	}
 
+	/* every other view of the menu: nothing of the template left in English */
+	const others = Object.entries(menu).filter(([ k, n ]) => n.action && n.action.type === 'view'
+		&& ![ USAGE_PATH, SETTINGS_PATH ].includes('/cgi-bin/luci/' + k)).map(([ k ]) => k);
+	for (const L of LANGS) for (const k of others) {
+		it(`${k} in ${L.po}`, async () => {
+			const table = poTable(L.po);
+			const ctx = await browser.newContext({ viewport: { width: 1200, height: 900 }, locale: L.locale,
+				extraHTTPHeaders: { 'Accept-Language': L.accept } });
+			try {
+				const page = await ctx.newPage();
+				await page.goto(url + '/cgi-bin/luci/' + k);
+				await page.waitForSelector('#view > :not(.spinning)', { timeout: 30000 });
+				await page.waitForLoadState('networkidle');
+				assert.equal(await page.evaluate(() => document.documentElement.lang), L.lang);
+				const left = await englishLeft(page, table);
+				assert.deepEqual(left, [], `shown in English although translated: ${JSON.stringify(left)}`);
+				await page.screenshot({ path: path.join(ARTIFACTS, `${k.split('/').pop()}-${L.po}.png`), fullPage: true });
+			}
+			finally { await ctx.close(); }
+		});
+	}
+
 	it('an English browser gets the English page (no catalogue for en)', async () => {
 		const ctx = await browser.newContext({ viewport: { width: 1200, height: 900 }, locale: 'en-US' });
 		try {
