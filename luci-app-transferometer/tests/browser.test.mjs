@@ -755,7 +755,7 @@ describe('LuCI views in Chromium against the real binary', { skip: missing || fa
 		});
 		writeFileSync(file, uci.serialize(sections));
 		const out = [ ARTIFACTS ].concat(process.env.TRANSFEROMETER_SCREENSHOTS === 'docs' ? [ path.join(HERE, '..', '..', 'docs', 'screenshots') ] : []);
-		const ctx = await browser.newContext({ viewport: { width: 1100, height: 900 }, locale: LOCALE });
+		const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: LOCALE });
 		const pg = await ctx.newPage();
 		try {
 			const top = h.sortHosts(u.hosts, 'total', 'desc')[0].mac;
