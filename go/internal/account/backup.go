@@ -20,7 +20,7 @@ import (
 
 // A backup is one file: gzip-compressed JSON holding what the ledger
 // counted — devices with their names and times, totals, the current day,
-// period and hours, history.db — and nothing of the kernel's state
+// period and hour, history.db, hours.db — and nothing of the kernel's state
 // (addresses, counter baselines, the backend), which belongs to the router
 // it runs on. A restore checks all of it first, then replaces the ledger
 // under the lock, keeping the kernel state of now: the growth up to the
@@ -68,6 +68,7 @@ type backupFile struct {
 	Hosts        json.RawMessage `json:"hosts"`
 	Transfer     json.RawMessage `json:"transfer"`
 	History      json.RawMessage `json:"history"`
+	Hours        json.RawMessage `json:"hours,omitempty"`
 }
 
 // BackupResult is a backup made.
@@ -93,18 +94,26 @@ func (c *Core) Backup(ctx context.Context, limit int) (BackupResult, error) {
 	var hosts *ledger.Hosts
 	var transfer *ledger.Transfer
 	var hist *ledger.History
+	var hours *ledger.HourLog
 	now := c.now()
 	snapshot := func(hs *ledger.Hosts, tr *ledger.Transfer, closed []ledger.Closed) error {
 		h, err := c.store.ReadHistory()
 		if err != nil {
 			return err
 		}
-		// Buckets this very cycle closed are written to history.db
-		// after it: take them from here.
+		hl, err := c.store.ReadHours()
+		if err != nil {
+			return err
+		}
+		// Buckets this very cycle closed are written to history.db and
+		// hours.db after it: take them from here, and the hours' edits
+		// still to be done.
 		for _, cl := range closed {
 			h.Put(cl)
+			hl.Put(copyHours(cl.Hours), nil)
 		}
-		hosts, transfer, hist = backupHosts(hs), backupTransfer(tr), h
+		hl.Put(nil, tr.HourEdits)
+		hosts, transfer, hist, hours = backupHosts(hs), backupTransfer(tr), h, hl
 		return nil
 	}
 	if c.settings.Enabled {
@@ -129,14 +138,14 @@ func (c *Core) Backup(ctx context.Context, limit int) (BackupResult, error) {
 	}
 	bf := backupFile{Format: BackupFormat, Version: BackupVersion, Created: now.Format(time.RFC3339), Host: host}
 	res := BackupResult{File: "transferometer-backup-" + now.Format("20060102-150405") + ".json.gz"}
-	data, err := encodeBackup(bf, hosts, transfer, hist)
+	data, err := encodeBackup(bf, hosts, transfer, hist, hours)
 	if err != nil || limit <= 0 || len(data) <= limit {
 		res.Data = data
 		return res, err
 	}
 	// Too large for ubus: closed hours go first, then the oldest days.
-	res.OmittedHours, bf.OmittedHours = len(hist.Hours), len(hist.Hours)
-	hist.Hours = ledger.Hours{}
+	res.OmittedHours, bf.OmittedHours = len(hours.Hours), len(hours.Hours)
+	hours.Hours = ledger.Hours{}
 	days := make([]string, 0, len(hist.Days))
 	for k := range hist.Days {
 		days = append(days, k)
@@ -149,7 +158,7 @@ func (c *Core) Backup(ctx context.Context, limit int) (BackupResult, error) {
 			hist.Days[k] = all[k]
 		}
 		bf.OmittedDays = drop
-		return encodeBackup(bf, hosts, transfer, hist)
+		return encodeBackup(bf, hosts, transfer, hist, hours)
 	}
 	// The fewest days left out that fit, found by bisection.
 	lo, hi := 0, len(days)
@@ -186,9 +195,11 @@ func backupHosts(h *ledger.Hosts) *ledger.Hosts {
 }
 
 // backupTransfer is transfer.db without the kernel's state; growth still
-// waiting for an owner is unattributed in a backup.
+// waiting for an owner is unattributed in a backup, the hours' edits are
+// done in the backup's hours.
 func backupTransfer(t *ledger.Transfer) *ledger.Transfer {
 	cp := *t
+	cp.HourEdits = nil
 	cp.Baselines = map[counter.Key]ledger.Baseline{}
 	cp.Backend, cp.Retired, cp.BootID, cp.Restored, cp.SavedAt = "", nil, "", false, 0
 	for _, p := range t.Pending {
@@ -198,8 +209,24 @@ func backupTransfer(t *ledger.Transfer) *ledger.Transfer {
 	return &cp
 }
 
-func encodeBackup(bf backupFile, h *ledger.Hosts, t *ledger.Transfer, hist *ledger.History) ([]byte, error) {
+// copyHours returns a deep copy.
+func copyHours(h ledger.Hours) ledger.Hours {
+	out := make(ledger.Hours, len(h))
+	for k, m := range h {
+		c := make(map[macaddr.MAC]ledger.HourBytes, len(m))
+		for mac, b := range m {
+			c[mac] = b
+		}
+		out[k] = c
+	}
+	return out
+}
+
+func encodeBackup(bf backupFile, h *ledger.Hosts, t *ledger.Transfer, hist *ledger.History, hours *ledger.HourLog) ([]byte, error) {
 	var err error
+	if bf.Hours, err = json.Marshal(hours); err != nil {
+		return nil, fmt.Errorf("backup: %w", err)
+	}
 	if bf.Hosts, err = json.Marshal(h); err != nil {
 		return nil, fmt.Errorf("backup: %w", err)
 	}
@@ -228,6 +255,7 @@ type parsedBackup struct {
 	hosts    *ledger.Hosts
 	transfer *ledger.Transfer
 	history  *ledger.History
+	hours    *ledger.HourLog
 }
 
 // parseBackup checks a backup file whole: gzip or plain JSON of this
@@ -277,7 +305,15 @@ func parseBackup(data []byte, now time.Time) (*parsedBackup, error) {
 	if err != nil {
 		return nil, bad("created %q: %v", truncate(bf.Created, 40), err)
 	}
-	p := &parsedBackup{created: bf.Created, hosts: ledger.NewHosts(), transfer: ledger.NewTransfer(), history: ledger.NewHistory()}
+	p := &parsedBackup{created: bf.Created, hosts: ledger.NewHosts(), transfer: ledger.NewTransfer(), history: ledger.NewHistory(), hours: ledger.NewHourLog()}
+	if len(bf.Hours) > 0 && string(bf.Hours) != "null" {
+		if err := ledger.DecodeWhole(bf.Hours, p.hours); err != nil {
+			if errors.Is(err, ledger.ErrNewer) {
+				return nil, fmt.Errorf("backup's hours: %w", err)
+			}
+			return nil, bad("hours: %v", err)
+		}
+	}
 	for _, part := range []struct {
 		name string
 		raw  json.RawMessage
@@ -359,7 +395,7 @@ func checkBackup(p *parsedBackup, created, now time.Time) error {
 		}
 	}
 	t := p.transfer
-	if len(t.Baselines) > 0 || len(t.Pending) > 0 || t.Retired != nil {
+	if len(t.Baselines) > 0 || len(t.Pending) > 0 || t.Retired != nil || len(t.HourEdits) > 0 {
 		return fmt.Errorf("transfer: counter state in a backup")
 	}
 	if t.ExpiredDevices < 0 {
@@ -378,7 +414,7 @@ func checkBackup(p *parsedBackup, created, now time.Time) error {
 			return err
 		}
 	}
-	if err := hours("transfer hours", t.Hours); err != nil {
+	if err := hours("transfer hour", ledger.Hours{t.Hour.Start: t.Hour.Usage}); err != nil {
 		return err
 	}
 	for _, k := range t.History {
@@ -394,10 +430,10 @@ func checkBackup(p *parsedBackup, created, now time.Time) error {
 			}
 		}
 	}
-	if len(h.Hours) > ledger.HoursKept {
-		return fmt.Errorf("history: %d hours, at most %d are kept", len(h.Hours), ledger.HoursKept)
+	if n := len(p.hours.Hours); n > ledger.HoursKept {
+		return fmt.Errorf("hours: %d, at most %d are kept", n, ledger.HoursKept)
 	}
-	return hours("history hours", h.Hours)
+	return hours("hours", p.hours.Hours)
 }
 
 func truncate(s string, n int) string {
@@ -432,6 +468,9 @@ func (c *Core) Restore(ctx context.Context, data []byte) (RestoreResult, error) 
 		closed := nt.Roll(c.stamp(tx.at))
 		nh := p.history
 		nh.Put(closed)
+		nhl := p.hours
+		nhl.Put(closed.Hours, nil)
+		nt.HourEdits = nil
 		nh.Prune(c.periods().Oldest(tx.at, c.settings.Generations).Key())
 		nt.History = nh.PeriodKeys()
 
@@ -451,6 +490,9 @@ func (c *Core) Restore(ctx context.Context, data []byte) (RestoreResult, error) 
 		// history.db first, then host.db and transfer.db (the cycle
 		// saves those): all under the lock, so no other door sees a mix.
 		if err := c.store.SaveHistory(nh); err != nil {
+			return c.dbError(err)
+		}
+		if err := c.store.SaveHours(nhl); err != nil {
 			return c.dbError(err)
 		}
 		*tx.hosts, *tx.transfer = *nhosts, *nt

@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -81,6 +82,10 @@ func TestBackupResetRestore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	curBefore, err := c.History(context.Background(), HistoryQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	b, err := c.Backup(context.Background(), MaxUbusBackup)
 	if err != nil {
 		t.Fatal(err)
@@ -111,6 +116,13 @@ func TestBackupResetRestore(t *testing.T) {
 	}
 	if histAfter.Period != histBefore.Period || len(histAfter.Days) != len(histBefore.Days) || histAfter.Days[29].Download != 3000 {
 		t.Fatalf("November after the restore: %+v", histAfter.Period)
+	}
+	curAfter, err := c.History(context.Background(), HistoryQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(curAfter.Days, curBefore.Days) || !reflect.DeepEqual(curAfter.Hours, curBefore.Hours) || curAfter.Hours[0].Download != 44 {
+		t.Fatalf("December after the restore: %+v %+v\nbefore: %+v %+v", curAfter.Days, curAfter.Hours, curBefore.Days, curBefore.Hours)
 	}
 	r, _ := fresh(c, &macB, "")
 	if h := r.Hosts[0]; h.Hostname != "phone" || !h.Active {
@@ -217,10 +229,20 @@ func TestRestoreRefusesBadBackups(t *testing.T) {
 		{"wrong type", tamper(func(v map[string]any) { part(v, "transfer")["totals"] = []any{1, 2} }), false},
 		{"bad day", tamper(func(v map[string]any) { part(v, "history")["days"] = map[string]any{"2026-13-40": map[string]any{}} }), false},
 		{"bad hour", tamper(func(v map[string]any) {
-			part(v, "history")["hours"] = map[string]any{"hours": []int{17}, "devices": map[string]any{mac: "1,2"}}
+			v["hours"] = map[string]any{"version": 1, "hours": map[string]any{"hours": []int{17}, "devices": map[string]any{mac: "1,2"}}}
 		}), false},
 		{"hour of three numbers", tamper(func(v map[string]any) {
-			part(v, "transfer")["hours"] = map[string]any{"hours": []int{1796630400}, "devices": map[string]any{mac: "1,2,3"}}
+			v["hours"] = map[string]any{"version": 1, "hours": map[string]any{"hours": []int{1796630400}, "devices": map[string]any{mac: "1,2,3"}}}
+		}), false},
+		{"hour beyond traffic", tamper(func(v map[string]any) {
+			v["hours"] = map[string]any{"version": 1, "hours": map[string]any{"hours": []int{1796630400}, "devices": map[string]any{mac: "1,100000000000000000"}}}
+		}), false},
+		{"newer hours", tamper(func(v map[string]any) { v["hours"] = map[string]any{"version": 2} }), true},
+		{"hour in the future", tamper(func(v map[string]any) {
+			part(v, "transfer")["hour"] = map[string]any{"start": 1996630400, "usage": map[string]any{mac: []int{1, 2}}}
+		}), false},
+		{"hour edits", tamper(func(v map[string]any) {
+			part(v, "transfer")["hour_edits"] = []any{map[string]any{"mac": mac, "since": 1796600000, "before": 1796630400}}
 		}), false},
 		{"markup hostname", tamper(func(v map[string]any) {
 			part(v, "hosts")["devices"].(map[string]any)[mac] = map[string]any{"hostname": "<script>", "first_seen": 1, "last_seen": 2}
@@ -230,12 +252,6 @@ func TestRestoreRefusesBadBackups(t *testing.T) {
 		}), false},
 		{"baselines", tamper(func(v map[string]any) {
 			part(v, "transfer")["baselines"] = map[string]any{"up/10.77.0.10": map[string]any{"bytes": 1}}
-		}), false},
-		{"hour in the future", tamper(func(v map[string]any) {
-			part(v, "transfer")["hours"] = map[string]any{"hours": []int{1996630400}, "devices": map[string]any{mac: "1,2"}}
-		}), false},
-		{"hour beyond traffic", tamper(func(v map[string]any) {
-			part(v, "transfer")["hours"] = map[string]any{"hours": []int{1796630400}, "devices": map[string]any{mac: "1,100000000000000000"}}
 		}), false},
 		{"deep nesting", []byte(`{"format":"transferometer-backup","version":1,"hosts":` + strings.Repeat("[", 20000) + strings.Repeat("]", 20000) + `}`), false},
 	}

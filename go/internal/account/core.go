@@ -128,7 +128,7 @@ func (c *Core) periods() period.Spec {
 
 // stamp names the history buckets of t.
 func (c *Core) stamp(t time.Time) ledger.Stamp {
-	return ledger.Stamp{Day: period.DayKey(t), Period: c.periods().Containing(t).Key(), Now: t.Unix(), Hour: ledger.HourStart(t)}
+	return ledger.Stamp{Day: period.DayKey(t), Period: c.periods().Containing(t).Key(), Now: t.Unix(), Hour: ledger.HourStart(t), DayStart: ledger.DayStart(t)}
 }
 
 // Settings returns the settings the core runs with.

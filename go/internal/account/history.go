@@ -145,12 +145,16 @@ func (c *Core) History(ctx context.Context, q HistoryQuery) (*HistoryReply, erro
 			return nil, err
 		}
 	}
-	c.fillHistory(out, now, q.MAC, sel, hosts, transfer, h)
+	hl, err := c.store.PeekHours()
+	if err != nil {
+		return nil, err
+	}
+	c.fillHistory(out, now, q.MAC, sel, hosts, transfer, h, hl.Hours)
 	return out, nil
 }
 
 // fillHistory completes r for the period sel from the ledger.
-func (c *Core) fillHistory(r *HistoryReply, now time.Time, only *macaddr.MAC, sel string, hosts *ledger.Hosts, transfer *ledger.Transfer, h *ledger.History) {
+func (c *Core) fillHistory(r *HistoryReply, now time.Time, only *macaddr.MAC, sel string, hosts *ledger.Hosts, transfer *ledger.Transfer, h *ledger.History, closedHours ledger.Hours) {
 	spec := c.periods()
 	cur := spec.Containing(now)
 	today := period.DayKey(now)
@@ -235,7 +239,7 @@ func (c *Core) fillHistory(r *HistoryReply, now time.Time, only *macaddr.MAC, se
 	if r.Period.Current {
 		var hours ledger.Hours
 		if transfer.Day.Key == today {
-			hours = transfer.Hours
+			hours = transfer.TodayHours(closedHours)
 		}
 		midnight := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, now.Location())
 		for s := ledger.HourStart(midnight); s <= ledger.HourStart(now); s += 3600 {
@@ -279,4 +283,63 @@ func civilDaysBetween(a, b time.Time) int {
 	da := time.Date(a.Year(), a.Month(), a.Day(), 12, 0, 0, 0, time.UTC)
 	db := time.Date(b.Year(), b.Month(), b.Day(), 12, 0, 0, 0, time.UTC)
 	return int(db.Sub(da).Hours() / 24)
+}
+
+// closedDays reports whether a day or a period closed (history.db's part;
+// an hour alone leaves that file as it is).
+func closedDays(cl []ledger.Closed) bool {
+	for _, c := range cl {
+		if c.Day != nil || c.Period != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// archiveHours moves hours that closed into hours.db, with the edits
+// transfer.db recorded since the last hour closed; the edits go once the
+// file is written (transfer.db is saved after it).
+func (c *Core) archiveHours(tx *txn) error {
+	closed := ledger.Hours{}
+	for _, cl := range tx.closed {
+		for k, m := range cl.Hours {
+			closed[k] = m
+		}
+	}
+	if len(closed) == 0 {
+		return nil
+	}
+	l, rec, err := c.store.LoadHours(c.now())
+	if err != nil {
+		return err
+	}
+	if rec != nil {
+		tx.warnings = append(tx.warnings, Warning{Code: "ledger_recovered", Message: rec.String()})
+	}
+	l.Put(closed, tx.transfer.HourEdits)
+	if err := c.store.SaveHours(l); err != nil {
+		return err
+	}
+	tx.transfer.HourEdits = nil
+	return nil
+}
+
+// commitHours copies hours.db to persist_dir, never a damaged one over the
+// one there.
+func (c *Core) commitHours(tx *txn, st ledger.Store) error {
+	if !c.store.HasHours() {
+		return nil
+	}
+	l, err := c.store.ReadHours()
+	if errors.Is(err, ledger.ErrDamaged) {
+		tx.warnings = append(tx.warnings, Warning{Code: "history_damaged", Message: err.Error() + "; the hours on flash were kept as they were"})
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	if err := st.SaveHours(l); err != nil {
+		return fmt.Errorf("commit: %w", storageHint(err, "persist_dir", c.settings.PersistDir))
+	}
+	return nil
 }

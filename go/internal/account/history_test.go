@@ -146,7 +146,7 @@ func TestHistoryHoursDST(t *testing.T) {
 	}
 }
 
-// Closed hours are committed to flash with history.db and come back after
+// Closed hours are committed to flash with hours.db and come back after
 // a reboot; today's come back with transfer.db and add up with the hours
 // counted since.
 func TestHoursSurviveReboot(t *testing.T) {
@@ -177,7 +177,7 @@ func TestHoursSurviveReboot(t *testing.T) {
 	if r.Days[0].Download != 100 || r.Days[1].Download != 23 || r.Hours[9].Download != 23 {
 		t.Fatalf("after the reboot: days %+v, hour 09 %+v", r.Days, r.Hours[9])
 	}
-	h, err := c2.store.PeekHistory()
+	h, err := c2.store.PeekHours()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -90,6 +90,9 @@ func (c *Core) commit(tx *txn) error {
 			return fmt.Errorf("commit: %w", storageHint(err, "persist_dir", c.settings.PersistDir))
 		}
 	}
+	if err := c.commitHours(tx, st); err != nil {
+		return err
+	}
 	if err := c.commitAlerts(st.Dir); err != nil {
 		return fmt.Errorf("commit: %w", storageHint(err, "persist_dir", c.settings.PersistDir))
 	}
@@ -119,9 +122,6 @@ func historyAsClosed(h *ledger.History) []ledger.Closed {
 	}
 	for k, u := range h.Periods {
 		out = append(out, ledger.Closed{Period: &ledger.Bucket{Key: k, Usage: u}})
-	}
-	if len(h.Hours) > 0 {
-		out = append(out, ledger.Closed{Hours: h.Hours})
 	}
 	return out
 }
@@ -171,6 +171,9 @@ func (c *Core) restore(tx *txn) {
 	// bucket closed just now.
 	if h := cp.History; len(h.Periods)+len(h.Days) > 0 {
 		tx.closed = append(tx.closed, historyAsClosed(h)...)
+	}
+	if len(cp.Hours.Hours) > 0 {
+		tx.closed = append(tx.closed, ledger.Closed{Hours: cp.Hours.Hours})
 	}
 	for mac, d := range ph.Devices {
 		cur := tx.hosts.Devices[mac]

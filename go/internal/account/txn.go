@@ -210,6 +210,12 @@ func (c *Core) dbError(err error) error {
 // archive moves closed buckets into history.db and prunes it to the
 // periods kept.
 func (c *Core) archive(tx *txn) error {
+	if err := c.archiveHours(tx); err != nil {
+		return err
+	}
+	if !closedDays(tx.closed) {
+		return nil // an hour closed: history.db stays as it is
+	}
 	h, rec, err := c.store.LoadHistory(c.now())
 	if err != nil {
 		return err

@@ -141,7 +141,7 @@ func (t *Transfer) expire(m macaddr.MAC) {
 			delete(u, m)
 		}
 	}
-	t.Hours.move(m, ExpiredKey)
+	t.editHours(m, ExpiredKey)
 	for k, b := range t.Baselines {
 		if b.MAC == m {
 			b.MAC = ExpiredKey

@@ -18,12 +18,13 @@ type Copy struct {
 	Hosts    *Hosts
 	Transfer *Transfer
 	History  *History
+	Hours    *HourLog
 	// Recovered lists damaged files, each kept aside as NAME.corrupt-TIME
 	// (what could be read of the others is in the fields above).
 	Recovered []Recovered
 }
 
-// LoadCopy reads host.db, transfer.db and history.db for a restore, under
+// LoadCopy reads host.db, transfer.db, history.db and hours.db for a restore, under
 // the caller's lock. A missing directory or file reads as empty; a damaged
 // file is moved aside and reported; a file written by a newer version is
 // an error wrapping ErrNewer, and nothing is moved or read.
@@ -31,7 +32,7 @@ func (s Store) LoadCopy(now time.Time) (*Copy, error) {
 	if err := s.CheckNotNewer(); err != nil {
 		return nil, err
 	}
-	c := &Copy{Hosts: NewHosts(), Transfer: NewTransfer(), History: NewHistory()}
+	c := &Copy{Hosts: NewHosts(), Transfer: NewTransfer(), History: NewHistory(), Hours: NewHourLog()}
 	if _, err := os.Stat(s.Dir); errors.Is(err, os.ErrNotExist) {
 		return c, nil
 	}
@@ -43,6 +44,7 @@ func (s Store) LoadCopy(now time.Time) (*Copy, error) {
 		{HostsFile, c.Hosts, func() { c.Hosts = NewHosts() }},
 		{TransferFile, c.Transfer, func() { c.Transfer = NewTransfer() }},
 		{HistoryFile, c.History, func() { c.History = NewHistory() }},
+		{HoursFile, c.Hours, func() { c.Hours = NewHourLog() }},
 	} {
 		r, err := s.load(f.name, f.into, now)
 		if err != nil {
@@ -62,7 +64,7 @@ func (s Store) LoadCopy(now time.Time) (*Copy, error) {
 // directory was written by a newer version: such a file must not be
 // overwritten (a downgrade would otherwise destroy what it holds).
 func (s Store) CheckNotNewer() error {
-	for _, name := range []string{HostsFile, TransferFile, HistoryFile} {
+	for _, name := range []string{HostsFile, TransferFile, HistoryFile, HoursFile} {
 		p := filepath.Join(s.Dir, name)
 		data, err := os.ReadFile(p)
 		if errors.Is(err, os.ErrNotExist) {

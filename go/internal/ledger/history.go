@@ -20,14 +20,11 @@ type History struct {
 	Version int                              `json:"version"`
 	Days    map[string]map[macaddr.MAC]Usage `json:"days"`
 	Periods map[string]map[macaddr.MAC]Usage `json:"periods"`
-	// Hours are the closed hours kept (HoursKept); absent in files
-	// written before hours were kept.
-	Hours Hours `json:"hours,omitempty"`
 }
 
 // NewHistory returns an empty history.
 func NewHistory() *History {
-	return &History{Version: Version, Days: map[string]map[macaddr.MAC]Usage{}, Periods: map[string]map[macaddr.MAC]Usage{}, Hours: Hours{}}
+	return &History{Version: Version, Days: map[string]map[macaddr.MAC]Usage{}, Periods: map[string]map[macaddr.MAC]Usage{}}
 }
 
 func (h *History) version() int { return h.Version }
@@ -38,12 +35,6 @@ func (h *History) check() error {
 	}
 	if h.Periods == nil {
 		h.Periods = map[string]map[macaddr.MAC]Usage{}
-	}
-	if h.Hours == nil {
-		h.Hours = Hours{}
-	}
-	if err := h.Hours.check(); err != nil {
-		return err
 	}
 	for _, m := range []map[string]map[macaddr.MAC]Usage{h.Days, h.Periods} {
 		for k, b := range m {
@@ -64,13 +55,6 @@ func (h *History) Put(c Closed) {
 	if c.Period != nil {
 		h.Periods[c.Period.Key] = c.Period.Usage
 	}
-	if h.Hours == nil {
-		h.Hours = Hours{}
-	}
-	for k, m := range c.Hours {
-		h.Hours[k] = m
-	}
-	h.Hours.keepNewest(HoursKept)
 }
 
 // Prune drops days and periods that start before keepFrom.

@@ -2,7 +2,10 @@ package ledger
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -12,12 +15,19 @@ import (
 )
 
 // Hours are credited where days are (Transfer.credit), so the hours of a
-// day add up exactly to the day: transfer.db holds the current day's hours,
-// and a day rollover moves them to history.db, which keeps the newest
-// HoursKept of them. An hour is named by the unix time of its start in the
-// router's local time: on the day daylight-saving time ends the repeated
-// hour is two hours with two names, and the day has 25 of them (23 on the
-// day it starts).
+// day add up exactly to the day. transfer.db, which every run rewrites,
+// holds only the current hour; an hour that ends goes to hours.db, written
+// once an hour, which keeps the newest HoursKept closed hours. A reset or a
+// device let go changes the day at once and the day's closed hours through
+// an edit recorded in transfer.db (HourEdit), applied to hours.db when the
+// next hour closes and by every reader until then: a crash at any point
+// leaves the day and its hours adding up. An hour is named by the unix time
+// of its start in the router's local time: on the day daylight-saving time
+// ends the repeated hour is two hours with two names, and the day has 25 of
+// them (23 on the day it starts).
+
+// HoursFile holds the closed hours.
+const HoursFile = "hours.db"
 
 // HourBytes is one device's bytes in one hour: download, then upload.
 type HourBytes [2]uint64
@@ -25,10 +35,44 @@ type HourBytes [2]uint64
 // Hours maps an hour (unix seconds of its local start) to its devices.
 type Hours map[int64]map[macaddr.MAC]HourBytes
 
-// HoursKept is how many closed hours history.db keeps: two days, so that
-// with today's a chart can always show the last 24 hours and more. Each
-// hour holds at most one entry per device, so max_devices bounds an hour.
-const HoursKept = 48
+// HoursKept is how many closed hours hours.db keeps: today's and at least
+// the two days before, so that a chart can show today's hours and the
+// last 48. Each hour holds at most one entry per device, so max_devices
+// bounds an hour.
+const HoursKept = 72
+
+// HourBucket is the current hour's bytes per device.
+type HourBucket struct {
+	Start int64                     `json:"start"`
+	Usage map[macaddr.MAC]HourBytes `json:"usage"`
+}
+
+// HourEdit moves a device's bytes in the closed hours [Since, Before) to
+// To, or drops them (To zero): what a reset or a device let go did to the
+// day, done to its hours.
+type HourEdit struct {
+	MAC    macaddr.MAC `json:"mac"`
+	To     macaddr.MAC `json:"to,omitempty"`
+	Since  int64       `json:"since"`
+	Before int64       `json:"before"`
+}
+
+func (e HourEdit) apply(h Hours) {
+	for k, m := range h {
+		if k < e.Since || k >= e.Before {
+			continue
+		}
+		b, ok := m[e.MAC]
+		if !ok {
+			continue
+		}
+		delete(m, e.MAC)
+		if !e.To.IsZero() {
+			c := m[e.To]
+			m[e.To] = HourBytes{c[0] + b[0], c[1] + b[1]}
+		}
+	}
+}
 
 // HourStart returns the start of t's hour in t's location, as unix
 // seconds. Zones are whole hours, half or three quarters off UTC: the
@@ -38,42 +82,179 @@ func HourStart(t time.Time) int64 {
 	return t.Add(-d).Unix()
 }
 
-// addHour credits u's bytes to mac in the hour of at.
+// DayStart returns the start of t's day in t's location, as unix seconds.
+func DayStart(t time.Time) int64 {
+	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, t.Location()).Unix()
+}
+
+// rollHour starts the hour of at, returning the hour it closed (nil: none).
+func (t *Transfer) rollHour(at Stamp) Hours {
+	if at.DayStart != 0 {
+		t.DayStart = at.DayStart
+	}
+	if at.Hour == 0 || at.Hour == t.Hour.Start {
+		return nil
+	}
+	var closed Hours
+	if t.Hour.Start != 0 && len(t.Hour.Usage) > 0 {
+		closed = Hours{t.Hour.Start: t.Hour.Usage}
+	}
+	t.Hour = HourBucket{Start: at.Hour, Usage: map[macaddr.MAC]HourBytes{}}
+	return closed
+}
+
+// addHour credits u's bytes to mac in the current hour.
 func (t *Transfer) addHour(at Stamp, mac macaddr.MAC, u Usage) {
 	if u.DownloadBytes == 0 && u.UploadBytes == 0 {
 		return
 	}
-	if t.Hours == nil {
-		t.Hours = Hours{}
+	if t.Hour.Usage == nil {
+		t.Hour.Usage = map[macaddr.MAC]HourBytes{}
 	}
-	h := at.Hour
-	if h == 0 {
-		// Growth stamped with the ledger's own day (a backend switch, a
-		// teardown) goes to its latest hour, else to the hour of the
-		// UTC clock (the same hour for zones of whole hours).
-		h = t.Hours.Latest()
-		if h == 0 {
-			h = at.Now - at.Now%3600
-		}
+	if t.Hour.Start == 0 {
+		// Growth stamped without an hour (a ledger of an older version
+		// switching backends): the hour of the UTC clock, the same as
+		// the local one in zones of whole hours.
+		t.Hour.Start = at.Now - at.Now%3600
 	}
-	m := t.Hours[h]
-	if m == nil {
-		m = map[macaddr.MAC]HourBytes{}
-		t.Hours[h] = m
-	}
-	b := m[mac]
-	m[mac] = HourBytes{b[0] + u.DownloadBytes, b[1] + u.UploadBytes}
+	b := t.Hour.Usage[mac]
+	t.Hour.Usage[mac] = HourBytes{b[0] + u.DownloadBytes, b[1] + u.UploadBytes}
 }
 
-// Latest returns the newest hour (0: none).
-func (h Hours) Latest() int64 {
-	var out int64
-	for k := range h {
-		if k > out {
-			out = k
+// editHours does to mac's hours of today what was done to its day: moves
+// them to to, or drops them (to zero).
+func (t *Transfer) editHours(mac, to macaddr.MAC) {
+	if b, ok := t.Hour.Usage[mac]; ok {
+		delete(t.Hour.Usage, mac)
+		if !to.IsZero() {
+			c := t.Hour.Usage[to]
+			t.Hour.Usage[to] = HourBytes{c[0] + b[0], c[1] + b[1]}
 		}
 	}
+	since := t.DayStart
+	if since == 0 { // not known (a ledger of an older version): a day's worth
+		since = t.Hour.Start - 25*3600
+	}
+	if t.Hour.Start > since {
+		t.HourEdits = append(t.HourEdits, HourEdit{MAC: mac, To: to, Since: since, Before: t.Hour.Start})
+	}
+}
+
+// TodayHours returns the hours of the current day: closed (as read from
+// hours.db) with the edits not yet written there applied, and the current
+// hour. closed is not changed.
+func (t *Transfer) TodayHours(closed Hours) Hours {
+	out := Hours{}
+	for k, m := range closed {
+		if k >= t.DayStart && k < t.Hour.Start {
+			c := make(map[macaddr.MAC]HourBytes, len(m))
+			for mac, b := range m {
+				c[mac] = b
+			}
+			out[k] = c
+		}
+	}
+	for _, e := range t.HourEdits {
+		e.apply(out)
+	}
+	if t.Hour.Start != 0 {
+		c := make(map[macaddr.MAC]HourBytes, len(t.Hour.Usage))
+		for mac, b := range t.Hour.Usage {
+			c[mac] = b
+		}
+		out[t.Hour.Start] = c
+	}
 	return out
+}
+
+// HourLog is hours.db: the closed hours.
+type HourLog struct {
+	Version int   `json:"version"`
+	Hours   Hours `json:"hours"`
+}
+
+// NewHourLog returns an empty hours.db.
+func NewHourLog() *HourLog { return &HourLog{Version: Version, Hours: Hours{}} }
+
+func (l *HourLog) version() int { return l.Version }
+
+func (l *HourLog) check() error {
+	if l.Hours == nil {
+		l.Hours = Hours{}
+	}
+	return l.Hours.check()
+}
+
+// Put stores closed hours (assigning: storing one twice changes nothing),
+// applies the edits transfer.db recorded (each applied once more changes
+// nothing either), and keeps the newest HoursKept.
+func (l *HourLog) Put(closed Hours, edits []HourEdit) {
+	if l.Hours == nil {
+		l.Hours = Hours{}
+	}
+	for k, m := range closed {
+		l.Hours[k] = m
+	}
+	for _, e := range edits {
+		e.apply(l.Hours)
+	}
+	l.Hours.keepNewest(HoursKept)
+}
+
+// LoadHours reads hours.db; missing means empty; a damaged file is moved
+// aside like the others.
+func (s Store) LoadHours(now time.Time) (*HourLog, *Recovered, error) {
+	l := NewHourLog()
+	r, err := s.load(HoursFile, l, now)
+	if err != nil {
+		return nil, nil, err
+	}
+	if r != nil && r.Dropped == nil {
+		l = NewHourLog()
+	}
+	return l, r, nil
+}
+
+// PeekHours reads hours.db without the lock (damaged reads as empty).
+func (s Store) PeekHours() (*HourLog, error) {
+	l := NewHourLog()
+	ok, err := s.peek(HoursFile, l)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return NewHourLog(), nil
+	}
+	return l, nil
+}
+
+// ReadHours reads hours.db without moving anything: missing reads as
+// empty, a damaged file is an error wrapping ErrDamaged.
+func (s Store) ReadHours() (*HourLog, error) {
+	l := NewHourLog()
+	data, err := os.ReadFile(filepath.Join(s.Dir, HoursFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return l, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("ledger: %w", err)
+	}
+	if _, err := decode(HoursFile, data, l, freshOf(l)); err != nil {
+		if errors.Is(err, ErrNewer) {
+			return nil, fmt.Errorf("ledger: %s: %w", HoursFile, err)
+		}
+		return nil, fmt.Errorf("ledger: %s: %w: %v", filepath.Join(s.Dir, HoursFile), ErrDamaged, err)
+	}
+	return l, nil
+}
+
+// SaveHours writes hours.db atomically.
+func (s Store) SaveHours(l *HourLog) error { return s.save(HoursFile, l) }
+
+// HasHours reports whether hours.db exists.
+func (s Store) HasHours() bool {
+	_, err := os.Stat(filepath.Join(s.Dir, HoursFile))
+	return !errors.Is(err, os.ErrNotExist)
 }
 
 // Keys lists the hours, oldest first.
@@ -95,25 +276,6 @@ func (h Hours) Sum(mac macaddr.MAC) HourBytes {
 	}
 	return out
 }
-
-// move gives from's hours to to (ExpiredKey when a device is let go).
-func (h Hours) move(from, to macaddr.MAC) {
-	for _, m := range h {
-		b, ok := m[from]
-		if !ok {
-			continue
-		}
-		delete(m, from)
-		if to.IsZero() {
-			continue
-		}
-		c := m[to]
-		m[to] = HourBytes{c[0] + b[0], c[1] + b[1]}
-	}
-}
-
-// drop removes mac from every hour (its day was reset).
-func (h Hours) drop(mac macaddr.MAC) { h.move(mac, macaddr.MAC{}) }
 
 // merge adds o into h.
 func (h Hours) merge(o Hours) {
@@ -142,19 +304,36 @@ func (h Hours) keepNewest(n int) {
 }
 
 // check rejects hours a file cannot hold: a start before 2000 or not on a
-// quarter hour (no zone is off UTC by less), a null hour.
+// quarter hour (no zone is off UTC by less), a null hour, a zero MAC.
 func (h Hours) check() error {
 	for k, m := range h {
-		if k < 946684800 || k%900 != 0 || m == nil {
-			return fmt.Errorf("bad hour %d", k)
-		}
-		for mac := range m {
-			if mac.IsZero() {
-				return fmt.Errorf("hour %d: zero MAC", k)
-			}
+		if err := checkHour(k, m); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+func checkHour(k int64, m map[macaddr.MAC]HourBytes) error {
+	if k < 946684800 || k%900 != 0 || m == nil {
+		return fmt.Errorf("bad hour %d", k)
+	}
+	for mac := range m {
+		if mac.IsZero() {
+			return fmt.Errorf("hour %d: zero MAC", k)
+		}
+	}
+	return nil
+}
+
+func (b *HourBucket) check() error {
+	if b.Usage == nil {
+		b.Usage = map[macaddr.MAC]HourBytes{}
+	}
+	if b.Start == 0 && len(b.Usage) == 0 {
+		return nil
+	}
+	return checkHour(b.Start, b.Usage)
 }
 
 // hoursJSON is how files hold hours: the hours once, and per device its
@@ -242,15 +421,3 @@ func (h *Hours) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
-// copyHours returns a deep copy.
-func copyHours(h Hours) Hours {
-	out := make(Hours, len(h))
-	for k, m := range h {
-		c := make(map[macaddr.MAC]HourBytes, len(m))
-		for mac, b := range m {
-			c[mac] = b
-		}
-		out[k] = c
-	}
-	return out
-}

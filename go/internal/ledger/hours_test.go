@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -29,7 +30,18 @@ func berlin(t *testing.T) *time.Location {
 
 // stampAt names t's buckets as the core does (monthly periods from the 1st).
 func stampAt(t time.Time) Stamp {
-	return Stamp{Day: t.Format("2006-01-02"), Period: t.Format("2006-01") + "-01", Now: t.Unix(), Hour: HourStart(t)}
+	return Stamp{Day: t.Format("2006-01-02"), Period: t.Format("2006-01") + "-01", Now: t.Unix(), Hour: HourStart(t), DayStart: DayStart(t)}
+}
+
+// hoursOfDay picks the hours of one day (in loc).
+func hoursOfDay(h Hours, day string, loc *time.Location) Hours {
+	out := Hours{}
+	for k, m := range h {
+		if time.Unix(k, 0).In(loc).Format("2006-01-02") == day {
+			out[k] = m
+		}
+	}
+	return out
 }
 
 // checkDay fails unless hours hold exactly day's bytes, per device, and
@@ -66,6 +78,7 @@ func TestHoursAddUpToTheDay(t *testing.T) {
 	rng := testlan.Rand(t)
 	loc := berlin(t)
 	tr := NewTransfer()
+	log := NewHourLog() // hours.db
 	const n = 8
 	addrs := make([]netip.Addr, n)
 	macs := make([]macaddr.MAC, n)
@@ -99,9 +112,13 @@ func TestHoursAddUpToTheDay(t *testing.T) {
 			_ = i
 		}
 		_, closed := tr.Apply(cur, own, stampAt(now))
+		if len(closed.Hours) > 0 { // what the core's archive does
+			log.Put(closed.Hours, tr.HourEdits)
+			tr.HourEdits = nil
+		}
 		if closed.Day != nil {
 			days++
-			checkDay(t, "closed at "+now.String(), *closed.Day, closed.Hours, loc)
+			checkDay(t, "closed at "+now.String(), *closed.Day, hoursOfDay(log.Hours, closed.Day.Key, loc), loc)
 		}
 		switch r := rng.Intn(40); {
 		case r == 0:
@@ -116,7 +133,7 @@ func TestHoursAddUpToTheDay(t *testing.T) {
 				tr.Assign(addrs[i], macs[i], cur)
 			}
 		}
-		checkDay(t, now.String(), tr.Day, tr.Hours, loc)
+		checkDay(t, now.String(), tr.Day, tr.TodayHours(log.Hours), loc)
 	}
 	if days < 9 || steps < 200 {
 		t.Fatalf("only %d days closed in %d collections", days, steps)
@@ -133,6 +150,7 @@ func TestHoursAcrossDST(t *testing.T) {
 	}{{"2026-03-29", 23}, {"2026-10-25", 25}, {"2026-10-26", 24}} {
 		start, _ := time.ParseInLocation("2006-01-02", c.day, loc)
 		tr := NewTransfer()
+		log := NewHourLog()
 		tr.Assign(ipA, macA, nil)
 		own := owners(map[netip.Addr]macaddr.MAC{ipA: macA})
 		var total uint64
@@ -140,22 +158,24 @@ func TestHoursAcrossDST(t *testing.T) {
 		for i, at := 0, start.Add(-10*time.Minute); closed.Day == nil || closed.Day.Key != c.day; i, at = i+1, at.Add(10*time.Minute) {
 			total += 100
 			_, closed = tr.Apply(map[counter.Key]counter.Counter{down(ipA): {Packets: uint64(i + 1), Bytes: total}}, own, stampAt(at))
+			log.Put(closed.Hours, nil)
 			if i > 400 {
 				t.Fatalf("%s never closed", c.day)
 			}
 		}
-		if len(closed.Hours) != c.want {
+		day := hoursOfDay(log.Hours, c.day, loc)
+		if len(day) != c.want {
 			var names []string
-			for _, k := range closed.Hours.Keys() {
+			for _, k := range day.Keys() {
 				names = append(names, time.Unix(k, 0).In(loc).Format("15:04 MST"))
 			}
-			t.Fatalf("%s: %d hours %v, want %d", c.day, len(closed.Hours), names, c.want)
+			t.Fatalf("%s: %d hours %v, want %d", c.day, len(day), names, c.want)
 		}
-		checkDay(t, c.day, *closed.Day, closed.Hours, loc)
+		checkDay(t, c.day, *closed.Day, day, loc)
 		// Every hour of the day got its six collections' bytes, the
 		// repeated and the shortened ones alike.
-		for _, k := range closed.Hours.Keys() {
-			if got := closed.Hours[k][macA][0]; got != 600 {
+		for _, k := range day.Keys() {
+			if got := day[k][macA][0]; got != 600 {
 				t.Errorf("%s hour %s: %d bytes, want 600", c.day, time.Unix(k, 0).In(loc).Format("15:04 MST"), got)
 			}
 		}
@@ -188,65 +208,68 @@ func TestOldFilesWithoutHoursLoad(t *testing.T) {
 	if err != nil || len(rec) > 0 {
 		t.Fatalf("load: %v %v", err, rec)
 	}
-	h, hr, err := st.LoadHistory(time.Now())
-	if err != nil || hr != nil || h.Hours == nil {
+	if h, hr, err := st.LoadHistory(time.Now()); err != nil || hr != nil || len(h.Days) != 1 {
 		t.Fatalf("history: %v %v %v", err, hr, h)
+	}
+	if l, lr, err := st.LoadHours(time.Now()); err != nil || lr != nil || len(l.Hours) != 0 {
+		t.Fatalf("no hours.db: %v %v %v", err, lr, l)
 	}
 	at := time.Date(2026, 12, 7, 9, 30, 0, 0, time.UTC)
 	tr.Assign(ipA, macA, nil)
 	tr.Apply(map[counter.Key]counter.Counter{up(ipA): c(1, 70)}, owners(map[netip.Addr]macaddr.MAC{ipA: macA}), stampAt(at))
-	if got := tr.Hours[HourStart(at)][macA]; got != (HourBytes{0, 70}) {
-		t.Fatalf("hour = %v", got)
+	if tr.Hour.Start != HourStart(at) || tr.Hour.Usage[macA] != (HourBytes{0, 70}) {
+		t.Fatalf("hour = %+v", tr.Hour)
 	}
 	if err := st.SaveTransfer(tr); err != nil {
 		t.Fatal(err)
 	}
 	_, back, _, err := st.Load(time.Now())
-	if err != nil || back.Hours[HourStart(at)][macA] != (HourBytes{0, 70}) {
-		t.Fatalf("round trip: %v %v", err, back.Hours)
+	if err != nil || back.Hour.Usage[macA] != (HourBytes{0, 70}) || back.DayStart != DayStart(at) {
+		t.Fatalf("round trip: %v %+v", err, back.Hour)
 	}
 }
 
-// history.db keeps the newest HoursKept hours, whatever the days.
-func TestHistoryHoursBounded(t *testing.T) {
-	h := NewHistory()
+// hours.db keeps the newest HoursKept hours, whatever the days.
+func TestHourLogBounded(t *testing.T) {
+	l := NewHourLog()
 	base := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC).Unix()
-	for d := 0; d < 20; d++ {
-		hs := Hours{}
-		for i := 0; i < 24; i++ {
-			hs[base+int64(d*24+i)*3600] = map[macaddr.MAC]HourBytes{macA: {1, 2}}
-		}
-		h.Put(Closed{Hours: hs})
+	for i := 0; i < 20*24; i++ {
+		l.Put(Hours{base + int64(i)*3600: {macA: {1, 2}}}, nil)
 	}
-	if len(h.Hours) != HoursKept {
-		t.Fatalf("%d hours kept, want %d", len(h.Hours), HoursKept)
+	if len(l.Hours) != HoursKept {
+		t.Fatalf("%d hours kept, want %d", len(l.Hours), HoursKept)
 	}
-	if oldest := h.Hours.Keys()[0]; oldest != base+int64(20*24-HoursKept)*3600 {
+	if oldest := l.Hours.Keys()[0]; oldest != base+int64(20*24-HoursKept)*3600 {
 		t.Fatalf("oldest kept %d", oldest)
 	}
 }
 
-// A bad hour in a file costs the file's hours, not its days.
-func TestSalvageDropsBadHours(t *testing.T) {
+// A bad hour in hours.db costs the file's hours, kept aside, nothing else.
+func TestDamagedHoursFile(t *testing.T) {
 	dir := t.TempDir()
-	h := NewHistory()
-	h.Days["2026-12-06"] = map[macaddr.MAC]Usage{macA: {DownloadBytes: 9}}
 	good := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC).Unix()
-	h.Hours[good] = map[macaddr.MAC]HourBytes{macA: {9, 0}}
-	data, _ := json.Marshal(h)
-	var top map[string]any
-	_ = json.Unmarshal(data, &top)
-	top["hours"].(map[string]any)["hours"] = []int64{good, 12345}
-	data, _ = json.Marshal(top)
-	if err := os.WriteFile(filepath.Join(dir, HistoryFile), data, 0o600); err != nil {
+	bad := fmt.Sprintf(`{"version":1,"hours":{"hours":[%d,12345],"devices":{"02:00:00:00:00:0a":"9"}}}`, good)
+	if err := os.WriteFile(filepath.Join(dir, HoursFile), []byte(bad), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	got, rec, err := Store{Dir: dir}.LoadHistory(time.Now())
-	if err != nil || rec == nil || len(rec.Dropped) == 0 {
-		t.Fatalf("load: %v %+v", err, rec)
+	st := Store{Dir: dir}
+	if l, err := st.ReadHours(); err != nil || len(l.Hours) != 0 {
+		t.Fatalf("read: %v %v, want the hours dropped", l, err)
 	}
-	if len(got.Hours) != 0 || got.Days["2026-12-06"][macA].DownloadBytes != 9 {
-		t.Fatalf("kept %+v", got)
+
+	got, rec, err := st.LoadHours(time.Now())
+	if err != nil || rec == nil || len(got.Hours) != 0 {
+		t.Fatalf("load: %v %+v %v", err, rec, got)
+	}
+	if _, err := os.Stat(rec.MovedTo); err != nil {
+		t.Fatalf("not kept aside: %v", err)
+	}
+	// Not JSON at all: damaged, which a commit must not copy to flash.
+	if err := os.WriteFile(filepath.Join(dir, HoursFile), []byte(`{"version":1,"hours":`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.ReadHours(); !errors.Is(err, ErrDamaged) {
+		t.Fatalf("truncated: %v, want ErrDamaged", err)
 	}
 }
 
@@ -290,16 +313,17 @@ func TestHoursJSON(t *testing.T) {
 	}
 }
 
-// BenchmarkTransferHours: what today's hours add to the file every run
-// writes and reads: transfer.db of 254 devices (two addresses each) saved
-// and loaded, without hours and with a full day of hours in which every
-// device moved traffic every hour (the worst case).
+// BenchmarkTransferHours: what the current hour adds to the file every
+// run writes and reads: transfer.db of 254 devices (two addresses each)
+// saved and loaded, without hours and with every device in the current
+// hour (the worst case; closed hours are in hours.db, written once an
+// hour).
 func BenchmarkTransferHours(b *testing.B) {
-	for _, hours := range []int{0, 24} {
-		b.Run(fmt.Sprintf("hours=%d", hours), func(b *testing.B) {
+	for _, hour := range []bool{false, true} {
+		b.Run(fmt.Sprintf("hour=%v", hour), func(b *testing.B) {
 			tr := NewTransfer()
 			tr.Day.Key, tr.Period.Key = "2026-12-07", "2026-12-01"
-			base := time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC).Unix()
+			start := time.Date(2026, 12, 7, 13, 0, 0, 0, time.UTC).Unix()
 			for d := 0; d < 254; d++ {
 				mac := macaddr.MAC{2, 0, 0, 0, 0, byte(d + 1)}
 				u := Usage{DownloadBytes: 123456789 + uint64(d), UploadBytes: 12345678, DownloadPackets: 123456, UploadPackets: 12345}
@@ -308,13 +332,9 @@ func BenchmarkTransferHours(b *testing.B) {
 					tr.Baselines[up(a)] = Baseline{MAC: mac, Packets: 12345, Bytes: 12345678}
 					tr.Baselines[down(a)] = Baseline{MAC: mac, Packets: 123456, Bytes: 123456789}
 				}
-				for h := 0; h < hours; h++ {
-					m := tr.Hours[base+int64(h)*3600]
-					if m == nil {
-						m = map[macaddr.MAC]HourBytes{}
-						tr.Hours[base+int64(h)*3600] = m
-					}
-					m[mac] = HourBytes{5144000 + uint64(d), 514400}
+				if hour {
+					tr.Hour.Start, tr.DayStart = start, start-13*3600
+					tr.Hour.Usage[mac] = HourBytes{5144000 + uint64(d), 514400}
 				}
 			}
 			// db_dir is tmpfs on OpenWrt: no disk's fsync in the numbers.
@@ -345,57 +365,58 @@ func BenchmarkTransferHours(b *testing.B) {
 	}
 }
 
-// BenchmarkHoursSize reports the bytes hours take in the files at 254
-// devices that each moved traffic in every hour (the worst case): today's
-// 24 in transfer.db, HoursKept closed ones in history.db; byte counts of 9
-// and 11 digits.
+// BenchmarkHoursSize reports the size of hours.db at 254 devices that each
+// moved traffic in every one of its HoursKept hours (the worst case), with
+// byte counts of 9 and 11 digits, and what writing and reading it once (at
+// every hour's end) costs.
 func BenchmarkHoursSize(b *testing.B) {
 	for _, v := range []uint64{123456789, 12345678901} {
-		for _, n := range []int{24, HoursKept} {
-			b.Run(fmt.Sprintf("digits=%d/hours=%d", len(fmt.Sprint(v)), n), func(b *testing.B) {
-				h := Hours{}
-				base := time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC).Unix()
-				for i := 0; i < n; i++ {
-					m := map[macaddr.MAC]HourBytes{}
-					for d := 0; d < 254; d++ {
-						m[macaddr.MAC{2, 0, 0, 0, 0, byte(d + 1)}] = HourBytes{v + uint64(d), v/10 + uint64(d)}
-					}
-					h[base+int64(i)*3600] = m
+		b.Run(fmt.Sprintf("digits=%d", len(fmt.Sprint(v))), func(b *testing.B) {
+			l := NewHourLog()
+			base := time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC).Unix()
+			for i := 0; i < HoursKept; i++ {
+				m := map[macaddr.MAC]HourBytes{}
+				for d := 0; d < 254; d++ {
+					m[macaddr.MAC{2, 0, 0, 0, 0, byte(d + 1)}] = HourBytes{v + uint64(d), v/10 + uint64(d)}
 				}
-				var size int
-				for i := 0; i < b.N; i++ {
-					data, err := json.Marshal(h)
-					if err != nil {
-						b.Fatal(err)
-					}
-					size = len(data)
+				l.Hours[base+int64(i)*3600] = m
+			}
+			var size int
+			for i := 0; i < b.N; i++ {
+				data, err := json.Marshal(l)
+				if err != nil {
+					b.Fatal(err)
 				}
-				b.ReportMetric(float64(size), "bytes")
-			})
-		}
+				size = len(data)
+				var back HourLog
+				if err := json.Unmarshal(data, &back); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(size), "bytes")
+		})
 	}
 }
 
-// Merging the copy from flash: the same day's hours add up; an older day's
-// hours close with it.
+// Merging the copy from flash: the same hour adds up; an older hour
+// closes; the copy's edits come along.
 func TestMergeHours(t *testing.T) {
 	h1 := time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC).Unix()
 	cp := NewTransfer()
-	cp.Day = Bucket{Key: "2026-12-07", Usage: map[macaddr.MAC]Usage{macA: {DownloadBytes: 5}}}
-	cp.Hours = Hours{h1: {macA: {5, 0}}}
+	cp.Hour = HourBucket{Start: h1, Usage: map[macaddr.MAC]HourBytes{macA: {5, 0}}}
+	cp.HourEdits = []HourEdit{{MAC: macB, Since: h1 - 7200, Before: h1}}
 	ram := NewTransfer()
-	ram.Day = Bucket{Key: "2026-12-07", Usage: map[macaddr.MAC]Usage{macA: {DownloadBytes: 2}}}
-	ram.Hours = Hours{h1: {macA: {2, 0}}}
+	ram.Hour = HourBucket{Start: h1, Usage: map[macaddr.MAC]HourBytes{macA: {2, 0}}}
 	if closed := ram.Merge(cp, false); closed.Any() {
-		t.Fatalf("same day closed %+v", closed)
+		t.Fatalf("same hour closed %+v", closed)
 	}
-	if ram.Hours[h1][macA] != (HourBytes{7, 0}) || ram.Day.Usage[macA].DownloadBytes != 7 {
-		t.Fatalf("merged: %v %v", ram.Hours, ram.Day)
+	if ram.Hour.Usage[macA] != (HourBytes{7, 0}) || len(ram.HourEdits) != 1 {
+		t.Fatalf("merged: %+v %+v", ram.Hour, ram.HourEdits)
 	}
 	later := NewTransfer()
-	later.Day = Bucket{Key: "2026-12-08", Usage: map[macaddr.MAC]Usage{}}
+	later.Hour = HourBucket{Start: h1 + 3600, Usage: map[macaddr.MAC]HourBytes{}}
 	closed := later.Merge(cp, false)
-	if closed.Day == nil || closed.Day.Key != "2026-12-07" || closed.Hours[h1][macA] != (HourBytes{5, 0}) || len(later.Hours) != 0 {
-		t.Fatalf("older day: %+v, hours left %v", closed, later.Hours)
+	if closed.Hours[h1][macA] != (HourBytes{5, 0}) || len(later.Hour.Usage) != 0 {
+		t.Fatalf("older hour: %+v, current %+v", closed, later.Hour)
 	}
 }

@@ -98,9 +98,13 @@ type Transfer struct {
 	// rollover writes, so this hot file stays small.
 	Day    Bucket `json:"day"`
 	Period Bucket `json:"period"`
-	// Hours holds the current day's hours (see hours.go); absent in
-	// files written before hours were kept.
-	Hours Hours `json:"hours,omitempty"`
+	// Hour is the current hour's usage per device; earlier hours are in
+	// hours.db, HourEdits what is still to be done to them (see
+	// hours.go), DayStart when the current day began (unix seconds). All
+	// absent in files written before hours were kept.
+	Hour      HourBucket `json:"hour"`
+	HourEdits []HourEdit `json:"hour_edits,omitempty"`
+	DayStart  int64      `json:"day_start,omitempty"`
 	// History lists the closed periods in history.db, newest first, so
 	// that listing them needs no read of that file.
 	History []string `json:"history"`
@@ -126,8 +130,9 @@ type Retired struct {
 type Stamp struct {
 	Day, Period string
 	Now         int64
-	// Hour is the start of the local hour (HourStart); 0: not known.
-	Hour int64
+	// Hour and DayStart are the starts of the local hour and day
+	// (HourStart, DayStart); 0: not known.
+	Hour, DayStart int64
 }
 
 // Bucket is one day's or period's usage per device.
@@ -136,8 +141,8 @@ type Bucket struct {
 	Usage map[macaddr.MAC]Usage `json:"usage"`
 }
 
-// Closed are buckets a rollover ended: they belong in history.db. Hours
-// are the closed day's.
+// Closed are buckets a rollover ended: days and periods belong in
+// history.db, hours in hours.db.
 type Closed struct {
 	Day, Period *Bucket
 	Hours       Hours
@@ -154,7 +159,8 @@ func NewHosts() *Hosts {
 // NewTransfer returns an empty transfer ledger.
 func NewTransfer() *Transfer {
 	return &Transfer{Version: Version, Totals: map[macaddr.MAC]Usage{}, Baselines: map[counter.Key]Baseline{},
-		Day: Bucket{Usage: map[macaddr.MAC]Usage{}}, Period: Bucket{Usage: map[macaddr.MAC]Usage{}}, Hours: Hours{}, History: []string{}}
+		Day: Bucket{Usage: map[macaddr.MAC]Usage{}}, Period: Bucket{Usage: map[macaddr.MAC]Usage{}},
+		Hour: HourBucket{Usage: map[macaddr.MAC]HourBytes{}}, History: []string{}}
 }
 
 // Roll starts the buckets of at, returning the ones it closed. Growth read
@@ -162,6 +168,7 @@ func NewTransfer() *Transfer {
 // one refresh interval lands on the wrong side of midnight.
 func (t *Transfer) Roll(at Stamp) Closed {
 	var c Closed
+	c.Hours = t.rollHour(at)
 	for _, x := range []struct {
 		b   *Bucket
 		key string
@@ -175,13 +182,6 @@ func (t *Transfer) Roll(at Stamp) Closed {
 			*x.out = &old
 		}
 		*x.b = Bucket{Key: x.key, Usage: map[macaddr.MAC]Usage{}}
-		if x.b == &t.Day {
-			// The day's hours end with it.
-			if len(t.Hours) > 0 {
-				c.Hours = t.Hours
-			}
-			t.Hours = Hours{}
-		}
 	}
 	return c
 }
@@ -301,19 +301,27 @@ func (t *Transfer) Merge(c *Transfer, sameBoot bool) Closed {
 			for m, u := range x.src.Usage {
 				x.dst.Usage[m] = x.dst.Usage[m].Add(u)
 			}
-			if x.dst == &t.Day {
-				if t.Hours == nil {
-					t.Hours = Hours{}
-				}
-				t.Hours.merge(c.Hours)
-			}
 		case x.src.Key < x.dst.Key:
 			b := *x.src
 			*x.out = &b
-			if x.dst == &t.Day && len(c.Hours) > 0 {
-				closed.Hours = copyHours(c.Hours)
-			}
 		}
+	}
+	// The copy's current hour: the same as this one's, or closed. Its
+	// edits are of hours that come back with its hours.db.
+	switch h := c.Hour; {
+	case h.Start == 0:
+	case t.Hour.Start == 0 || t.Hour.Start == h.Start:
+		t.Hour.Start = h.Start
+		if t.Hour.Usage == nil {
+			t.Hour.Usage = map[macaddr.MAC]HourBytes{}
+		}
+		Hours{h.Start: t.Hour.Usage}.merge(Hours{h.Start: h.Usage})
+	case h.Start < t.Hour.Start && len(h.Usage) > 0:
+		closed.Hours = Hours{h.Start: h.Usage}
+	}
+	t.HourEdits = append(t.HourEdits, c.HourEdits...)
+	if t.DayStart == 0 {
+		t.DayStart = c.DayStart
 	}
 	t.History = mergeKeys(t.History, c.History)
 	if sameBoot && (t.Backend == "" || t.Backend == c.Backend) {
@@ -385,7 +393,7 @@ func (t *Transfer) Reset(macs []macaddr.MAC) map[macaddr.MAC]Usage {
 				b.Usage[m] = Usage{}
 			}
 		}
-		t.Hours.drop(m)
+		t.editHours(m, macaddr.MAC{})
 	}
 	return out
 }

@@ -28,9 +28,6 @@ type Pending struct {
 	PeriodUsage Usage  `json:"period_usage"`
 	FirstSeen   int64  `json:"first_seen"`
 	LastSeen    int64  `json:"last_seen"`
-	// Hour is the last hour it was counted in: resolved, the day's
-	// part goes there, so that the day's hours still add up to the day.
-	Hour int64 `json:"hour,omitempty"`
 }
 
 // pend credits growth of an address without an owner.
@@ -48,9 +45,6 @@ func (t *Transfer) pend(addr netip.Addr, u Usage, at Stamp) {
 	}
 	if at.Period != p.Period {
 		p.Period, p.PeriodUsage = at.Period, Usage{}
-	}
-	if at.Hour != 0 {
-		p.Hour = at.Hour
 	}
 	p.Usage = p.Usage.Add(u)
 	p.DayUsage = p.DayUsage.Add(u)
@@ -71,7 +65,8 @@ func (t *Transfer) Resolve(addr netip.Addr, mac macaddr.MAC) bool {
 	t.Totals[mac] = t.Totals[mac].Add(p.Usage)
 	if p.Day != "" && p.Day == t.Day.Key {
 		t.Day.Usage[mac] = t.Day.Usage[mac].Add(p.DayUsage)
-		t.addHour(Stamp{Hour: p.Hour, Now: p.LastSeen}, mac, p.DayUsage)
+		// Into the current hour (the day's hours must add up to it).
+		t.addHour(Stamp{Now: p.LastSeen}, mac, p.DayUsage)
 	}
 	if p.Period != "" && p.Period == t.Period.Key {
 		t.Period.Usage[mac] = t.Period.Usage[mac].Add(p.PeriodUsage)

@@ -18,8 +18,9 @@ import (
 // keys ("*": every key at that level). Entries are tried innermost first.
 var entryMaps = map[string][][]string{
 	HostsFile:    {{"ips"}, {"devices"}},
-	TransferFile: {{"totals"}, {"baselines"}, {"day", "usage"}, {"period", "usage"}, {"retired", "baselines"}, {"pending"}, {"hours"}},
-	HistoryFile:  {{"days", "*"}, {"periods", "*"}, {"days"}, {"periods"}, {"hours"}},
+	TransferFile: {{"totals"}, {"baselines"}, {"day", "usage"}, {"period", "usage"}, {"retired", "baselines"}, {"pending"}, {"hour", "usage"}},
+	HistoryFile:  {{"days", "*"}, {"periods", "*"}, {"days"}, {"periods"}},
+	HoursFile:    {{"hours"}},
 }
 
 // maxDropped bounds how many dropped entries are named in a warning.

@@ -72,6 +72,8 @@ func copyInto(into, from versioned) {
 		*d = *from.(*Transfer)
 	case *History:
 		*d = *from.(*History)
+	case *HourLog:
+		*d = *from.(*HourLog)
 	}
 }
 
@@ -82,6 +84,8 @@ func freshOf(into versioned) func() versioned {
 		return func() versioned { return NewHosts() }
 	case *Transfer:
 		return func() versioned { return NewTransfer() }
+	case *HourLog:
+		return func() versioned { return NewHourLog() }
 	}
 	return func() versioned { return NewHistory() }
 }
@@ -170,11 +174,13 @@ func (t *Transfer) check() error {
 	if t.History == nil {
 		t.History = []string{}
 	}
-	if t.Hours == nil {
-		t.Hours = Hours{}
-	}
-	if err := t.Hours.check(); err != nil {
+	if err := t.Hour.check(); err != nil {
 		return err
+	}
+	for _, e := range t.HourEdits {
+		if e.MAC.IsZero() || e.Since > e.Before {
+			return fmt.Errorf("bad hour edit %+v", e)
+		}
 	}
 	for a, p := range t.Pending {
 		if p == nil || !a.IsValid() || a.Zone() != "" {
