@@ -420,4 +420,3 @@ func (h *Hours) UnmarshalJSON(data []byte) error {
 	*h = out
 	return nil
 }
-
