@@ -141,7 +141,9 @@ func (c *Core) decideQuotas(tx *txn) error {
 	}
 	out, changed := decideQuotaAlerts(st, sts, notify, tx.at, c.shownNames(tx.hosts))
 	if err := c.queueAlerts(tx, out); err != nil {
-		// Not remembered as told either: decided again next cycle.
+		// Not remembered as told either (st was changed in memory only):
+		// decided again next cycle.
+		c.alertCache.drop()
 		return err
 	}
 	if changed || serr != nil {
@@ -196,6 +198,13 @@ func (a *alertCache) load(dir string) (*alertState, error) {
 		}
 	}
 	return st, err
+}
+
+// drop forgets the decoded state: the next load reads the file.
+func (a *alertCache) drop() {
+	a.mu.Lock()
+	a.st = nil
+	a.mu.Unlock()
 }
 
 func (a *alertCache) save(dir string, st *alertState) error {

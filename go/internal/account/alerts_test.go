@@ -362,3 +362,34 @@ func TestAlertStateCacheFollowsOtherDoors(t *testing.T) {
 	collect(t, c)
 	wantAlerts(t, c, "after another door's reset", "threshold/50")
 }
+
+// An outbox that cannot be written loses no alert: it is decided again
+// at the next cycle that can write.
+func TestOutboxUnwritableDecidesAgain(t *testing.T) {
+	c, f := alertCore(t, config.QuotaNone, 50)
+	handle(t, c, NeighAdd, macA, ipA)
+	f.Traffic(down(ipA), 6, 6000)
+	collect(t, c)
+	wantAlerts(t, c, "first", "threshold/50")
+	// A reset arms it again (alerts.db rewritten, and kept decoded).
+	if _, err := c.Reset(context.Background(), &macA); err != nil {
+		t.Fatal(err)
+	}
+	f.Traffic(down(ipA), 6, 6000)
+	// A directory where the outbox file goes: it cannot be read or written.
+	q := filepath.Join(c.settings.DBDir, alert.QueueFile)
+	if err := os.Remove(q); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(q, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if out := collect(t, c); !hasWarning(out.Warnings, "alerts") {
+		t.Fatalf("warnings %+v", out.Warnings)
+	}
+	if err := os.Remove(q); err != nil {
+		t.Fatal(err)
+	}
+	collect(t, c)
+	wantAlerts(t, c, "once the outbox can be written", "threshold/50")
+}
