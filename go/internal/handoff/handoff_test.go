@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/transferometer/transferometer/internal/macaddr"
+	"github.com/transferometer/transferometer/internal/testlan"
 )
 
 var sample = Message{Action: "add", MAC: macaddr.MAC{2, 0, 0, 0, 0, 1}, Addr: netip.MustParseAddr("192.168.1.10"), Hostname: "printer one"}
@@ -432,4 +433,49 @@ func TestHelperClient(t *testing.T) {
 	reply, _ := io.ReadAll(c)
 	t.Logf("uid %d: answer %q", os.Getuid(), reply)
 	os.Stdout.WriteString("answer \"" + string(reply) + "\"\n")
+}
+
+// TestSpoolFullDisk: appends on a full file system fail (the hook runs its
+// event itself) and leave no partial line: every event acknowledged is
+// read back whole, and once applied ones make room, appends go on.
+func TestSpoolFullDisk(t *testing.T) {
+	dir := rootDir(t, 0o755)
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=8k,mode=0755"); err != nil {
+		testlan.SkipOrFail(t, "mount a small tmpfs: %v", err)
+	}
+	t.Cleanup(func() { syscall.Unmount(dir, syscall.MNT_DETACH) })
+	s, _, err := OpenSpool(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := sample
+	big.Hostname = strings.Repeat("n", 250)
+	acked := 0
+	for i := 0; i < 100; i++ {
+		if err := s.Append(big); err != nil {
+			if !errors.Is(err, syscall.ENOSPC) {
+				t.Fatalf("append %d: %v", i, err)
+			}
+			break
+		}
+		acked++
+	}
+	if acked == 0 || acked == 100 {
+		t.Fatalf("%d appends taken: the file system never filled", acked)
+	}
+	s.Close()
+	s, dropped, err := OpenSpool(dir)
+	if err != nil {
+		t.Fatalf("after ENOSPC: %v (%d lines dropped)", err, dropped)
+	}
+	if dropped != 0 || s.Len() != acked {
+		t.Fatalf("after ENOSPC: %d dropped, %d read back, %d acknowledged", dropped, s.Len(), acked)
+	}
+	if err := s.Done(acked); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Append(sample); err != nil {
+		t.Fatalf("append after the spool emptied: %v", err)
+	}
+	s.Close()
 }

@@ -33,6 +33,13 @@ type Spool struct {
 	mu   sync.Mutex
 	f    *os.File
 	msgs []Message
+	// size is the file's length after the last good write: a failed
+	// append is cut back to it, so that no partial line stays in front
+	// of the next one (the two would read as one bad line, and the good
+	// one would be lost). broken: that cut failed too; nothing more is
+	// taken.
+	size   int64
+	broken bool
 }
 
 // OpenSpool opens (or creates) the spool in dir and reads what a previous
@@ -59,7 +66,7 @@ func OpenSpool(dir string) (s *Spool, dropped int, err error) {
 		f.Close()
 		return nil, 0, fmt.Errorf("handoff spool: %w", err)
 	}
-	s = &Spool{path: p, f: f}
+	s = &Spool{path: p, f: f, size: int64(len(data))}
 	for len(data) > 0 {
 		line := data
 		if i := bytes.IndexByte(data, '\n'); i >= 0 {
@@ -96,18 +103,25 @@ func (s *Spool) Append(m Message) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.broken {
+		return errors.New("handoff spool: a failed write could not be undone")
+	}
 	if len(s.msgs) >= MaxSpool {
 		return ErrFull
 	}
-	if _, err := s.f.Write(b); err != nil {
-		// A partial line must not stay in front of the next append.
-		s.rewrite(s.msgs)
+	_, err = s.f.Write(b)
+	if err == nil {
+		err = s.f.Sync()
+	}
+	if err != nil {
+		// Not acknowledged: the hook runs the event itself. Whatever of
+		// the line was written goes.
+		if terr := s.f.Truncate(s.size); terr != nil {
+			s.broken = true
+		}
 		return fmt.Errorf("handoff spool: %w", err)
 	}
-	if err := s.f.Sync(); err != nil {
-		s.rewrite(s.msgs)
-		return fmt.Errorf("handoff spool: %w", err)
-	}
+	s.size += int64(len(b))
 	s.msgs = append(s.msgs, m)
 	return nil
 }
@@ -151,7 +165,7 @@ func (s *Spool) rewrite(msgs []Message) error {
 		if err := s.f.Truncate(0); err != nil {
 			return fmt.Errorf("handoff spool: %w", err)
 		}
-		s.msgs = keep
+		s.msgs, s.size, s.broken = keep, 0, false
 		return nil
 	}
 	var buf bytes.Buffer
@@ -170,7 +184,7 @@ func (s *Spool) rewrite(msgs []Message) error {
 		return fmt.Errorf("handoff spool: %w", err)
 	}
 	s.f.Close()
-	s.f, s.msgs = f, keep
+	s.f, s.msgs, s.size, s.broken = f, keep, int64(buf.Len()), false
 	return nil
 }
 
