@@ -127,9 +127,10 @@ func TestSimulatedDayFlashWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := writes()
-	// One commit when the day is up, one at stop: host.db, transfer.db and
-	// history.db (midnight passed, so yesterday is history) each time.
-	want := []string{"host.db", "transfer.db", "history.db", "host.db", "transfer.db", "history.db"}
+	// One commit when the day is up, one at stop: host.db, transfer.db,
+	// history.db (midnight passed, so yesterday is history) and hours.db
+	// (hours ended) each time.
+	want := []string{"host.db", "transfer.db", "history.db", "hours.db", "host.db", "transfer.db", "history.db", "hours.db"}
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Fatalf("files written under persist_dir in a simulated day: %v, want %v", got, want)
 	}
