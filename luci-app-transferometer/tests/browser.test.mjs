@@ -805,9 +805,9 @@ describe('LuCI views in Chromium against the real binary', { skip: missing || fa
 		const u = usageJson();
 		if (FIXTURE) assert.ok(u.periods.length >= 2, `the config dir under test has a past period (periods: ${u.periods.join(', ')})`);
 		const past = u.periods[1] || u.periods[0];
-		assert.deepEqual(await periodOptions(page), h.periodOptions(u.periods), 'the selector lists the periods of usage');
+		assert.deepEqual(await periodOptions(page), h.periodOptions(u.periods, LOCALE), 'the selector lists the periods of usage');
 		assert.equal(await page.inputValue('#transferometer-period'), 'current');
-		assert.equal(await page.textContent('#transferometer-period-label'), 'Current period: ' + h.periodLabel(u.period));
+		assert.equal(await page.textContent('#transferometer-period-label'), 'Current period: ' + h.periodLabel(u.period, LOCALE));
 
 		// a past period: its own numbers, no rate (nothing flows in a closed period), no today
 		if (u.periods.length >= 2) {
@@ -816,7 +816,7 @@ describe('LuCI views in Chromium against the real binary', { skip: missing || fa
 			assert.equal(up.period.key, past);
 			if (FIXTURE) assert.notDeepEqual(up.hosts.map(x => x.download_bytes), u.hosts.map(x => x.download_bytes), 'the past period counts differently');
 			await assertPageMatchesUsage(page, 'a past period', { period: past });
-			assert.equal(await page.textContent('#transferometer-period-label'), 'Period: ' + h.periodLabel(up.period));
+			assert.equal(await page.textContent('#transferometer-period-label'), 'Period: ' + h.periodLabel(up.period, LOCALE));
 			await page.screenshot({ path: path.join(ARTIFACTS, 'usage-period.png'), fullPage: true });
 		}
 

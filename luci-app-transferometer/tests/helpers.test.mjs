@@ -260,30 +260,34 @@ const NOV1 = Date.UTC(2026, 10, 1) / 1000;
 
 test('periodRange / periodLabel: a calendar month, other ranges, DST days, all, junk', () => {
 	const nov = { key: '2026-11-01', start: NOV1, end: NOV1 + 30 * DAY };
-	assert.deepEqual(h.periodRange(nov), { first: '2026-11-01', last: '2026-11-30', days: 30, month: 'November 2026' });
-	assert.equal(h.periodLabel(nov), 'November 2026 (2026-11-01 – 2026-11-30)');
+	const en = 'en-US';
+	assert.deepEqual(h.periodRange(nov, en), { first: '2026-11-01', last: '2026-11-30', days: 30, month: 'November 2026' });
+	assert.equal(h.periodLabel(nov, en), 'November 2026 (Nov 1, 2026 – Nov 30, 2026)');
 	// monthly from the 15th: not a calendar month
 	const mid = { key: '2026-10-15', start: NOV1 - 17 * DAY, end: NOV1 + 14 * DAY };
-	assert.equal(h.periodLabel(mid), '2026-10-15 – 2026-11-14 (31 days)');
+	assert.equal(h.periodLabel(mid, en), 'Oct 15, 2026 – Nov 14, 2026 (31 days)');
 	// a leap February
 	const feb = { key: '2028-02-01', start: Date.UTC(2028, 1, 1) / 1000, end: Date.UTC(2028, 2, 1) / 1000 };
-	assert.equal(h.periodLabel(feb), 'February 2028 (2028-02-01 – 2028-02-29)');
+	assert.equal(h.periodLabel(feb, en), 'February 2028 (Feb 1, 2028 – Feb 29, 2028)');
 	// December rolls into the next year
-	assert.equal(h.periodRange({ key: '2026-12-01', start: 0, end: 31 * DAY }).month, 'December 2026');
+	assert.equal(h.periodRange({ key: '2026-12-01', start: 0, end: 31 * DAY }, en).month, 'December 2026');
 	// a month whose start day is the 1st but which is cut short is no month
-	assert.equal(h.periodRange({ key: '2026-11-01', start: NOV1, end: NOV1 + 29 * DAY }).month, null);
+	assert.equal(h.periodRange({ key: '2026-11-01', start: NOV1, end: NOV1 + 29 * DAY }, en).month, null);
 	// periods of N days, with a day that has 23 or 25 hours (DST) inside
-	assert.equal(h.periodLabel({ key: '2026-03-28', start: 1000, end: 1000 + 2 * DAY - 3600 }), '2026-03-28 – 2026-03-29 (2 days)');
-	assert.equal(h.periodLabel({ key: '2026-10-24', start: 1000, end: 1000 + 2 * DAY + 3600 }), '2026-10-24 – 2026-10-25 (2 days)');
-	assert.equal(h.periodLabel({ key: '2026-11-25', start: 1000, end: 1000 + DAY }), '2026-11-25 (1 day)');
+	assert.equal(h.periodLabel({ key: '2026-03-28', start: 1000, end: 1000 + 2 * DAY - 3600 }, en), 'Mar 28, 2026 – Mar 29, 2026 (2 days)');
+	assert.equal(h.periodLabel({ key: '2026-10-24', start: 1000, end: 1000 + 2 * DAY + 3600 }, en), 'Oct 24, 2026 – Oct 25, 2026 (2 days)');
+	assert.equal(h.periodLabel({ key: '2026-11-25', start: 1000, end: 1000 + DAY }, en), 'Nov 25, 2026 (1 day)');
+	// in the browser's locale
+	assert.equal(h.periodLabel(nov, 'de-DE'), 'November 2026 (1. Nov. 2026 – 30. Nov. 2026)');
+	assert.equal(h.periodLabel(mid, 'zh-CN'), '2026年10月15日 – 2026年11月14日 (31 days)');
 	assert.equal(h.periodLabel({ key: 'all', start: 0, end: 0 }), 'All traffic since the counters were last reset');
 	assert.equal(h.periodLabel(null), 'All traffic since the counters were last reset');
 	// no usable range: the key as it is
 	assert.equal(h.periodLabel({ key: '2026-11-01' }), '2026-11-01');
 	assert.equal(h.periodRange({ key: '2026-02-30', start: 0, end: DAY }), null, 'not a date');
 	assert.equal(h.periodRange({ key: '2026-11-01', start: 5, end: 5 }), null, 'empty range');
-	const de = loadHelpers({ translate: (s) => ({ November: 'November', December: 'Dezember' })[s] || s });
-	assert.equal(de.periodRange({ key: '2026-12-01', start: 0, end: 31 * DAY }).month, 'Dezember 2026');
+	assert.equal(h.periodRange({ key: '2026-12-01', start: 0, end: 31 * DAY }, 'de-DE').month, 'Dezember 2026');
+	assert.equal(h.periodRange({ key: '2026-12-01', start: 0, end: 31 * DAY }, 'zh-CN').month, '2026年12月');
 });
 
 test('parseDay: real calendar dates only', () => {
@@ -293,10 +297,10 @@ test('parseDay: real calendar dates only', () => {
 });
 
 test('periodOptions: current first (as "current"), older periods, then all', () => {
-	assert.deepEqual(h.periodOptions([ '2026-11-01', '2026-10-01', '2026-09-01' ]), [
-		{ value: 'current', label: 'Current period (since 2026-11-01)' },
-		{ value: '2026-10-01', label: 'Period from 2026-10-01' },
-		{ value: '2026-09-01', label: 'Period from 2026-09-01' },
+	assert.deepEqual(h.periodOptions([ '2026-11-01', '2026-10-01', '2026-09-01' ], 'en-US'), [
+		{ value: 'current', label: 'Current period (since Nov 1, 2026)' },
+		{ value: '2026-10-01', label: 'Period from Oct 1, 2026' },
+		{ value: '2026-09-01', label: 'Period from Sep 1, 2026' },
 		{ value: 'all', label: 'All since the last reset' }
 	]);
 	assert.deepEqual(h.periodOptions([]).map(o => o.value), [ 'current', 'all' ]);

@@ -412,8 +412,23 @@ function sumHosts(hosts) {
 
 /* --- accounting periods --- */
 
-var MONTHS = [ 'January', 'February', 'March', 'April', 'May', 'June', 'July',
-	'August', 'September', 'October', 'November', 'December' ];
+/* A date format of the locale (undefined: the browser's); an unknown locale tag falls back to the runtime's. */
+function dateFormat(locale, opts) {
+	try {
+		return new Intl.DateTimeFormat(locale, opts);
+	}
+	catch (e) {
+		return new Intl.DateTimeFormat(undefined, opts);
+	}
+}
+
+/* "2026-11-01" -> "Nov 1, 2026" (en), "1. Nov. 2026" (de); a key that is no date as it is. */
+function shortDate(key, locale) {
+	var d = parseDay(key);
+
+	return d ? dateFormat(locale, { year: 'numeric', month: 'short', day: 'numeric', timeZone: 'UTC' }).format(new Date(d.t))
+		: String(key == null ? '' : key);
+}
 
 function pad2(n) {
 	return (n < 10 ? '0' : '') + n;
@@ -444,10 +459,11 @@ function dayString(t) {
  * dates of the router: the key is its first day (router-local), and
  * end - start in whole days (rounded: a DST change makes one day 23 or
  * 25 hours) gives the length.  The browser's time zone plays no part.
- * Returns { first, last, days, month } (month: "November 2026" when the
- * period is exactly one calendar month) or null (key "all", no range).
+ * Returns { first, last, days, month } (month: "November 2026" in the
+ * locale when the period is exactly one calendar month) or null (key
+ * "all", no range).
  */
-function periodRange(period) {
+function periodRange(period, locale) {
 	var p = period || {},
 	    day = parseDay(p.key),
 	    start = +p.start, end = +p.end;
@@ -462,28 +478,28 @@ function periodRange(period) {
 
 	/* a whole calendar month: starts on the 1st, ends on that month's last day */
 	if (day.d == 1 && last.getUTCMonth() == day.m - 1 && new Date(lastT + 86400000).getUTCDate() == 1)
-		month = tr(MONTHS[day.m - 1]) + ' ' + day.y;
+		month = dateFormat(locale, { year: 'numeric', month: 'long', timeZone: 'UTC' }).format(new Date(day.t));
 
 	return { first: dayString(day.t), last: dayString(lastT), days: days, month: month };
 }
 
-/* What the page says about the period it shows. */
-function periodLabel(period) {
+/* What the page says about the period it shows, dates in the locale. */
+function periodLabel(period, locale) {
 	if (!period || period.key == 'all')
 		return tr('All traffic since the counters were last reset');
 
-	var r = periodRange(period);
+	var r = periodRange(period, locale);
 
 	if (!r)
 		return String(period.key || '');
 
 	if (r.month)
-		return fmt('%s (%s – %s)', r.month, r.first, r.last);
+		return fmt('%s (%s – %s)', r.month, shortDate(r.first, locale), shortDate(r.last, locale));
 
 	if (r.days == 1)
-		return fmt(tr('%s (1 day)'), r.first);
+		return fmt(tr('%s (1 day)'), shortDate(r.first, locale));
 
-	return fmt(tr('%s – %s (%d days)'), r.first, r.last, r.days);
+	return fmt(tr('%s – %s (%d days)'), shortDate(r.first, locale), shortDate(r.last, locale), r.days);
 }
 
 /*
@@ -492,16 +508,16 @@ function periodLabel(period) {
  * ones of periods (newest first, as usage lists them; each by its
  * first day) and everything since the last reset ('all').
  */
-function periodOptions(periods) {
+function periodOptions(periods, locale) {
 	var list = Array.isArray(periods) ? periods : [],
 	    opts = [ {
 			value: 'current',
-			label: list.length ? fmt(tr('Current period (since %s)'), list[0]) : tr('Current period')
+			label: list.length ? fmt(tr('Current period (since %s)'), shortDate(list[0], locale)) : tr('Current period')
 		} ];
 
 	for (var i = 1; i < list.length; i++)
 		if (typeof(list[i]) == 'string' && list[i] != list[0])
-			opts.push({ value: list[i], label: fmt(tr('Period from %s'), list[i]) });
+			opts.push({ value: list[i], label: fmt(tr('Period from %s'), shortDate(list[i], locale)) });
 
 	opts.push({ value: 'all', label: tr('All since the last reset') });
 
@@ -1299,6 +1315,7 @@ return baseclass.extend({
 	periodRange: periodRange,
 	periodLabel: periodLabel,
 	periodOptions: periodOptions,
+	shortDate: shortDate,
 
 	CSV_HEADER: CSV_HEADER,
 	csvSafe: csvSafe,

@@ -590,7 +590,7 @@ return view.extend({
 		    sig = JSON.stringify(opts);
 
 		if (!opts.some(function(o) { return o.value === sel; }))
-			opts.splice(opts.length - 1, 0, { value: sel, label: _('Period from %s').format(sel) });
+			opts.splice(opts.length - 1, 0, { value: sel, label: _('Period from %s').format(helpers.shortDate(sel)) });
 
 		if (sig !== this.periodSig || this.periodNode.value !== sel) {
 			dom.content(this.periodNode, opts.map(function(o) {
