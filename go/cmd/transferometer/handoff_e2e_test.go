@@ -95,7 +95,7 @@ func (r *rig) hook(t *testing.T, args ...string) {
 // rules (iptables) or its attribution (nftables), a host's bytes exact
 // from its first packet after, and the spool empty.
 func TestHookHandsOverToDaemon(t *testing.T) {
-	for _, v := range []string{"nft", "nftables"} {
+	for _, v := range variants() {
 		t.Run(v, func(t *testing.T) {
 			r := newRig(t, v, 1)
 			h := r.lan.Hosts[0]
