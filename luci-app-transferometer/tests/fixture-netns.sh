@@ -163,7 +163,7 @@ WRAP
 	write_config "$(date +%F)" 2
 	ip netns exec "$p-h1" ping -q -n -s 300 -c 5 -i 0.05 -W 2 10.89.0.1 >/dev/null
 	"$tm" collect
-	cp -a "$FIXTURE_DIR/db" "$FIXTURE_DIR/db.made"  # the data as made, for tests on a copy (quota.test.mjs)
+	mkdir "$FIXTURE_DIR/made" && cp -a "$FIXTURE_DIR/db" "$cfg/transferometer" "$FIXTURE_DIR/made/"  # as made, for tests on a copy (quota.test.mjs)
 
 	cat >"$FIXTURE_DIR/traffic" <<TRAFFIC
 #!/bin/sh

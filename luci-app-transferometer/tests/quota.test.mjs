@@ -3,8 +3,8 @@
 // served by the LuCI test shim whose /ubus runs the REAL binary (as browser.test.mjs).
 //
 // It works on a copy of the config under test, in a directory of its own: the same devices and
-// counts (the database is copied: the one tests/fixture-netns.sh saved as it made its data,
-// <config dir>/../db.made, when there is one), its own lock, database and flash directory, its own iptables
+// counts (the config and database are copied: those tests/fixture-netns.sh saved as it made its
+// data, <config dir>/../made/, when there are), its own lock, database and flash directory, its own iptables
 // chains (chain_prefix TMQUOTA, backend iptables, which enforces nothing in the kernel: quotas are
 // counted and reported) and live feed off; `teardown` with the copy removes its chains at the end.
 // So browser.test.mjs, which may run at the same time on the original, is not disturbed, and the
@@ -190,11 +190,13 @@ describe('Quotas: the settings form and the Usage page against the real binary',
 		dir = mkdtempSync(path.join(os.tmpdir(), 'transferometer-quota-test.'));
 		file = path.join(dir, 'transferometer');
 
-		// the copy: the original's settings with paths, chains and feed of its own
-		const orig = run(CFG, [ 'config', '--json' ]);
-		assert.equal(orig.status, 0, `config --json of ${CFG}: ${orig.stderr}`);
-		const eff = JSON.parse(orig.stdout);
-		const sections = uci.parse(readFileSync(path.join(CFG, 'transferometer'), 'utf8'))
+		// the copy: the original's settings with paths, chains and feed of its own; the fixture's
+		// config and data as it made them (browser.test.mjs changes settings, resets counters and
+		// makes traffic, maybe at the same time), else the config and database as they are
+		const made = path.join(path.dirname(CFG), 'made');
+		const fromMade = existsSync(path.join(made, 'transferometer')) && existsSync(path.join(made, 'db'));
+		const cfgFile = fromMade ? path.join(made, 'transferometer') : path.join(CFG, 'transferometer');
+		const sections = uci.parse(readFileSync(cfgFile, 'utf8'))
 			.filter(s => s.type !== 'quota' && s.type !== 'host');
 		const main = sections.find(s => s.type === 'transferometer');
 		assert.ok(main, 'the config has a config transferometer section');
@@ -202,9 +204,12 @@ describe('Quotas: the settings form and the Usage page against the real binary',
 			pid_file: path.join(dir, 'transferometer.pid'), chain_prefix: 'TMQUOTA', backend: 'iptables', live_port: '0',
 			live_tls_port: '0', enabled: '1' };
 		for (const [ k, v ] of Object.entries(own)) main.options.set(k, v);
-		// the fixture's data as it made it (browser.test.mjs resets counters and makes traffic), else the database as it is
-		const made = path.join(path.dirname(CFG), 'db.made');
-		const src = existsSync(made) ? made : eff.db_dir;
+		let src = path.join(made, 'db');
+		if (!fromMade) {
+			const orig = run(CFG, [ 'config', '--json' ]);
+			assert.equal(orig.status, 0, `config --json of ${CFG}: ${orig.stderr}`);
+			src = JSON.parse(orig.stdout).db_dir;
+		}
 		if (existsSync(src)) cpSync(src, own.db_dir, { recursive: true });
 		writeFileSync(file, uci.serialize(sections) + QUOTAS);
 
