@@ -155,6 +155,8 @@ test('ACL in use: view-only session vs. a session with both groups', async () =>
 				usage: await status('admin/status/transferometer/usage'),
 				settings: await status('admin/status/transferometer/settings'),
 				settingsTab: usagePage.includes('data-tab="settings"'),
+				quotas: await status('admin/status/transferometer/quotas'),
+				quotasTab: usagePage.includes('data-tab="quotas"'),
 				uciGet: !(await ubus(base, 'get', { config: 'transferometer' })).error,
 				uciSet: !(await ubus(base, 'set', { config: 'transferometer', section: 'main', values: { pid_file: '/etc/shadow' } })).error,
 				reset: !(await ubus(base, 'reset', {}, 'transferometer')).error
@@ -164,9 +166,9 @@ test('ACL in use: view-only session vs. a session with both groups', async () =>
 	};
 	try {
 		assert.deepEqual(await run([ VIEW_GROUP ]),
-			{ usage: 200, settings: 403, settingsTab: false, uciGet: true, uciSet: false, reset: true });
+			{ usage: 200, settings: 403, settingsTab: false, quotas: 403, quotasTab: false, uciGet: true, uciSet: false, reset: true });
 		assert.deepEqual(await run([ VIEW_GROUP, SETTINGS_GROUP ]),
-			{ usage: 200, settings: 200, settingsTab: true, uciGet: true, uciSet: true, reset: true });
+			{ usage: 200, settings: 200, settingsTab: true, quotas: 200, quotasTab: true, uciGet: true, uciSet: true, reset: true });
 		assert.deepEqual(await run(null), await run([ VIEW_GROUP, SETTINGS_GROUP ]), 'by default the shim session has every group');
 	}
 	finally { rmSync(dir, { recursive: true, force: true }); }
