@@ -135,13 +135,13 @@ func Bound(h *Hosts, t *Transfer, lim Limits) Bounded {
 // expire moves a device's usage to ExpiredKey and counts it; its
 // baselines' further growth (until its rules are gone) goes there too.
 func (t *Transfer) expire(m macaddr.MAC) {
+	t.editHours(m, ExpiredKey)
 	for _, u := range []map[macaddr.MAC]Usage{t.Totals, t.Day.Usage, t.Period.Usage} {
 		if v, ok := u[m]; ok {
 			u[ExpiredKey] = u[ExpiredKey].Add(v)
 			delete(u, m)
 		}
 	}
-	t.editHours(m, ExpiredKey)
 	for k, b := range t.Baselines {
 		if b.MAC == m {
 			b.MAC = ExpiredKey

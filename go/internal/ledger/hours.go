@@ -121,9 +121,13 @@ func (t *Transfer) addHour(at Stamp, mac macaddr.MAC, u Usage) {
 	t.Hour.Usage[mac] = HourBytes{b[0] + u.DownloadBytes, b[1] + u.UploadBytes}
 }
 
-// editHours does to mac's hours of today what was done to its day: moves
-// them to to, or drops them (to zero).
+// editHours does to mac's hours of today what is being done to its day
+// (called before): moves them to to, or drops them (to zero). A device
+// whose day is all in the current hour has no closed hours today, and
+// needs no edit (devices let go are mostly idle ones).
 func (t *Transfer) editHours(mac, to macaddr.MAC) {
+	day, cur := t.Day.Usage[mac], t.Hour.Usage[mac]
+	closedToo := day.DownloadBytes > cur[0] || day.UploadBytes > cur[1]
 	if b, ok := t.Hour.Usage[mac]; ok {
 		delete(t.Hour.Usage, mac)
 		if !to.IsZero() {
@@ -135,7 +139,7 @@ func (t *Transfer) editHours(mac, to macaddr.MAC) {
 	if since == 0 { // not known (a ledger of an older version): a day's worth
 		since = t.Hour.Start - 25*3600
 	}
-	if t.Hour.Start > since {
+	if closedToo && t.Hour.Start > since {
 		t.HourEdits = append(t.HourEdits, HourEdit{MAC: mac, To: to, Since: since, Before: t.Hour.Start})
 	}
 }

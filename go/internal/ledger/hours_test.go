@@ -420,3 +420,22 @@ func TestMergeHours(t *testing.T) {
 		t.Fatalf("older hour: %+v, current %+v", closed, later.Hour)
 	}
 }
+
+// Letting go of devices that moved nothing today, or only in the current
+// hour, records no edit: MAC churn does not grow transfer.db.
+func TestIdleDevicesNeedNoHourEdits(t *testing.T) {
+	at := time.Date(2026, 12, 7, 15, 10, 0, 0, time.UTC)
+	tr := NewTransfer()
+	tr.Roll(stampAt(at))
+	tr.Assign(ipA, macA, nil)
+	tr.Apply(map[counter.Key]counter.Counter{down(ipA): c(1, 10)}, owners(map[netip.Addr]macaddr.MAC{ipA: macA}), stampAt(at))
+	for i := 0; i < 1000; i++ {
+		m := macaddr.MAC{2, 1, 0, 0, byte(i >> 8), byte(i)}
+		tr.Totals[m] = Usage{DownloadBytes: 5} // counted on an earlier day
+		tr.expire(m)
+	}
+	tr.expire(macA) // all of its day in the current hour
+	if len(tr.HourEdits) != 0 || tr.Hour.Usage[ExpiredKey] != (HourBytes{10, 0}) {
+		t.Fatalf("%d edits, hour %v", len(tr.HourEdits), tr.Hour.Usage)
+	}
+}

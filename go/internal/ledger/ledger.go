@@ -384,6 +384,7 @@ func (t *Transfer) Reset(macs []macaddr.MAC) map[macaddr.MAC]Usage {
 		t.ExpiredDevices = 0
 	}
 	for _, m := range macs {
+		t.editHours(m, macaddr.MAC{})
 		out[m] = t.Totals[m]
 		if _, ok := t.Totals[m]; ok {
 			t.Totals[m] = Usage{}
@@ -393,7 +394,6 @@ func (t *Transfer) Reset(macs []macaddr.MAC) map[macaddr.MAC]Usage {
 				b.Usage[m] = Usage{}
 			}
 		}
-		t.editHours(m, macaddr.MAC{})
 	}
 	return out
 }
