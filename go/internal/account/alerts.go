@@ -507,7 +507,9 @@ func (c *Core) restoreAlerts(tx *txn, dir string) {
 	for _, e := range cp.Queue {
 		as = append(as, e.Alert)
 	}
-	if _, err := (alert.Queue{Dir: c.settings.DBDir}).Add(as); err != nil {
+	if dropped, err := (alert.Queue{Dir: c.settings.DBDir}).Add(as); err != nil {
 		tx.warnings = append(tx.warnings, Warning{Code: "alerts", Message: err.Error()})
+	} else {
+		tx.alerts.queued += len(as) - dropped // to be delivered, as the cycle's own
 	}
 }
