@@ -77,10 +77,12 @@ const (
 	DefaultUbusTimeout    = 5 * time.Second
 )
 
-// DefaultBackoff is the wait before each webhook retry: six attempts over
+// defaultBackoff is the wait before each webhook retry: six attempts over
 // about twenty minutes (a WAN that is down for a moment, a receiver being
 // restarted), then the alert is given up with an error in the log.
-var DefaultBackoff = []time.Duration{10 * time.Second, 30 * time.Second, time.Minute, 5 * time.Minute, 15 * time.Minute}
+func defaultBackoff() []time.Duration {
+	return []time.Duration{10 * time.Second, 30 * time.Second, time.Minute, 5 * time.Minute, 15 * time.Minute}
+}
 
 // maxOutput bounds what a script or ubus says that is kept for the log.
 const maxOutput = 512
@@ -98,9 +100,6 @@ type Deliverer struct {
 	UbusTimeout    time.Duration
 	Log            *logline.Logger
 	Now            func() time.Time
-	// Client posts to the webhook (tests); nil builds one from
-	// WebhookTimeout.
-	Client *http.Client
 }
 
 func (d *Deliverer) now() time.Time {
@@ -114,7 +113,7 @@ func (d *Deliverer) backoff() []time.Duration {
 	if d.Backoff != nil {
 		return d.Backoff
 	}
-	return DefaultBackoff
+	return defaultBackoff()
 }
 
 func (d *Deliverer) logf(level logline.Level, format string, a ...any) {
@@ -308,11 +307,7 @@ func (d *Deliverer) post(ctx context.Context, a Alert) (retry bool, err error) {
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "transferometer")
-	c := d.Client
-	if c == nil {
-		c = newClient(t)
-	}
-	resp, err := c.Do(req)
+	resp, err := newClient(t).Do(req)
 	if err != nil {
 		var ue *url.Error
 		if errors.As(err, &ue) {
