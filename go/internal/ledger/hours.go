@@ -95,8 +95,17 @@ func (t *Transfer) rollHour(at Stamp) Hours {
 	if at.Hour == 0 || at.Hour == t.Hour.Start {
 		return nil
 	}
+	if t.Hour.Start == 0 {
+		// No hour yet (a ledger of an older version), or one whose
+		// start was lost (a salvaged file): its bytes count in this one.
+		t.Hour.Start = at.Hour
+		if t.Hour.Usage == nil {
+			t.Hour.Usage = map[macaddr.MAC]HourBytes{}
+		}
+		return nil
+	}
 	var closed Hours
-	if t.Hour.Start != 0 && len(t.Hour.Usage) > 0 {
+	if len(t.Hour.Usage) > 0 {
 		closed = Hours{t.Hour.Start: t.Hour.Usage}
 	}
 	t.Hour = HourBucket{Start: at.Hour, Usage: map[macaddr.MAC]HourBytes{}}
@@ -330,12 +339,15 @@ func checkHour(k int64, m map[macaddr.MAC]HourBytes) error {
 	return nil
 }
 
+// check accepts a bucket without its start (salvage tries each entry of a
+// damaged file alone; the next collection's hour takes it) but not a bad
+// start or a zero MAC.
 func (b *HourBucket) check() error {
 	if b.Usage == nil {
 		b.Usage = map[macaddr.MAC]HourBytes{}
 	}
-	if b.Start == 0 && len(b.Usage) == 0 {
-		return nil
+	if b.Start == 0 {
+		return Hours{946684800: b.Usage}.check()
 	}
 	return checkHour(b.Start, b.Usage)
 }

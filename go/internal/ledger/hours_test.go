@@ -439,3 +439,23 @@ func TestIdleDevicesNeedNoHourEdits(t *testing.T) {
 		t.Fatalf("%d edits, hour %v", len(tr.HourEdits), tr.Hour.Usage)
 	}
 }
+
+// A damaged transfer.db is salvaged entry by entry: the current hour's
+// good entries stay, a bad one goes, and a bad edit is left out.
+func TestSalvageKeepsTheHour(t *testing.T) {
+	dir := t.TempDir()
+	h := time.Date(2026, 12, 7, 13, 0, 0, 0, time.UTC).Unix()
+	data := fmt.Sprintf(`{"version":1,"totals":{},"baselines":{"up/not-an-address":{"bytes":1}},`+
+		`"hour":{"start":%d,"usage":{"02:00:00:00:00:0a":[7,1],"00:00:00:00:00:00":[1,1]}},`+
+		`"hour_edits":[{"mac":"00:00:00:00:00:00","since":5,"before":1}]}`, h)
+	if err := os.WriteFile(filepath.Join(dir, TransferFile), []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, tr, rec, err := Store{Dir: dir}.Load(time.Now())
+	if err != nil || len(rec) != 1 || len(rec[0].Dropped) == 0 {
+		t.Fatalf("load: %v %+v", err, rec)
+	}
+	if tr.Hour.Start != h || len(tr.Hour.Usage) != 1 || tr.Hour.Usage[macA] != (HourBytes{7, 1}) || len(tr.HourEdits) != 0 {
+		t.Fatalf("hour %+v, edits %+v", tr.Hour, tr.HourEdits)
+	}
+}

@@ -177,11 +177,15 @@ func (t *Transfer) check() error {
 	if err := t.Hour.check(); err != nil {
 		return err
 	}
+	// An edit only damage could make is left out rather than failing
+	// the file every run rewrites.
+	edits := t.HourEdits[:0]
 	for _, e := range t.HourEdits {
-		if e.MAC.IsZero() || e.Since > e.Before {
-			return fmt.Errorf("bad hour edit %+v", e)
+		if !e.MAC.IsZero() && e.Since <= e.Before {
+			edits = append(edits, e)
 		}
 	}
+	t.HourEdits = edits
 	for a, p := range t.Pending {
 		if p == nil || !a.IsValid() || a.Zone() != "" {
 			return fmt.Errorf("bad pending entry %v", a)
