@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/transferometer/transferometer/internal/testlan"
 )
@@ -84,5 +85,32 @@ func BenchmarkQuotaForwarding(b *testing.B) {
 				reportGbps(b, c.runs[p])
 			})
 		}
+	}
+}
+
+// BenchmarkQuotaArpAdd: arp-add latency of a new host with 254 accounted
+// by the nftables backend, without quotas and with a quota per device
+// (the event's locked cycle also reads the quota table and adds the new
+// device's object, chain and map elements).
+func BenchmarkQuotaArpAdd(b *testing.B) {
+	br := newBenchRig(b, "nftables", 1)
+	persist := filepath.Join(b.TempDir(), "persist")
+	for _, q := range []struct{ name, cfg string }{
+		{"quotas=none", ""},
+		{"quotas=per-device", "config quota 'each'\n\toption limit '1TB'\n"},
+	} {
+		q := q
+		b.Run("nftables/hosts=254/"+q.name, func(b *testing.B) {
+			br.writeConfig(b, "\tlist subnet '"+benchSubnet+"'\n\toption persist_dir '"+persist+"'\n\n"+q.cfg)
+			br.populated = -1
+			br.populateAny(b, 254)
+			durs := make([]time.Duration, 0, b.N)
+			for i := 0; i < b.N; i++ {
+				ip, mac := br.newHost()
+				durs = append(durs, br.timed(b, "arp-add", mac, ip))
+				br.launch(b, br.env(), "arp-del", mac, ip)
+			}
+			reportLatency(b, durs)
+		})
 	}
 }

@@ -406,17 +406,18 @@ func (c *Core) syncQuotas(ctx context.Context, tx *txn) {
 		return
 	}
 	sts, err := c.quotaStatusesOf(tx.hosts, tx.transfer, tx.at)
-	var objs map[string]netfilter.QuotaObject
-	if err == nil {
-		objs, err = qe.QuotaObjects(ctx)
-	}
 	if err == nil {
 		path := filepath.Join(c.settings.DBDir, QuotaKernelFile)
 		saved, old := c.loadQuotaKernel()
 		lan, lerr := c.lanSet()
 		inLAN := func(a netip.Addr) bool { return lerr != nil || lan.Contains(a) }
-		rules, next := quotaRules(sts, tx.hosts.AddrsByMAC(), inLAN, saved, objs, tx.wasReset)
-		if _, err = qe.SyncQuotas(ctx, rules); err == nil {
+		var next map[string]quotaKernelEntry
+		plan := func(objs map[string]netfilter.QuotaObject) []netfilter.QuotaRule {
+			var rules []netfilter.QuotaRule
+			rules, next = quotaRules(sts, tx.hosts.AddrsByMAC(), inLAN, saved, objs, tx.wasReset)
+			return rules
+		}
+		if _, err = qe.PlanQuotas(ctx, plan); err == nil {
 			var b []byte
 			if b, err = json.Marshal(next); err == nil && !bytes.Equal(b, old) {
 				err = ledger.WriteAtomic(path, b, 0o600)

@@ -10,10 +10,20 @@ import (
 // packets), so the core's planning can be tested.
 
 // SyncQuotas implements QuotaEnforcer.
-func (f *Fake) SyncQuotas(_ context.Context, rules []QuotaRule) (QuotaChanges, error) {
+func (f *Fake) SyncQuotas(ctx context.Context, rules []QuotaRule) (QuotaChanges, error) {
+	return f.PlanQuotas(ctx, func(map[string]QuotaObject) []QuotaRule { return rules })
+}
+
+// PlanQuotas implements QuotaEnforcer.
+func (f *Fake) PlanQuotas(_ context.Context, plan func(map[string]QuotaObject) []QuotaRule) (QuotaChanges, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var ch QuotaChanges
+	have := map[string]QuotaObject{}
+	for k, v := range f.quotas {
+		have[k] = v
+	}
+	rules := plan(have)
 	if f.FailSync != nil {
 		err := f.FailSync
 		f.FailSync = nil

@@ -81,6 +81,9 @@ type QuotaChanges struct {
 type QuotaEnforcer interface {
 	// SyncQuotas makes the kernel enforce exactly rules (none: no table).
 	SyncQuotas(ctx context.Context, rules []QuotaRule) (QuotaChanges, error)
+	// PlanQuotas is SyncQuotas with the rules plan makes from the quota
+	// objects the kernel holds (one read of the table for both).
+	PlanQuotas(ctx context.Context, plan func(map[string]QuotaObject) []QuotaRule) (QuotaChanges, error)
 	// QuotaObjects reads every quota object (by name).
 	QuotaObjects(ctx context.Context) (map[string]QuotaObject, error)
 	// TeardownQuotas removes the quota table.
@@ -305,9 +308,11 @@ func qLimit(kbit uint64) expr.Limit {
 	return expr.Limit{Type: expr.LimitTypePktBytes, Rate: rate, Unit: expr.LimitTimeSecond, Burst: uint32(burst), Over: true}
 }
 
-// needsRebuild says whether the objects themselves must change (made with
-// another allowance, count or rate): objects in use by rules cannot be
-// replaced in place, so the table is made again whole, in one batch.
+// needsRebuild says whether objects that stay must change (another
+// allowance, a fresh count, another rate, a throttle's limit added or
+// gone): objects in use by rules cannot be replaced in place, so the table
+// is made again whole, in one batch. Objects only added or only removed
+// are not a reason: those go in and out by themselves.
 func needsRebuild(h *qHave, w qWant) bool {
 	if h.table == nil || !h.fwdOK {
 		return true
@@ -317,34 +322,33 @@ func needsRebuild(h *qHave, w qWant) bool {
 			return true
 		}
 	}
-	if len(h.quotas) != len(w.objs) {
-		return true
-	}
-	wantLimits := 0
 	for name, r := range w.objs {
 		o, ok := h.quotas[name]
-		if !ok || r.Fresh || o.Bytes != r.Bytes {
+		if !ok {
+			continue
+		}
+		if r.Fresh || o.Bytes != r.Bytes {
 			return true
 		}
-		if r.RateKbit > 0 {
-			wantLimits++
-			if l, ok := h.limits[name]; !ok || l != qLimit(r.RateKbit) {
-				return true
-			}
+		l, ok := h.limits[name]
+		if (r.RateKbit > 0) != ok || ok && l != qLimit(r.RateKbit) {
+			return true
 		}
 	}
-	return len(h.limits) != wantLimits
+	return false
 }
 
 // SyncQuotas implements QuotaEnforcer: in one batch, map elements added
 // and removed and combination chains made or dropped; the whole table
 // made again when an object must change.
 func (n *NFTables) SyncQuotas(ctx context.Context, rules []QuotaRule) (QuotaChanges, error) {
+	return n.PlanQuotas(ctx, func(map[string]QuotaObject) []QuotaRule { return rules })
+}
+
+// PlanQuotas implements QuotaEnforcer: SyncQuotas with the rules made
+// from the objects of the same read.
+func (n *NFTables) PlanQuotas(ctx context.Context, plan func(map[string]QuotaObject) []QuotaRule) (QuotaChanges, error) {
 	var ch QuotaChanges
-	w, err := planQuotas(rules)
-	if err != nil {
-		return ch, err
-	}
 	c, err := n.conn()
 	if err != nil {
 		return ch, err
@@ -355,6 +359,11 @@ func (n *NFTables) SyncQuotas(ctx context.Context, rules []QuotaRule) (QuotaChan
 		return ch, fmt.Errorf("nftables: read inet %s: %w", n.QuotaTable(), err)
 	}
 	if err := ctx.Err(); err != nil {
+		return ch, err
+	}
+	rules := plan(h.quotas)
+	w, err := planQuotas(rules)
+	if err != nil {
 		return ch, err
 	}
 	if len(rules) == 0 {
@@ -377,6 +386,20 @@ func (n *NFTables) SyncQuotas(ctx context.Context, rules []QuotaRule) (QuotaChan
 	}
 	t := h.table
 	msgs := 0
+	// New objects first (their chains refer to them), objects no longer
+	// wanted last (after the chains and elements that refer to them).
+	for name, r := range w.objs {
+		if _, ok := h.quotas[name]; ok {
+			continue
+		}
+		c.AddObj(&nftables.NamedObj{Table: t, Name: name, Type: nftables.ObjTypeQuota,
+			Obj: &expr.Quota{Bytes: r.Bytes, Consumed: startCount(r, h.quotas), Over: true}})
+		if r.RateKbit > 0 {
+			l := qLimit(r.RateKbit)
+			c.AddObj(&nftables.NamedObj{Table: t, Name: name, Type: nftables.ObjTypeLimit, Obj: &l})
+		}
+		msgs++
+	}
 	for name, names := range w.chains {
 		if h.chains[name] != nil {
 			continue
@@ -411,6 +434,18 @@ func (n *NFTables) SyncQuotas(ctx context.Context, rules []QuotaRule) (QuotaChan
 	for name, cc := range h.chains {
 		if name != qChainForward && w.chains[name] == nil {
 			c.DelChain(cc)
+			msgs++
+		}
+	}
+	for name := range h.quotas {
+		if _, ok := w.objs[name]; !ok {
+			c.DeleteObject(&nftables.NamedObj{Table: t, Name: name, Type: nftables.ObjTypeQuota})
+			msgs++
+		}
+	}
+	for name := range h.limits {
+		if _, ok := w.objs[name]; !ok {
+			c.DeleteObject(&nftables.NamedObj{Table: t, Name: name, Type: nftables.ObjTypeLimit})
 			msgs++
 		}
 	}

@@ -160,4 +160,27 @@ func TestQuotaKernelMembership(t *testing.T) {
 			t.Errorf("table lacks %q:\n%s", s, out)
 		}
 	}
+	// A quota added, and one removed: no rebuild, the others' counts kept.
+	more := netfilter.QuotaRule{Name: "q_each_h1", Bytes: 1 << 30, Used: 77, Down: true, Addrs: []netip.Addr{h1.IP4}}
+	if ch := syncQuotas(t, b, group, each, more); ch.Rebuilt {
+		t.Fatalf("a quota added: %+v", ch)
+	}
+	objs = quotaObjects(t, b)
+	if objs["q_kids"].Consumed != 2*(2*r4)+2*(2*r4)+2*r6 || objs["q_each_h1"].Consumed != 77 {
+		t.Errorf("after a quota was added: %+v", objs)
+	}
+	h1.Ping(t, lan.Internet4, 1000, 1)
+	if got := quotaObjects(t, b)["q_each_h1"].Consumed; got != 77+r4 {
+		t.Errorf("the added quota counts %d, want %d", got, 77+r4)
+	}
+	if ch := syncQuotas(t, b, group, more); ch.Rebuilt {
+		t.Fatalf("a quota removed: %+v", ch)
+	}
+	out = lan.Run(t, lan.Router, "nft", "list", "table", "inet", b.QuotaTable())
+	if strings.Contains(out, "q_each_h2") {
+		t.Errorf("removed quota left:\n%s", out)
+	}
+	if got := quotaObjects(t, b)["q_kids"].Consumed; got != 2*(2*r4)+2*(2*r4)+2*r6+2*r4 {
+		t.Errorf("q_kids after a quota was removed: %d", got)
+	}
 }
