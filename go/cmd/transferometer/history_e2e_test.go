@@ -3,11 +3,13 @@ package main
 import (
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/transferometer/transferometer/internal/rpcd"
 )
@@ -229,5 +231,42 @@ func TestCLIBackupRestore(t *testing.T) {
 	after := r.usage(t)
 	if after.Totals != before.Totals || len(after.Hosts) != 1 || after.Hosts[0].DownloadBytes != 10280 || after.Hosts[0].UploadPackets != 10 {
 		t.Fatalf("after restore: %+v, before: %+v", after, before)
+	}
+}
+
+// TestRestoreWhileDaemonRuns: with the daemon collecting every second,
+// history answers from its collections, a restore through rpcd replaces
+// what the daemon's last snapshot said at once, and traffic after it is
+// counted once by the daemon's next collections.
+func TestRestoreWhileDaemonRuns(t *testing.T) {
+	r := newRig(t, "nftables", 1)
+	r.writeConfig(t, fmt.Sprintf("\toption refresh_interval '1'\n\toption persist_dir '%s'\n\toption live_port '0'\n\toption live_tls_port '0'\n", filepath.Join(t.TempDir(), "flash")))
+	h := r.lan.Hosts[0]
+	mac := h.MAC.String()
+	h.Ping(t, r.lan.RouterLAN4, 56, 1) // a neighbour for the daemon to seed
+	r.startDaemon(t)
+	waitFor(t, 20*time.Second, "the daemon to seed the host", func() bool { return r.hasRules(t, h.IP4.String()) })
+	h.Ping(t, r.lan.Internet4, 1000, 10)
+	usageOf := func(k string) uint64 {
+		return num(t, hostObj(t, r.rpcdRun(t, []byte("{}"), "call", "usage"), mac), k)
+	}
+	waitFor(t, 10*time.Second, "the daemon's collection to reach usage", func() bool { return usageOf("upload_bytes") == 10280 })
+	hist := r.rpcdRun(t, []byte(`{"mac":"`+mac+`"}`), "call", "history")
+	checkHistory(t, hist, map[string][2]uint64{mac: {10280, 10280}}) // the seeding ping went to the router itself
+	b := r.rpcdRun(t, []byte("{}"), "call", "backup")
+	r.rpcdRun(t, []byte("{}"), "call", "reset")
+	waitFor(t, 10*time.Second, "a collection after the reset", func() bool { return usageOf("upload_bytes") == 0 })
+	in, _ := json.Marshal(map[string]string{"data": str(t, b, "data")})
+	if res := r.rpcdRun(t, in, "call", "restore"); res["restored"] == nil {
+		t.Fatalf("restore: %v", res)
+	}
+	if got := usageOf("upload_bytes"); got != 10280 {
+		t.Fatalf("usage right after the restore: upload %d, want 10280", got)
+	}
+	h.Ping(t, r.lan.Internet4, 500, 7)
+	waitFor(t, 10*time.Second, "the daemon to count the new traffic", func() bool { return usageOf("download_bytes") == 10280+3696 })
+	time.Sleep(2500 * time.Millisecond) // more collections: nothing credited twice
+	if got := usageOf("download_bytes"); got != 10280+3696 {
+		t.Fatalf("download after more collections: %d, want %d", got, 10280+3696)
 	}
 }
