@@ -17,6 +17,7 @@ import (
 	"github.com/transferometer/transferometer/internal/ledger"
 	"github.com/transferometer/transferometer/internal/macaddr"
 	"github.com/transferometer/transferometer/internal/netfilter"
+	"github.com/transferometer/transferometer/internal/safepath"
 )
 
 // QuotaState is where a quota stands.
@@ -122,7 +123,7 @@ func saveAdjustments(dir string, a quotaAdjustments) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := safepath.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("quota adjustments: %w", err)
 	}
 	return ledger.WriteAtomic(filepath.Join(dir, QuotaAdjustFile), b, 0o600)
