@@ -213,7 +213,7 @@ func snapshot(s config.Settings, pid int) ([]byte, bool) {
 		return rest, true
 	}
 	from, err := os.ReadFile(filepath.Join(s.DBDir, snapshotFromFile))
-	if err != nil || !bytes.Equal(from, append(id, '\n')) {
+	if err != nil || !bytes.Equal(bytes.TrimSuffix(from, []byte{'\n'}), id) {
 		return nil, false
 	}
 	if holder, ok := lockHolder(s.PIDFile); !ok || holder != pid {
