@@ -248,7 +248,8 @@ fuzz:
 #       namespaces (root, netlink) and run the host's binary there;
 # and these tests, skipped:
 #   internal/lock TestMultiProcessContention, TestKilledHolderReclaimed,
-#       TestKilledHolderZombie, internal/handoff TestServeRefusesOtherUsers:
+#       TestKilledHolderZombie, internal/handoff TestServeRefusesOtherUsers,
+#       TestSendRefusesOtherUsersListener:
 #       they re-execute the test binary as child processes, and a MIPS or
 #       ARM64 executable cannot be exec'd without binfmt_misc, which is not
 #       registered here ("exec format error");
@@ -264,7 +265,7 @@ fuzz:
 #       internal/netfilter TestDynamic*: rtnetlink and nftables on a namespace's
 #       real kernel, as above; the conversions' unit tests run.
 CROSS_TEST_EXCLUDE := /internal/testlan$$|/cmd/transferometer$$
-CROSS_TEST_SKIP := ^(TestMultiProcessContention|TestKilledHolderReclaimed|TestKilledHolderZombie|TestServeRefusesOtherUsers|TestReadHere|TestListHere|TestReadAndWatch|TestWANAddrs|TestNFTables.*|TestNetdev.*|TestDynamic.*)$$
+CROSS_TEST_SKIP := ^(TestMultiProcessContention|TestKilledHolderReclaimed|TestKilledHolderZombie|TestServeRefusesOtherUsers|TestSendRefusesOtherUsersListener|TestReadHere|TestListHere|TestReadAndWatch|TestWANAddrs|TestNFTables.*|TestNetdev.*|TestDynamic.*)$$
 
 test-cross: deps
 	cd go && pkgs=$$($(GO) list ./... | grep -Ev '$(CROSS_TEST_EXCLUDE)') && \

@@ -415,6 +415,79 @@ func TestServeRefusesOtherUsers(t *testing.T) {
 	}
 }
 
+// TestSendRefusesOtherUsersListener: the socket file is root's, mode 0600,
+// in a directory only root writes, and the PID is the one the hook was
+// told — but the process listening runs as another user: nothing is sent.
+// The listener is this test binary run as nobody.
+func TestSendRefusesOtherUsersListener(t *testing.T) {
+	dir := rootDir(t, 0o777) // nobody binds here; closed again below
+	sock := filepath.Join(dir, SocketName)
+	bin := filepath.Join(rootDir(t, 0o755), "listener")
+	data, err := os.ReadFile(os.Args[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-test.run=^TestHelperListener$")
+	cmd.Env = append(os.Environ(), "HANDOFF_HELPER_LISTEN="+sock)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Wait()
+	defer cmd.Process.Kill()
+	line := make([]byte, 64)
+	if n, _ := io.ReadAtLeast(out, line, len("listening")); !strings.Contains(string(line[:n]), "listening") {
+		t.Fatalf("helper: %q", line[:n])
+	}
+	// Everything but the listening process made to look like the daemon's.
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Lchown(sock, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(sock, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckSocket(dir); err != nil {
+		t.Fatalf("the socket file should pass: %v", err)
+	}
+	err = Send(context.Background(), dir, cmd.Process.Pid, sample)
+	if !errors.Is(err, ErrUntrusted) || !strings.Contains(err.Error(), "uid 65534") {
+		t.Fatalf("Send to a listener of uid 65534: %v", err)
+	}
+}
+
+// TestHelperListener is the listener TestSendRefusesOtherUsersListener
+// runs as another user: it answers ok to anything; on its own it does
+// nothing.
+func TestHelperListener(t *testing.T) {
+	sock := os.Getenv("HANDOFF_HELPER_LISTEN")
+	if sock == "" {
+		return
+	}
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatalf("uid %d: %v", os.Getuid(), err)
+	}
+	os.Stdout.WriteString("listening\n")
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		c.Write([]byte(replyOK))
+		c.Close()
+	}
+}
+
 // TestHelperClient is the client TestServeRefusesOtherUsers runs as
 // another user; on its own it does nothing.
 func TestHelperClient(t *testing.T) {
