@@ -85,7 +85,7 @@ func TestParseRefuses(t *testing.T) {
 func rootDir(t *testing.T, perm os.FileMode) string {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Fatal("these tests run as root (the doors do)")
+		testlan.SkipOrFail(t, "needs root, as the doors run: safepath wants directories of root's")
 	}
 	dir, err := os.MkdirTemp("/tmp", "handoff-test-")
 	if err != nil {
