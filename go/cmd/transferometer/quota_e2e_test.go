@@ -121,6 +121,50 @@ func TestQuotaHelperProcess(t *testing.T) {
 		}
 		c.Close()
 		os.Exit(0)
+	case "sink":
+		// Count what arrives, and say so when the sender stops (or
+		// stalls for 2 s).
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			fmt.Println("listen:", err)
+			os.Exit(1)
+		}
+		fmt.Println("listening")
+		c, err := ln.Accept()
+		var total int64
+		if err == nil {
+			buf := make([]byte, 64<<10)
+			for {
+				_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
+				n, err := c.Read(buf)
+				total += int64(n)
+				if err != nil {
+					break
+				}
+			}
+			c.Close()
+		}
+		fmt.Printf("received %d\n", total)
+		os.Exit(0)
+	case "send":
+		size, _ := strconv.ParseInt(os.Getenv("QUOTA_SIZE"), 10, 64)
+		c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+		if err == nil {
+			buf := make([]byte, 64<<10)
+			for size > 0 {
+				n := int64(len(buf))
+				if n > size {
+					n = size
+				}
+				_ = c.SetWriteDeadline(time.Now().Add(3 * time.Second))
+				if _, err := c.Write(buf[:n]); err != nil {
+					break
+				}
+				size -= n
+			}
+			c.Close()
+		}
+		os.Exit(0)
 	case "recv":
 		var c net.Conn
 		var err error
@@ -144,6 +188,84 @@ func TestQuotaHelperProcess(t *testing.T) {
 		}
 		fmt.Printf("received %d\n", total)
 		os.Exit(0)
+	}
+}
+
+// upload sends size bytes from h to dst (in the WAN namespace) and returns
+// what the receiver there read.
+func upload(t *testing.T, lan *testlan.LAN, h *testlan.Host, dst netip.Addr, port int, size int64) int64 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	addr := net.JoinHostPort(dst.String(), strconv.Itoa(port))
+	srv := lan.Exec(ctx, lan.WAN, os.Args[0], "-test.run=^TestQuotaHelperProcess$")
+	srv.Env = append(os.Environ(), helperEnv+"=sink", "QUOTA_ADDR="+addr)
+	out, err := srv.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = srv.Process.Kill(); _ = srv.Wait() }()
+	rd := bufio.NewReader(out)
+	if line, err := rd.ReadString('\n'); err != nil || !strings.HasPrefix(line, "listening") {
+		t.Fatalf("helper sink: %q %v", line, err)
+	}
+	cli := lan.Exec(ctx, h.NS, os.Args[0], "-test.run=^TestQuotaHelperProcess$")
+	cli.Env = append(os.Environ(), helperEnv+"=send", "QUOTA_ADDR="+addr, "QUOTA_SIZE="+strconv.FormatInt(size, 10))
+	if b, err := cli.CombinedOutput(); err != nil {
+		t.Fatalf("helper sender: %v %s", err, b)
+	}
+	line, err := rd.ReadString('\n')
+	m := regexp.MustCompile(`received (\d+)`).FindStringSubmatch(line)
+	if err != nil || m == nil {
+		t.Fatalf("helper sink: %q %v", line, err)
+	}
+	n, _ := strconv.ParseInt(m[1], 10, 64)
+	return n
+}
+
+// TestQuotaUploadE2E: an upload quota stops h1's upload at its allowance
+// (counted where it arrives, in the WAN namespace), for both placements;
+// in the forward placement the ledger agrees to the byte with what
+// crossed the router.
+func TestQuotaUploadE2E(t *testing.T) {
+	testlan.RequireTools(t, "nft")
+	for _, v := range []string{"nftables", "netdev"} {
+		t.Run(v, func(t *testing.T) {
+			const limit, mtu = 3_000_000, 1500
+			r := newRig(t, v, 1)
+			h1 := r.lan.Hosts[0]
+			r.writeConfig(t, fmt.Sprintf("\toption persist_dir '%s'\n\n"+
+				"config quota 'up'\n\tlist mac '%s'\n\toption limit '3MB'\n\toption direction 'up'\n",
+				filepath.Join(t.TempDir(), "flash"), h1.MAC))
+			r.runTZ(t, tzToday, "arp-add", h1.MAC.String(), h1.IP4.String())
+			// The WAN's own count of what h1 sent it: IP bytes of the
+			// transfer's port (the router masquerades h1's address).
+			r.lan.Run(t, r.lan.WAN, "nft", "add table inet qcount")
+			r.lan.Run(t, r.lan.WAN, "nft", "add chain inet qcount in { type filter hook input priority 0 ; }")
+			r.lan.Run(t, r.lan.WAN, "nft", "add rule inet qcount in tcp dport 5601 counter")
+			got := upload(t, r.lan, h1, r.lan.Internet4, 5601, 10_000_000)
+			out := r.lan.Run(t, r.lan.WAN, "nft", "list table inet qcount")
+			m := counterRE.FindStringSubmatch(out)
+			arrived, _ := strconv.ParseUint(m[1], 10, 64)
+			t.Logf("upload: %d payload bytes arrived, %d IP bytes (allowance %d)", got, arrived, limit)
+			if arrived > limit || arrived+mtu <= limit {
+				t.Fatalf("%d bytes arrived, want the allowance %d and less than one more packet", arrived, limit)
+			}
+			u := r.quotaUsage(t, tzToday)
+			// The netdev placement counts uploads where they arrive from
+			// the LAN, before the forward hook drops them: its ledger also
+			// holds what the quota dropped.
+			t.Logf("ledger: %d used", u.Quotas[0].Used)
+			if u.Quotas[0].State != "blocked" {
+				t.Fatalf("quota %+v", u.Quotas[0])
+			}
+			if v == "nftables" && u.Quotas[0].Used != arrived {
+				t.Fatalf("ledger %d, arrived %d: they must agree to the byte", u.Quotas[0].Used, arrived)
+			}
+		})
 	}
 }
 
