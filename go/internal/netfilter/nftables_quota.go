@@ -93,7 +93,10 @@ type QuotaEnforcer interface {
 const (
 	qChainForward = "forward"
 	qPriority     = nftables.ChainPriority(-160) // before counting (-150)
-	qTableSuffix  = "_quota"
+	// qNetdevPriority puts the netdev placement's quota chains before its
+	// counting chains (and fw4's flowtable, at 0).
+	qNetdevPriority = ndPriority - 10
+	qTableSuffix    = "_quota"
 )
 
 var qMaps = [...]struct {
@@ -161,18 +164,31 @@ type qHave struct {
 	maps   [4]*nftables.Set
 	elems  [4]map[netip.Addr]string
 	chains map[string]*nftables.Chain
-	fwdOK  bool
+	// base holds the base chains (hooked) with their rules.
+	base  map[string]*nftables.Chain
+	rules map[string][]*nftables.Rule
+	// other is a quota table of ours in the other family (the placement
+	// changed): it goes.
+	other *nftables.Table
 }
 
 func (n *NFTables) readQuotaTable(c *nftables.Conn) (*qHave, error) {
-	h := &qHave{quotas: map[string]QuotaObject{}, limits: map[string]expr.Limit{}, chains: map[string]*nftables.Chain{}}
-	tables, err := c.ListTablesOfFamily(nftables.TableFamilyINet)
-	if err != nil {
-		return nil, fmt.Errorf("list tables: %w", err)
-	}
-	for _, t := range tables {
-		if t.Name == n.QuotaTable() {
-			h.table = t
+	h := &qHave{quotas: map[string]QuotaObject{}, limits: map[string]expr.Limit{}, chains: map[string]*nftables.Chain{},
+		base: map[string]*nftables.Chain{}, rules: map[string][]*nftables.Rule{}}
+	fam := n.quotaFamily()
+	for _, f := range []nftables.TableFamily{nftables.TableFamilyINet, nftables.TableFamilyNetdev} {
+		tables, err := c.ListTablesOfFamily(f)
+		if err != nil {
+			return nil, fmt.Errorf("list tables: %w", err)
+		}
+		for _, t := range tables {
+			switch {
+			case t.Name != n.QuotaTable():
+			case f == fam:
+				h.table = t
+			default:
+				h.other = t
+			}
 		}
 	}
 	if h.table == nil {
@@ -218,7 +234,7 @@ func (n *NFTables) readQuotaTable(c *nftables.Conn) (*qHave, error) {
 			}
 		}
 	}
-	chains, err := c.ListChainsOfTableFamily(nftables.TableFamilyINet)
+	chains, err := c.ListChainsOfTableFamily(fam)
 	if err != nil {
 		return nil, fmt.Errorf("list chains: %w", err)
 	}
@@ -226,15 +242,16 @@ func (n *NFTables) readQuotaTable(c *nftables.Conn) (*qHave, error) {
 		if ch.Table == nil || ch.Table.Name != h.table.Name {
 			continue
 		}
-		h.chains[ch.Name] = ch
-		if ch.Name == qChainForward {
-			rules, err := c.GetRules(h.table, ch)
-			if err != nil {
-				return nil, fmt.Errorf("list rules: %w", err)
-			}
-			h.fwdOK = ch.Hooknum != nil && *ch.Hooknum == *nftables.ChainHookForward &&
-				ch.Priority != nil && *ch.Priority == qPriority && qSameRules(rules, qForwardRules())
+		if ch.Hooknum == nil {
+			h.chains[ch.Name] = ch
+			continue
 		}
+		h.base[ch.Name] = ch
+		rules, err := c.GetRules(h.table, ch)
+		if err != nil {
+			return nil, fmt.Errorf("list rules: %w", err)
+		}
+		h.rules[ch.Name] = rules
 	}
 	return h, nil
 }
@@ -262,22 +279,140 @@ func jumpTarget(e nftables.SetElement) string {
 // qForwardRules are the forward chain's four map lookups.
 func qForwardRules() [][]expr.Any {
 	var out [][]expr.Any
-	for _, m := range qMaps {
-		proto, off, l := byte(unix.NFPROTO_IPV4), uint32(12), uint32(4)
-		if m.v6 {
-			proto, off, l = unix.NFPROTO_IPV6, 8, 16
-		}
-		if m.down {
-			off += l
-		}
-		out = append(out, []expr.Any{
-			&expr.Meta{Key: expr.MetaKeyNFPROTO, Register: 1},
-			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{proto}},
-			&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: off, Len: l},
-			&expr.Lookup{SourceRegister: 1, SetName: m.name, DestRegister: 0, IsDestRegSet: true},
-		})
+	for i := range qMaps {
+		out = append(out, qMapRule(i, false))
 	}
 	return out
+}
+
+// qMapRule is map i's lookup (`ip daddr vmap @down4` ...), after a test of
+// the family: of the packet (nfproto, inet) or of the frame (netdev).
+func qMapRule(i int, netdev bool) []expr.Any {
+	m := qMaps[i]
+	proto, off, l := byte(unix.NFPROTO_IPV4), uint32(12), uint32(4)
+	et := uint16(ethertypeV4)
+	if m.v6 {
+		proto, off, l, et = unix.NFPROTO_IPV6, 8, 16, ethertypeV6
+	}
+	if m.down {
+		off += l
+	}
+	r := []expr.Any{
+		&expr.Meta{Key: expr.MetaKeyNFPROTO, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{proto}},
+	}
+	if netdev {
+		r = etherMatch(et)
+	}
+	return append(r,
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: off, Len: l},
+		&expr.Lookup{SourceRegister: 1, SetName: m.name, DestRegister: 0, IsDestRegSet: true})
+}
+
+// quotaFamily is the quota table's family: inet (forward hook), or, in
+// the netdev placement, netdev.
+func (n *NFTables) quotaFamily() nftables.TableFamily {
+	if n.netdev != nil {
+		return nftables.TableFamilyNetdev
+	}
+	return nftables.TableFamilyINet
+}
+
+// qBase is one base chain of the quota table.
+type qBase struct {
+	name   string
+	hook   *nftables.ChainHook
+	device string
+	prio   nftables.ChainPriority
+	rules  [][]expr.Any
+	maps   []int // the qMaps index each rule looks up (-1: none)
+}
+
+// sameBase compares a listed chain with the wanted one (the library
+// lists no device: the name carries it).
+func sameBase(have *nftables.Chain, b qBase) bool {
+	return have.Hooknum != nil && *have.Hooknum == *b.hook && have.Priority != nil && *have.Priority == b.prio &&
+		have.Type == nftables.ChainTypeFilter
+}
+
+// add queues the chain and its rules; maps, when the maps are made in the
+// same batch, gives their IDs.
+func (b qBase) add(c *nftables.Conn, t *nftables.Table, maps *[4]*nftables.Set) {
+	pol := nftables.ChainPolicyAccept
+	prio := b.prio
+	cc := c.AddChain(&nftables.Chain{Name: b.name, Table: t, Type: nftables.ChainTypeFilter, Hooknum: b.hook,
+		Priority: &prio, Policy: &pol, Device: b.device})
+	for i, r := range b.rules {
+		if maps != nil && b.maps[i] >= 0 {
+			r[len(r)-1].(*expr.Lookup).SetID = maps[b.maps[i]].ID
+		}
+		c.AddRule(&nftables.Rule{Table: t, Chain: cc, Exprs: r})
+	}
+}
+
+// quotaBaseChains are the base chains the table needs: the forward hook's,
+// or per LAN device an ingress chain (uploads) and an egress chain
+// (downloads) that skip, as the counting chains do, what does not cross
+// the router (LAN to LAN, link-local, the router's own addresses,
+// broadcast, multicast): DHCP, DNS and LuCI stay reachable.
+func (n *NFTables) quotaBaseChains() (map[string]qBase, error) {
+	if n.netdev == nil {
+		b := qBase{name: qChainForward, hook: nftables.ChainHookForward, prio: qPriority, rules: qForwardRules(), maps: []int{0, 1, 2, 3}}
+		return map[string]qBase{b.name: b}, nil
+	}
+	sc, err := n.netdevScope()
+	if err != nil {
+		return nil, fmt.Errorf("nftables: quota chains: %w", err)
+	}
+	out := map[string]qBase{}
+	for _, dir := range []string{"upload", "download"} {
+		var rules [][]expr.Any
+		var maps []int
+		for _, v6 := range []bool{false, true} {
+			et := uint16(ethertypeV4)
+			if v6 {
+				et = ethertypeV6
+			}
+			proto := func(ex []expr.Any) []expr.Any { return append(etherMatch(et), ex...) }
+			var local []netip.Prefix
+			for _, p := range sc.prefixes {
+				if p.Addr().Is6() == v6 && !p.Addr().Is4In6() {
+					local = append(local, p.Masked())
+				}
+			}
+			if v6 {
+				local = append(local, netip.MustParsePrefix("fe80::/10"))
+			}
+			for _, p := range local {
+				rules = append(rules, proto(append(prefixMatch(p, dir == "upload"), &expr.Verdict{Kind: expr.VerdictReturn})))
+				maps = append(maps, -1)
+			}
+			if dir == "upload" {
+				rules = append(rules, proto(fibType(false, expr.CmpOpNeq, rtnUnicast)))
+			} else {
+				rules = append(rules, proto(fibType(true, expr.CmpOpEq, rtnLocal)))
+			}
+			maps = append(maps, -1)
+			for i, m := range qMaps {
+				if m.v6 == v6 && m.down == (dir == "download") {
+					rules = append(rules, qMapRule(i, true))
+					maps = append(maps, i)
+				}
+			}
+		}
+		for _, d := range sc.devices {
+			b := qBase{name: "qin_" + d, hook: nftables.ChainHookIngress, device: d, prio: qNetdevPriority, maps: maps}
+			if dir == "download" {
+				b.name, b.hook = "qout_"+d, nftables.ChainHookEgress
+			}
+			b.rules = make([][]expr.Any, len(rules))
+			for i, r := range rules {
+				b.rules[i] = append([]expr.Any(nil), r...)
+			}
+			out[b.name] = b
+		}
+	}
+	return out, nil
 }
 
 // qChainRules are a combination chain's rules.
@@ -314,7 +449,7 @@ func qLimit(kbit uint64) expr.Limit {
 // is made again whole, in one batch. Objects only added or only removed
 // are not a reason: those go in and out by themselves.
 func needsRebuild(h *qHave, w qWant) bool {
-	if h.table == nil || !h.fwdOK {
+	if h.table == nil {
 		return true
 	}
 	for i := range h.maps {
@@ -356,7 +491,7 @@ func (n *NFTables) PlanQuotas(ctx context.Context, plan func(map[string]QuotaObj
 	defer c.CloseLasting()
 	h, err := n.readQuotaTable(c)
 	if err != nil {
-		return ch, fmt.Errorf("nftables: read inet %s: %w", n.QuotaTable(), err)
+		return ch, fmt.Errorf("nftables: read %s: %w", n.QuotaTable(), err)
 	}
 	if err := ctx.Err(); err != nil {
 		return ch, err
@@ -366,19 +501,28 @@ func (n *NFTables) PlanQuotas(ctx context.Context, plan func(map[string]QuotaObj
 	if err != nil {
 		return ch, err
 	}
+	if h.other != nil {
+		c.DelTable(h.other)
+	}
 	if len(rules) == 0 {
-		if h.table == nil {
+		if h.table == nil && h.other == nil {
 			return ch, nil
 		}
-		c.DelTable(h.table)
+		if h.table != nil {
+			c.DelTable(h.table)
+		}
 		if err := c.Flush(); err != nil {
-			return ch, fmt.Errorf("nftables: delete inet %s: %w", n.QuotaTable(), err)
+			return ch, fmt.Errorf("nftables: delete %s: %w", n.QuotaTable(), err)
 		}
 		ch.Batches = 1
 		return ch, nil
 	}
+	base, err := n.quotaBaseChains()
+	if err != nil {
+		return ch, err
+	}
 	if needsRebuild(h, w) {
-		if err := n.rebuildQuotas(c, h, w); err != nil {
+		if err := n.rebuildQuotas(c, h, w, base); err != nil {
 			return ch, err
 		}
 		ch.Rebuilt, ch.Batches = true, 1
@@ -386,6 +530,9 @@ func (n *NFTables) PlanQuotas(ctx context.Context, plan func(map[string]QuotaObj
 	}
 	t := h.table
 	msgs := 0
+	if h.other != nil {
+		msgs++
+	}
 	// New objects first (their chains refer to them), objects no longer
 	// wanted last (after the chains and elements that refer to them).
 	for name, r := range w.objs {
@@ -431,8 +578,28 @@ func (n *NFTables) PlanQuotas(ctx context.Context, plan func(map[string]QuotaObj
 		ch.Elements += len(add) + len(del)
 		msgs += len(add) + len(del)
 	}
+	// Base chains (the forward hook's, or the LAN devices' in the netdev
+	// placement: devices come and go) follow their wanted form; they hold
+	// no state.
+	for name, b := range base {
+		have := h.base[name]
+		if have != nil && sameBase(have, b) && qSameRules(h.rules[name], b.rules) {
+			continue
+		}
+		if have != nil {
+			c.DelChain(have)
+		}
+		b.add(c, t, nil)
+		msgs++
+	}
+	for name, cc := range h.base {
+		if _, ok := base[name]; !ok {
+			c.DelChain(cc)
+			msgs++
+		}
+	}
 	for name, cc := range h.chains {
-		if name != qChainForward && w.chains[name] == nil {
+		if w.chains[name] == nil {
 			c.DelChain(cc)
 			msgs++
 		}
@@ -453,7 +620,7 @@ func (n *NFTables) PlanQuotas(ctx context.Context, plan func(map[string]QuotaObj
 		return ch, nil
 	}
 	if err := c.Flush(); err != nil {
-		return ch, fmt.Errorf("nftables: update inet %s: %w", n.QuotaTable(), err)
+		return ch, fmt.Errorf("nftables: update %s: %w", n.QuotaTable(), err)
 	}
 	ch.Batches = 1
 	return ch, nil
@@ -463,11 +630,11 @@ func (n *NFTables) PlanQuotas(ctx context.Context, plan func(map[string]QuotaObj
 // in the same transaction: no packet sees it half made). Objects start
 // from the ledger's count, or, where the kernel's own is larger and not
 // of an older period, from that.
-func (n *NFTables) rebuildQuotas(c *nftables.Conn, h *qHave, w qWant) error {
+func (n *NFTables) rebuildQuotas(c *nftables.Conn, h *qHave, w qWant, base map[string]qBase) error {
 	if h.table != nil {
 		c.DelTable(h.table)
 	}
-	t := c.AddTable(&nftables.Table{Name: n.QuotaTable(), Family: nftables.TableFamilyINet})
+	t := c.AddTable(&nftables.Table{Name: n.QuotaTable(), Family: n.quotaFamily()})
 	names := make([]string, 0, len(w.objs))
 	for name := range w.objs {
 		names = append(names, name)
@@ -514,15 +681,16 @@ func (n *NFTables) rebuildQuotas(c *nftables.Conn, h *qHave, w qWant) error {
 			return err
 		}
 	}
-	pol := nftables.ChainPolicyAccept
-	fwd := c.AddChain(&nftables.Chain{Name: qChainForward, Table: t, Type: nftables.ChainTypeFilter,
-		Hooknum: nftables.ChainHookForward, Priority: ptrPriority(qPriority), Policy: &pol})
-	for i, r := range qForwardRules() {
-		r[3].(*expr.Lookup).SetID = maps[i].ID
-		c.AddRule(&nftables.Rule{Table: t, Chain: fwd, Exprs: r})
+	names = names[:0]
+	for name := range base {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		base[name].add(c, t, &maps)
 	}
 	if err := c.Flush(); err != nil {
-		return fmt.Errorf("nftables: make inet %s: %w", n.QuotaTable(), err)
+		return fmt.Errorf("nftables: make %s: %w", n.QuotaTable(), err)
 	}
 	return nil
 }

@@ -184,3 +184,53 @@ func TestQuotaKernelMembership(t *testing.T) {
 		t.Errorf("q_kids after a quota was removed: %d", got)
 	}
 }
+
+// In the netdev placement the quotas sit on the LAN devices' hooks, where
+// flow offloading cannot take packets past them: uploads on ingress (IP
+// bytes), downloads on egress (Ethernet frames: 14 bytes more per
+// packet). The router itself stays reachable; a second sync changes
+// nothing; a change of placement moves the table.
+func TestQuotaKernelNetdev(t *testing.T) {
+	lan := testlan.New(t, testlan.Options{NumHosts: 2})
+	b := dynBackend(t, lan, "netdev", 0, false)
+	h1, h2 := lan.Hosts[0], lan.Hosts[1]
+	nftSync(t, b, h1.IP4, h1.IP6, h2.IP4)
+	r4 := uint64(testlan.EchoPacketBytes(lan.Internet4, 1000))
+	frame := r4 + 14
+	rule := netfilter.QuotaRule{Name: "q_h1", Bytes: 3*frame + 2*r4 + 10, Down: true, Up: true, Addrs: []netip.Addr{h1.IP4, h1.IP6}}
+	if ch := syncQuotas(t, b, rule); !ch.Rebuilt {
+		t.Fatalf("first sync: %+v", ch)
+	}
+	if ch := syncQuotas(t, b, rule); ch.Batches != 0 {
+		t.Fatalf("second sync changed something: %+v", ch)
+	}
+	out := lan.Run(t, lan.Router, "nft", "list", "table", "netdev", b.QuotaTable())
+	for _, s := range []string{"hook ingress device", "hook egress device", "ip saddr vmap @up4", "ip daddr vmap @down4"} {
+		if !strings.Contains(out, s) {
+			t.Errorf("netdev quota table lacks %q:\n%s", s, out)
+		}
+	}
+	h1.Ping(t, lan.Internet4, 1000, 2) // 2 requests up (IP bytes), 2 replies down (frames)
+	h1.Ping(t, lan.RouterLAN4, 1000, 3)
+	h1.Ping(t, lan.RouterLAN6, 1000, 3)
+	if got := quotaObjects(t, b)["q_h1"].Consumed; got != 2*r4+2*frame {
+		t.Fatalf("consumed %d, want %d: the router's own traffic is not under quota", got, 2*r4+2*frame)
+	}
+	// One more request fits, its reply crosses the allowance.
+	if got := pingLossy(t, lan, h1, lan.Internet4, 1000, 3); got.Received != 0 {
+		t.Fatalf("past the allowance: %+v", got)
+	}
+	h1.Ping(t, lan.RouterLAN4, 100, 2)
+	h2.Ping(t, lan.Internet4, 1000, 3)
+	// The forward placement's backend takes the table over (placement
+	// changed): the netdev one goes.
+	fwd, err := netfilter.NewNFTables(netfilter.NFTablesOptions{ChainPrefix: "TRANSFEROMETER", IPv6: true, NetNS: routerNS(t, lan)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	syncQuotas(t, fwd, rule)
+	tables := lan.Run(t, lan.Router, "nft", "list", "tables")
+	if !strings.Contains(tables, "table inet "+b.QuotaTable()) || strings.Contains(tables, "table netdev "+b.QuotaTable()) {
+		t.Fatalf("after the placement change: %s", tables)
+	}
+}
