@@ -68,8 +68,10 @@ func download(t *testing.T, lan *testlan.LAN, h *testlan.Host, dst netip.Addr, p
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	addr := net.JoinHostPort(dst.String(), strconv.Itoa(port))
-	srv := lan.Exec(ctx, lan.WAN, os.Args[0], "-test.run=^TestQuotaHelperProcess$")
+	srv := lan.Exec(ctx, lan.WAN, helperBinary(t), "-test.run=^TestQuotaHelperProcess$")
 	srv.Env = append(os.Environ(), helperEnv+"=serve", "QUOTA_ADDR="+addr, "QUOTA_SIZE="+strconv.FormatInt(size, 10))
+	var srvErr strings.Builder
+	srv.Stderr = &srvErr
 	out, err := srv.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -80,9 +82,10 @@ func download(t *testing.T, lan *testlan.LAN, h *testlan.Host, dst netip.Addr, p
 	defer func() { _ = srv.Process.Kill(); _ = srv.Wait() }()
 	line, err := bufio.NewReader(out).ReadString('\n')
 	if err != nil || !strings.HasPrefix(line, "listening") {
-		t.Fatalf("helper server: %q %v", line, err)
+		_ = srv.Wait()
+		t.Fatalf("helper server: %q %v %s", line, err, srvErr.String())
 	}
-	cli := lan.Exec(ctx, h.NS, os.Args[0], "-test.run=^TestQuotaHelperProcess$")
+	cli := lan.Exec(ctx, h.NS, helperBinary(t), "-test.run=^TestQuotaHelperProcess$")
 	cli.Env = append(os.Environ(), helperEnv+"=recv", "QUOTA_ADDR="+addr)
 	b, err := cli.Output()
 	if err != nil {
@@ -97,6 +100,17 @@ func download(t *testing.T, lan *testlan.LAN, h *testlan.Host, dst netip.Addr, p
 }
 
 const helperEnv = "TRANSFEROMETER_QUOTA_HELPER"
+
+// helperBinary is this test binary, by the path the kernel knows it by
+// (in the guest, argv[0] names a path the namespaces do not see).
+func helperBinary(t *testing.T) string {
+	t.Helper()
+	p, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
 
 // TestQuotaHelperProcess is not a test: download runs the test binary
 // with it as a TCP server or receiver inside a namespace. Without the
@@ -206,7 +220,7 @@ func upload(t *testing.T, lan *testlan.LAN, h *testlan.Host, dst netip.Addr, por
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	addr := net.JoinHostPort(dst.String(), strconv.Itoa(port))
-	srv := lan.Exec(ctx, lan.WAN, os.Args[0], "-test.run=^TestQuotaHelperProcess$")
+	srv := lan.Exec(ctx, lan.WAN, helperBinary(t), "-test.run=^TestQuotaHelperProcess$")
 	srv.Env = append(os.Environ(), helperEnv+"=sink", "QUOTA_ADDR="+addr)
 	out, err := srv.StdoutPipe()
 	if err != nil {
@@ -220,7 +234,7 @@ func upload(t *testing.T, lan *testlan.LAN, h *testlan.Host, dst netip.Addr, por
 	if line, err := rd.ReadString('\n'); err != nil || !strings.HasPrefix(line, "listening") {
 		t.Fatalf("helper sink: %q %v", line, err)
 	}
-	cli := lan.Exec(ctx, h.NS, os.Args[0], "-test.run=^TestQuotaHelperProcess$")
+	cli := lan.Exec(ctx, h.NS, helperBinary(t), "-test.run=^TestQuotaHelperProcess$")
 	cli.Env = append(os.Environ(), helperEnv+"=send", "QUOTA_ADDR="+addr, "QUOTA_SIZE="+strconv.FormatInt(size, 10))
 	if b, err := cli.CombinedOutput(); err != nil {
 		t.Fatalf("helper sender: %v %s", err, b)

@@ -428,8 +428,12 @@ func (c *Core) syncQuotas(ctx context.Context, tx *txn) {
 	if err != nil {
 		tx.warnings = append(tx.warnings, Warning{Code: "quota_kernel", Message: "quotas are not enforced: " + err.Error()})
 	}
-	if len(c.settings.Quotas) > 0 && c.chosen().Offload.Software {
-		tx.warnings = append(tx.warnings, Warning{Code: "quota_offload", Message: "Software flow offloading is on: established flows skip the forward hook where quotas are enforced, so a device can go past its allowance. Turn flow offloading off in Network → Firewall for exact quotas."})
+	switch off := c.chosen().Offload; {
+	case len(c.settings.Quotas) == 0:
+	case off.Hardware:
+		tx.warnings = append(tx.warnings, Warning{Code: "quota_offload", Message: "Hardware flow offloading is on: offloaded flows never reach the CPU, so no quota sees them and a device can go past its allowance. Turn it off in Network → Firewall for quotas that hold."})
+	case off.Software && c.Placement() == netfilter.PlacementForward:
+		tx.warnings = append(tx.warnings, Warning{Code: "quota_offload", Message: "Software flow offloading is on and quotas are enforced in the forward hook, which established flows skip: a device can go past its allowance. Use the netdev placement (Linux 5.16 or later; placement 'auto' picks it) or turn offloading off in Network → Firewall."})
 	}
 	tx.quotas = sts
 }
