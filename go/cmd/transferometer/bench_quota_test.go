@@ -17,9 +17,16 @@ import (
 // direction, then the device's own chain) and one quota shared by all 254.
 // 1 and 4 TCP streams, median of 3 interleaved rounds
 // (TRANSFEROMETER_BENCH_ROUNDS). Run with -benchtime=1x.
-func BenchmarkQuotaForwarding(b *testing.B) {
+func BenchmarkQuotaForwarding(b *testing.B) { quotaForwarding(b, "nftables") }
+
+// BenchmarkQuotaForwardingNetdev is BenchmarkQuotaForwarding in the
+// netdev placement: counting and quotas on br-lan's port (no flowtable:
+// this kernel has none).
+func BenchmarkQuotaForwardingNetdev(b *testing.B) { quotaForwarding(b, "netdev") }
+
+func quotaForwarding(b *testing.B, variant string) {
 	testlan.RequireTools(b, "iperf3")
-	br := newBenchRig(b, "nftables", 1)
+	br := newBenchRig(b, variant, 1)
 	h := br.lan.Hosts[0]
 	persist := filepath.Join(b.TempDir(), "persist")
 	stop := startIperfServer(b, br.lan.WAN, br.lan.Internet4.String())
@@ -60,9 +67,9 @@ func BenchmarkQuotaForwarding(b *testing.B) {
 		runs  map[int][]float64
 	}
 	configs := []*config{
-		{name: "nftables/hosts=254/quotas=none", setup: with("")},
-		{name: "nftables/hosts=254/quotas=per-device", setup: with("config quota 'each'\n\toption limit '1TB'\n")},
-		{name: "nftables/hosts=254/quotas=one-shared", setup: with(group.String())},
+		{name: variant + "/hosts=254/quotas=none", setup: with("")},
+		{name: variant + "/hosts=254/quotas=per-device", setup: with("config quota 'each'\n\toption limit '1TB'\n")},
+		{name: variant + "/hosts=254/quotas=one-shared", setup: with(group.String())},
 	}
 	load := loadavg()
 	for round := 0; round < benchRounds(b); round++ {
