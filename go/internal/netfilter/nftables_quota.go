@@ -17,7 +17,7 @@ import (
 )
 
 // Quotas are enforced in a table of their own, `table inet
-// <prefix>_quota`: an inet table, because one quota is one kernel object
+// <prefix>_quota` (netdev placement: below): an inet table, because one quota is one kernel object
 // that an allowance's IPv4 and IPv6 addresses use up together, and a named
 // object is visible only inside its table. The table:
 //
@@ -45,6 +45,17 @@ import (
 // (forward hook, same length), so ledger and kernel agree to the byte.
 // Only forwarded traffic is stopped: DHCP, DNS and LuCI are the router's
 // own (input hook) and keep working.
+//
+// In the netdev placement (flow offloading takes established flows past
+// the forward hook) the same objects, maps and chains are in `table netdev
+// <prefix>_quota`, and the base chains are per LAN device: qin_<dev>
+// (ingress, uploads by source) and qout_<dev> (egress, downloads by
+// destination), below the counting chains' priority and the flowtable's,
+// each first passing what the counting chains pass (LAN to LAN,
+// link-local, the router's own addresses, broadcast, multicast). Egress
+// sees Ethernet frames: there a download uses the allowance 14 bytes a
+// packet faster than the ledger counts it. The table moves with the
+// placement.
 
 // QuotaRule is one quota instance the kernel is to enforce.
 type QuotaRule struct {
