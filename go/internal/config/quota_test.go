@@ -145,3 +145,23 @@ func TestQuotaSections(t *testing.T) {
 		t.Errorf("65 quota sections: %v, want an error", err)
 	}
 }
+
+// FuzzParseSize: whatever is taken is above 0 and reads back through
+// FormatSize; nothing panics.
+func FuzzParseSize(f *testing.F) {
+	for _, s := range []string{"5MB", "1.5GiB", "0", "18446744073709551615", "1..5kB", "5 MB", ".5", "9999999999999999999999TB"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n, err := ParseSize(s)
+		if err != nil {
+			return
+		}
+		if n == 0 {
+			t.Fatalf("%q taken as 0", s)
+		}
+		if back, err := ParseSize(FormatSize(n)); err != nil || back != n {
+			t.Fatalf("%q = %d, FormatSize %q reads back as %d, %v", s, n, FormatSize(n), back, err)
+		}
+	})
+}
