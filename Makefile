@@ -241,6 +241,7 @@ bench-offload: deps build
 fuzz:
 	cd go && $(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=$(FUZZTIME) ./internal/uci
 	cd go && $(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=$(FUZZTIME) ./internal/ipaddr
+	cd go && $(GO) test -run='^$$' -fuzz=FuzzParseSize -fuzztime=$(FUZZTIME) ./internal/config
 
 # Unit tests as a MIPS router (32-bit little-endian, softfloat) and an ARM64
 # one run them, under qemu-user. Every package takes part except:
