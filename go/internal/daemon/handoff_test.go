@@ -4,8 +4,8 @@ import (
 	"context"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/transferometer/transferometer/internal/counter"
 	"github.com/transferometer/transferometer/internal/handoff"
@@ -44,29 +44,22 @@ func TestDaemonAppliesHandedOverEvents(t *testing.T) {
 	sp.Close()
 	f := netfilter.NewFake()
 	core := openFake(t, s, dir, f, nil)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	never := make(chan time.Time)
-	go func() {
-		done <- Run(ctx, Options{Core: core, ConfigDir: dir, Log: testWriter{t},
-			Neighbours: func() ([]neigh.Entry, error) { return nil, nil },
-			Watch:      func(ctx context.Context, fn func(neigh.Event)) error { <-ctx.Done(); return nil },
-			Tick:       func(time.Duration) (<-chan time.Time, func()) { return never, func() {} }})
-	}()
-	rules := func(ip netip.Addr, want bool) {
-		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
-		for f.Has(counter.HostKey(counter.Download, ip)) != want {
-			if time.Now().After(deadline) {
-				t.Fatalf("rules for %v: want %v", ip, want)
-			}
-			time.Sleep(5 * time.Millisecond)
+	stop := runDaemon(t, Options{Core: core, ConfigDir: dir,
+		Neighbours: func() ([]neigh.Entry, error) { return nil, nil },
+		Watch:      func(ctx context.Context, fn func(neigh.Event)) error { <-ctx.Done(); return nil }})
+	// The replay is done when the spool is emptied, after the last event:
+	// ip3's rules are absent before its arp-add as after its arp-del, so
+	// only the spool says the replay has got past both.
+	spool := filepath.Join(s.DBDir, handoff.SpoolName)
+	waitFor(t, "the spool replayed and emptied", func() bool {
+		st, err := os.Stat(spool)
+		return err == nil && st.Size() == 0
+	})
+	for ip, want := range map[netip.Addr]bool{ip1: true, ip2: true, ip3: false} {
+		if f.Has(counter.HostKey(counter.Download, ip)) != want {
+			t.Fatalf("after the replay, rules for %v: want %v", ip, want)
 		}
 	}
-	rules(ip1, true)
-	rules(ip2, true)
-	rules(ip3, false)
 	h, _, err := ledger.Store{Dir: s.DBDir}.Peek()
 	if err != nil {
 		t.Fatal(err)
@@ -79,26 +72,23 @@ func TestDaemonAppliesHandedOverEvents(t *testing.T) {
 	}
 
 	// While it runs: this process is the daemon the socket answers for.
-	deadline := time.Now().Add(10 * time.Second)
-	for handoff.CheckSocket(s.DBDir) != nil && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitFor(t, "the handoff socket", func() bool { return handoff.CheckSocket(s.DBDir) == nil })
+	ctx := context.Background()
 	if err := handoff.Send(ctx, s.DBDir, os.Getpid(), handoff.Message{Action: "arp-add", MAC: mac2, Addr: ip3}); err != nil {
 		t.Fatal(err)
 	}
-	rules(ip3, true)
+	waitRules(t, f, ip3, true)
 	if err := handoff.Send(ctx, s.DBDir, os.Getpid(), handoff.Message{Action: "arp-del", MAC: mac2, Addr: ip3}); err != nil {
 		t.Fatal(err)
 	}
-	rules(ip3, false)
-	cancel()
-	if err := <-done; err != nil {
+	waitRules(t, f, ip3, false)
+	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
-	if st, err := os.Stat(s.DBDir + "/" + handoff.SpoolName); err != nil || st.Size() != 0 {
+	if st, err := os.Stat(spool); err != nil || st.Size() != 0 {
 		t.Fatalf("spool after the daemon: %v %v", st, err)
 	}
-	if _, err := os.Lstat(s.DBDir + "/" + handoff.SocketName); !os.IsNotExist(err) {
+	if _, err := os.Lstat(filepath.Join(s.DBDir, handoff.SocketName)); !os.IsNotExist(err) {
 		t.Fatalf("socket left after the daemon stopped: %v", err)
 	}
 }
