@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -52,25 +51,14 @@ func TestHangingWebhookDoesNotBlockCounting(t *testing.T) {
 		Direction: config.QuotaBoth, Action: config.QuotaNone, Notify: []int{50}}}
 	f := netfilter.NewFake()
 	core := openFake(t, s, dir, f, nil)
-	ticks, never := make(chan time.Time), make(chan time.Time)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- Run(ctx, Options{Core: core, ConfigDir: dir, Log: testWriter{t},
-			Neighbours: func() ([]neigh.Entry, error) { return []neigh.Entry{{MAC: mac, Addr: ip}}, nil },
-			Tick: func(d time.Duration) (<-chan time.Time, func()) {
-				if d == s.RefreshInterval {
-					return ticks, func() {}
-				}
-				return never, func() {}
-			},
-			deliverer: func(d *alert.Deliverer) { d.WebhookTimeout = time.Hour },
-		})
-	}()
+	ticks := make(chan time.Time)
+	stop := runDaemon(t, Options{Core: core, ConfigDir: dir,
+		Neighbours: func() ([]neigh.Entry, error) { return []neigh.Entry{{MAC: mac, Addr: ip}}, nil },
+		Tick:       tickOn(s.RefreshInterval, ticks),
+		deliverer:  func(d *alert.Deliverer) { d.WebhookTimeout = time.Hour },
+	})
 	ticks <- time.Now()
-	for !f.Traffic(counter.HostKey(counter.Download, ip), 1, 600) {
-		time.Sleep(time.Millisecond)
-	}
+	waitFor(t, "the host seeded", func() bool { return f.Traffic(counter.HostKey(counter.Download, ip), 1, 600) })
 	ticks <- time.Now() // 600 of 1000: the 50 % threshold
 	select {
 	case <-arrived:
@@ -94,8 +82,7 @@ func TestHangingWebhookDoesNotBlockCounting(t *testing.T) {
 	if err != nil || len(es) != 1 || es[0].Alert.Percent != 50 {
 		t.Fatalf("outbox %+v %v: the alert waits while its post hangs", es, err)
 	}
-	cancel()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
 	mu.Lock()

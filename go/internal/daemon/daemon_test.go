@@ -192,19 +192,10 @@ func TestDisabledWhileRunning(t *testing.T) {
 	core := openFake(t, s, dir, f, nil)
 	mac, _ := macaddr.Parse("02:77:00:00:00:01")
 	ip := netip.MustParseAddr("10.77.0.11")
-	ticks, never := make(chan time.Time), make(chan time.Time)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- Run(ctx, Options{Core: core, ConfigDir: dir, Log: testWriter{t},
-			Neighbours: func() ([]neigh.Entry, error) { return []neigh.Entry{{MAC: mac, Addr: ip}}, nil },
-			Tick: func(d time.Duration) (<-chan time.Time, func()) {
-				if d == s.RefreshInterval {
-					return ticks, func() {}
-				}
-				return never, func() {}
-			}})
-	}()
+	ticks := make(chan time.Time)
+	stop := runDaemon(t, Options{Core: core, ConfigDir: dir,
+		Neighbours: func() ([]neigh.Entry, error) { return []neigh.Entry{{MAC: mac, Addr: ip}}, nil },
+		Tick:       tickOn(s.RefreshInterval, ticks)})
 	ticks <- time.Now()
 	if !f.Traffic(counter.HostKey(counter.Download, ip), 1, 500) {
 		t.Fatal("not seeded")
@@ -224,8 +215,7 @@ func TestDisabledWhileRunning(t *testing.T) {
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
-	cancel()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
 	_, tr, err := (ledger.Store{Dir: s.PersistDir}).Peek()

@@ -46,41 +46,23 @@ func TestDaemonAppliesNeighbourAnnouncements(t *testing.T) {
 	mac, _ := macaddr.Parse("02:77:00:00:00:01")
 	ip := netip.MustParseAddr("10.77.0.11")
 	announce := make(chan neigh.Event)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	never := make(chan time.Time)
-	go func() {
-		done <- Run(ctx, Options{Core: core, ConfigDir: dir, Log: testWriter{t},
-			Neighbours: func() ([]neigh.Entry, error) { return nil, nil },
-			Watch: func(ctx context.Context, fn func(neigh.Event)) error {
-				for {
-					select {
-					case <-ctx.Done():
-						return nil
-					case e := <-announce:
-						fn(e)
-					}
+	stop := runDaemon(t, Options{Core: core, ConfigDir: dir,
+		Neighbours: func() ([]neigh.Entry, error) { return nil, nil },
+		Watch: func(ctx context.Context, fn func(neigh.Event)) error {
+			for {
+				select {
+				case <-ctx.Done():
+					return nil
+				case e := <-announce:
+					fn(e)
 				}
-			},
-			Tick: func(time.Duration) (<-chan time.Time, func()) { return never, func() {} }})
-	}()
-	has := func(want bool) {
-		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
-		for f.Has(counter.HostKey(counter.Download, ip)) != want {
-			if time.Now().After(deadline) {
-				t.Fatalf("rules for %v: want %v", ip, want)
 			}
-			time.Sleep(5 * time.Millisecond)
-		}
-	}
+		}})
 	announce <- neigh.Event{Entry: neigh.Entry{MAC: mac, Addr: ip}}
-	has(true)
+	waitRules(t, f, ip, true)
 	announce <- neigh.Event{Entry: neigh.Entry{Addr: ip}, Gone: true}
-	has(false)
-	cancel()
-	if err := <-done; err != nil {
+	waitRules(t, f, ip, false)
+	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -95,26 +77,16 @@ func TestLostAnnouncementRepairedAtCollection(t *testing.T) {
 	ip := netip.MustParseAddr("10.77.0.11")
 	var table []neigh.Entry // what the kernel's table holds
 	var mu sync.Mutex
-	ticks, never := make(chan time.Time), make(chan time.Time)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() {
-		done <- Run(ctx, Options{Core: core, ConfigDir: dir, Log: testWriter{t},
-			Neighbours: func() ([]neigh.Entry, error) {
-				mu.Lock()
-				defer mu.Unlock()
-				return append([]neigh.Entry(nil), table...), nil
-			},
-			// The watch hears nothing: every announcement is lost.
-			Watch: func(ctx context.Context, fn func(neigh.Event)) error { <-ctx.Done(); return nil },
-			Tick: func(d time.Duration) (<-chan time.Time, func()) {
-				if d == s.RefreshInterval {
-					return ticks, func() {}
-				}
-				return never, func() {}
-			}})
-	}()
+	ticks := make(chan time.Time)
+	stop := runDaemon(t, Options{Core: core, ConfigDir: dir,
+		Neighbours: func() ([]neigh.Entry, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			return append([]neigh.Entry(nil), table...), nil
+		},
+		// The watch hears nothing: every announcement is lost.
+		Watch: func(ctx context.Context, fn func(neigh.Event)) error { <-ctx.Done(); return nil },
+		Tick:  tickOn(s.RefreshInterval, ticks)})
 	ticks <- time.Now() // started, with an empty table
 	mu.Lock()
 	table = []neigh.Entry{{MAC: mac, Addr: ip}}
@@ -127,8 +99,7 @@ func TestLostAnnouncementRepairedAtCollection(t *testing.T) {
 	if !f.Has(counter.HostKey(counter.Download, ip)) {
 		t.Fatal("the lost neighbour was not repaired at the collection")
 	}
-	cancel()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
 }
