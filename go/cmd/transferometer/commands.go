@@ -210,16 +210,11 @@ func event(ctx context.Context, cmd string, rest []string, stderr io.Writer) err
 			return badUsage("%s: %v", cmd, err)
 		}
 	}
-	switch cmd {
-	case "arp-add":
-		ev.Kind = account.NeighAdd
-	case "arp-del":
-		ev.Kind = account.NeighDel
-	case "add", "old", "update":
-		ev.Kind = account.LeaseAdd
-	case "del":
-		ev.Kind = account.LeaseDel
+	kind, ok := account.HookKind(cmd)
+	if !ok {
+		return badUsage("unknown event %q", cmd)
 	}
+	ev.Kind = kind
 	if handOver(ctx, cmd, ev, stderr) {
 		return nil
 	}

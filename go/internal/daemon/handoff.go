@@ -140,19 +140,11 @@ func (h *handoffs) pending() bool { return h != nil && h.spool.Len() > 0 }
 // handoffEvent is the core's event for a handed-over message, checked as
 // the hook checks its arguments.
 func handoffEvent(m handoff.Message) (account.Event, error) {
-	ev := account.Event{MAC: m.MAC, Addr: m.Addr}
-	switch m.Action {
-	case "arp-add":
-		ev.Kind = account.NeighAdd
-	case "arp-del":
-		ev.Kind = account.NeighDel
-	case "add", "old", "update":
-		ev.Kind = account.LeaseAdd
-	case "del":
-		ev.Kind = account.LeaseDel
-	default:
-		return ev, fmt.Errorf("unknown action %q", m.Action)
+	kind, ok := account.HookKind(m.Action)
+	if !ok {
+		return account.Event{}, fmt.Errorf("unknown action %q", m.Action)
 	}
+	ev := account.Event{Kind: kind, MAC: m.MAC, Addr: m.Addr}
 	if m.Hostname != "" {
 		h, err := account.ParseHostname(m.Hostname)
 		if err != nil {
