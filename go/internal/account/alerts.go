@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -298,7 +299,7 @@ func decideQuotaAlerts(st *alertState, sts []QuotaStatus, notify map[string][]in
 		if s.State == QuotaBlocked || s.State == QuotaThrottled {
 			state = string(s.State)
 		}
-		if had && old.Key == s.Key && old.State == state && sameInts(old.Thresholds, reached) {
+		if had && old.Key == s.Key && old.State == state && slices.Equal(old.Thresholds, reached) {
 			continue // the steady state: all told already
 		}
 		if !had && len(reached) == 0 && state == "" {
@@ -318,7 +319,7 @@ func decideQuotaAlerts(st *alertState, sts []QuotaStatus, notify map[string][]in
 			base.Name = name(base.MAC)
 		}
 		for _, p := range reached {
-			if hasInt(told.Thresholds, p) {
+			if slices.Contains(told.Thresholds, p) {
 				continue
 			}
 			a := base
@@ -361,34 +362,13 @@ func reachedOf(s QuotaStatus, notify map[string][]int) []int {
 	out := append([]int(nil), s.Crossed...)
 	if s.State == QuotaBlocked || s.State == QuotaThrottled {
 		for _, p := range notify[s.Name] {
-			if !hasInt(out, p) {
+			if !slices.Contains(out, p) {
 				out = append(out, p)
 			}
 		}
 	}
 	sort.Ints(out)
 	return out
-}
-
-func hasInt(list []int, v int) bool {
-	for _, x := range list {
-		if x == v {
-			return true
-		}
-	}
-	return false
-}
-
-func sameInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // maxAlertsFile bounds what is read: the state holds one small entry per

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -204,7 +205,7 @@ func (c *Core) report(ctx context.Context, only *macaddr.MAC, sel string, collec
 		if err != nil {
 			return Report{}, err
 		}
-		if !contains(t.History, sel) {
+		if !slices.Contains(t.History, sel) {
 			return Report{}, fmt.Errorf("%w %q (have: %s)", ErrNoPeriod, sel, strings.Join(periodKeys(t, cur.Key()), ", "))
 		}
 	}
@@ -322,15 +323,6 @@ func periodKeys(t *ledger.Transfer, current string) []string {
 	}
 	sort.Sort(sort.Reverse(sort.StringSlice(keys)))
 	return keys
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // peek reads the ledger without the lock: files are replaced atomically,
