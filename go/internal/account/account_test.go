@@ -65,6 +65,17 @@ func reopen(t *testing.T, c *Core, boot string) *Core {
 	return c2
 }
 
+// powerCut loses what a power cut loses, RAM (db_dir) and the kernel's
+// counters, and opens the core again as the next boot.
+func powerCut(t *testing.T, c *Core, f *netfilter.Fake, boot string) *Core {
+	t.Helper()
+	if err := os.RemoveAll(c.settings.DBDir); err != nil {
+		t.Fatal(err)
+	}
+	f.Flush()
+	return reopen(t, c, boot)
+}
+
 func handle(t *testing.T, c *Core, kind EventKind, mac macaddr.MAC, ip netip.Addr) Outcome {
 	t.Helper()
 	out, err := c.Handle(context.Background(), Event{Kind: kind, MAC: mac, Addr: ip})
@@ -322,11 +333,7 @@ func TestCommitRestoreAcrossReboot(t *testing.T) {
 	handle(t, c, Collect, macaddr.MAC{}, netip.Addr{})
 
 	// Power cut and reboot: RAM (db_dir) and kernel counters are gone.
-	if err := os.RemoveAll(c.settings.DBDir); err != nil {
-		t.Fatal(err)
-	}
-	f.Flush()
-	c2 := reopen(t, c, "boot-2")
+	c2 := powerCut(t, c, f, "boot-2")
 	handle(t, c2, Collect, macaddr.MAC{}, netip.Addr{})
 	if f.Has(up(ipA)) {
 		t.Fatal("an address from before the reboot got rules (no arp-del would ever remove them)")

@@ -90,11 +90,7 @@ func TestThresholdAlertsOnceEach(t *testing.T) {
 	if err := c.Commit(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.RemoveAll(c.settings.DBDir); err != nil {
-		t.Fatal(err)
-	}
-	f.Flush()
-	c = reopen(t, c, "boot-2")
+	c = powerCut(t, c, f, "boot-2")
 	collect(t, c)
 	wantAlerts(t, c, "reboot")
 	handle(t, c, NeighAdd, macA, ipA)
@@ -246,11 +242,7 @@ func TestUndeliveredAlertSurvivesReboot(t *testing.T) {
 	if err := c.Commit(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.RemoveAll(c.settings.DBDir); err != nil {
-		t.Fatal(err)
-	}
-	f.Flush()
-	c = reopen(t, c, "boot-2")
+	c = powerCut(t, c, f, "boot-2")
 	collect(t, c)
 	wantAlerts(t, c, "after the reboot", "threshold/50")
 	collect(t, c)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -162,11 +161,7 @@ func TestHoursSurviveReboot(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Power cut and reboot: RAM and the kernel's counters are gone.
-	if err := os.RemoveAll(c.settings.DBDir); err != nil {
-		t.Fatal(err)
-	}
-	f.Flush()
-	c2 := reopen(t, c, "boot-2")
+	c2 := powerCut(t, c, f, "boot-2")
 	handle(t, c2, NeighAdd, macA, ipA)
 	f.Traffic(down(ipA), 1, 3)
 	at = time.Date(2026, 12, 2, 9, 40, 0, 0, time.UTC)
