@@ -107,12 +107,7 @@ func BenchmarkNFTForwarding(b *testing.B) {
 			}
 		}
 	}
-	type config struct {
-		name  string
-		setup func(b *testing.B)
-		runs  map[int][]float64
-	}
-	configs := []*config{
+	forwardingRounds(b, br, h.NS, []forwardingConfig{
 		{name: "accounting=off", setup: func(b *testing.B) {
 			br.launch(b, br.env(), "teardown")
 			if s := br.save(b); strings.Contains(s, "TRANSFEROMETER") {
@@ -121,26 +116,41 @@ func BenchmarkNFTForwarding(b *testing.B) {
 		}},
 		{name: "iptables-nft/hosts=254", setup: with("nft")},
 		{name: "nftables/hosts=254", setup: with("nftables")},
-	}
+	})
+}
+
+// forwardingConfig is one setup a forwarding benchmark compares.
+type forwardingConfig struct {
+	name  string
+	setup func(b *testing.B)
+}
+
+// forwardingRounds measures iperf3 from ns through the router with one
+// and four streams under each config, the configs taken in turn round
+// after round so that the machine's drift falls on all of them alike,
+// and reports each config and stream count as its own sub-benchmark.
+func forwardingRounds(b *testing.B, br *benchRig, ns string, configs []forwardingConfig) {
+	streams := []int{1, 4}
+	runs := make([]map[int][]float64, len(configs))
 	load := loadavg()
 	for round := 0; round < benchRounds(b); round++ {
-		for _, c := range configs {
+		for i, c := range configs {
 			c.setup(b)
-			if c.runs == nil {
-				c.runs = map[int][]float64{}
+			if runs[i] == nil {
+				runs[i] = map[int][]float64{}
 			}
-			for _, p := range []int{1, 4} {
-				c.runs[p] = append(c.runs[p], iperfStreams(b, br, h.NS, p))
+			for _, p := range streams {
+				runs[i][p] = append(runs[i][p], iperfStreams(b, br, ns, p))
 			}
 		}
 	}
 	loadEnd := loadavg()
-	for _, p := range []int{1, 4} {
-		for _, c := range configs {
-			c, p := c, p
+	for _, p := range streams {
+		for i, c := range configs {
+			r := runs[i][p]
 			b.Run(fmt.Sprintf("streams=%d/%s", p, c.name), func(b *testing.B) {
-				b.Logf("runs: %.2f Gbit/s (load %s → %s)", c.runs[p], load, loadEnd)
-				reportGbps(b, c.runs[p])
+				b.Logf("runs: %.2f Gbit/s (load %s → %s)", r, load, loadEnd)
+				reportGbps(b, r)
 			})
 		}
 	}

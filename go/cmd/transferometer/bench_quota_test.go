@@ -61,38 +61,11 @@ func quotaForwarding(b *testing.B, variant string) {
 		fmt.Fprintf(&group, "config host\n\toption mac '%s'\n\toption group 'bench'\n\n", mac)
 	}
 	fmt.Fprintf(&group, "config host\n\toption mac '%s'\n\toption group 'bench'\n\n", h.MAC)
-	type config struct {
-		name  string
-		setup func(b *testing.B)
-		runs  map[int][]float64
-	}
-	configs := []*config{
+	forwardingRounds(b, br, h.NS, []forwardingConfig{
 		{name: variant + "/hosts=254/quotas=none", setup: with("")},
 		{name: variant + "/hosts=254/quotas=per-device", setup: with("config quota 'each'\n\toption limit '1TB'\n")},
 		{name: variant + "/hosts=254/quotas=one-shared", setup: with(group.String())},
-	}
-	load := loadavg()
-	for round := 0; round < benchRounds(b); round++ {
-		for _, c := range configs {
-			c.setup(b)
-			if c.runs == nil {
-				c.runs = map[int][]float64{}
-			}
-			for _, p := range []int{1, 4} {
-				c.runs[p] = append(c.runs[p], iperfStreams(b, br, h.NS, p))
-			}
-		}
-	}
-	loadEnd := loadavg()
-	for _, p := range []int{1, 4} {
-		for _, c := range configs {
-			c, p := c, p
-			b.Run(fmt.Sprintf("streams=%d/%s", p, c.name), func(b *testing.B) {
-				b.Logf("runs: %.2f Gbit/s (load %s → %s)", c.runs[p], load, loadEnd)
-				reportGbps(b, c.runs[p])
-			})
-		}
-	}
+	})
 }
 
 // BenchmarkQuotaArpAdd: arp-add latency of a new host with 254 accounted
