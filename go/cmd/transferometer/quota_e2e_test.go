@@ -119,72 +119,19 @@ func TestQuotaHelperProcess(t *testing.T) {
 	addr := os.Getenv("QUOTA_ADDR")
 	switch os.Getenv(helperEnv) {
 	case "serve":
-		size, _ := strconv.ParseInt(os.Getenv("QUOTA_SIZE"), 10, 64)
-		ln, err := net.Listen("tcp", addr)
-		if err != nil {
-			fmt.Println("listen:", err)
+		c := acceptOne(addr)
+		if c == nil {
 			os.Exit(1)
 		}
-		fmt.Println("listening")
-		c, err := ln.Accept()
-		if err != nil {
-			os.Exit(1)
-		}
-		buf := make([]byte, 64<<10)
-		for size > 0 {
-			n := int64(len(buf))
-			if n > size {
-				n = size
-			}
-			if _, err := c.Write(buf[:n]); err != nil {
-				break
-			}
-			size -= n
-		}
-		c.Close()
+		writeN(c, envSize(), 0)
 		os.Exit(0)
 	case "sink":
-		// Count what arrives, and say so when the sender stops (or
-		// stalls for 2 s).
-		ln, err := net.Listen("tcp", addr)
-		if err != nil {
-			fmt.Println("listen:", err)
-			os.Exit(1)
-		}
-		fmt.Println("listening")
-		c, err := ln.Accept()
-		var total int64
-		if err == nil {
-			buf := make([]byte, 64<<10)
-			for {
-				_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
-				n, err := c.Read(buf)
-				total += int64(n)
-				if err != nil {
-					break
-				}
-			}
-			c.Close()
-		}
-		fmt.Printf("received %d\n", total)
+		c := acceptOne(addr)
+		fmt.Printf("received %d\n", readAll(c))
 		os.Exit(0)
 	case "send":
-		size, _ := strconv.ParseInt(os.Getenv("QUOTA_SIZE"), 10, 64)
-		c, err := net.DialTimeout("tcp", addr, 2*time.Second)
-		if err == nil {
-			buf := make([]byte, 64<<10)
-			for size > 0 {
-				n := int64(len(buf))
-				if n > size {
-					n = size
-				}
-				_ = c.SetWriteDeadline(time.Now().Add(3 * time.Second))
-				if _, err := c.Write(buf[:n]); err != nil {
-					break
-				}
-				size -= n
-			}
-			c.Close()
+		if c, err := net.DialTimeout("tcp", addr, 2*time.Second); err == nil {
+			writeN(c, envSize(), 3*time.Second)
 		}
 		os.Exit(0)
 	case "recv":
@@ -195,21 +142,71 @@ func TestQuotaHelperProcess(t *testing.T) {
 				break
 			}
 		}
-		var total int64
-		if err == nil {
-			buf := make([]byte, 64<<10)
-			for {
-				_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
-				n, err := c.Read(buf)
-				total += int64(n)
-				if err != nil {
-					break
-				}
-			}
-			c.Close()
-		}
-		fmt.Printf("received %d\n", total)
+		fmt.Printf("received %d\n", readAll(c))
 		os.Exit(0)
+	}
+}
+
+func envSize() int64 {
+	size, _ := strconv.ParseInt(os.Getenv("QUOTA_SIZE"), 10, 64)
+	return size
+}
+
+// acceptOne listens on addr, says "listening" (the test waits for it)
+// and returns the first connection, nil if the accept failed.
+func acceptOne(addr string) net.Conn {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		fmt.Println("listen:", err)
+		os.Exit(1)
+	}
+	fmt.Println("listening")
+	c, err := ln.Accept()
+	if err != nil {
+		return nil
+	}
+	return c
+}
+
+// writeN writes size bytes to c and closes it; a write stalled for
+// stall (when not 0) ends it, as does any error: the quota stops it.
+func writeN(c net.Conn, size int64, stall time.Duration) {
+	if c == nil {
+		return
+	}
+	defer c.Close()
+	buf := make([]byte, 64<<10)
+	for size > 0 {
+		n := int64(len(buf))
+		if n > size {
+			n = size
+		}
+		if stall > 0 {
+			_ = c.SetWriteDeadline(time.Now().Add(stall))
+		}
+		if _, err := c.Write(buf[:n]); err != nil {
+			return
+		}
+		size -= n
+	}
+}
+
+// readAll counts what arrives on c (0 for nil) until the sender stops
+// or stalls for 2 s, and closes it.
+func readAll(c net.Conn) int64 {
+	if c == nil {
+		return 0
+	}
+	defer c.Close()
+	var total int64
+	buf := make([]byte, 64<<10)
+	for {
+		_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
+		n, err := c.Read(buf)
+		total += int64(n)
+		if err != nil {
+			return total
+		}
 	}
 }
 
