@@ -2,7 +2,6 @@ package main
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -127,15 +126,7 @@ func TestAPKI18nScriptsOnRouter(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(r, "sbin/uci"), []byte("#!/bin/sh\necho \"uci $*\" >> /tmp/calls\nexit 0\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	apkRun := func(args ...string) string {
-		t.Helper()
-		argv := append([]string{"--net", "--", apk, "--root", r, "--no-network", "--allow-untrusted", "--arch", "x86_64"}, args...)
-		out, err := exec.Command("unshare", argv...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("apk %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return string(out)
-	}
+	apkRun := func(args ...string) string { t.Helper(); return apkScripts(t, apk, r, args...) }
 	pkgs := []string{
 		filepath.Join(dist, "x86_64", "transferometer-"+version+".apk"),
 		filepath.Join(dist, "x86_64", "luci-app-transferometer-"+version+".apk"),

@@ -282,15 +282,7 @@ func TestAPKScriptsOnRouter(t *testing.T) {
 	stand := standIns(t, apk, "libc", "kmod-nft-core", "luci-base")
 	version := apkVersion(t)
 	pkgs := []string{filepath.Join(dist, "x86_64", "transferometer-"+version+".apk"), filepath.Join(dist, "x86_64", "luci-app-transferometer-"+version+".apk")}
-	apkRun := func(r string, args ...string) string {
-		t.Helper()
-		argv := append([]string{"--net", "--", apk, "--root", r, "--no-network", "--allow-untrusted", "--arch", "x86_64"}, args...)
-		out, err := exec.Command("unshare", argv...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("apk %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return string(out)
-	}
+	apkRun := func(r string, args ...string) string { t.Helper(); return apkScripts(t, apk, r, args...) }
 	install := func(t *testing.T, pkgs []string) string {
 		r := routerRoot(t)
 		out := apkRun(r, append(append([]string{"add", "--initdb"}, stand...), pkgs...)...)
@@ -486,4 +478,17 @@ func TestIPKScriptsOnRouter(t *testing.T) {
 			t.Errorf("after the upgrade the service is not running: calls %q", got)
 		}
 	})
+}
+
+// apkScripts runs apk on the router root r with its package scripts (no
+// --no-scripts), in a network namespace of its own: a script that
+// reached for the network would find none.
+func apkScripts(t *testing.T, apk, r string, args ...string) string {
+	t.Helper()
+	argv := append([]string{"--net", "--", apk, "--root", r, "--no-network", "--allow-untrusted", "--arch", "x86_64"}, args...)
+	out, err := exec.Command("unshare", argv...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("apk %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
 }
