@@ -232,20 +232,32 @@ func validQuotaName(s string) bool {
 	return true
 }
 
-// sizeUnits are the suffixes ParseSize takes: SI (kB, MB, GB, TB, powers of
-// 1000) and IEC (KiB, MiB, GiB, TiB, powers of 1024), as OpenWrt's and
-// most tools' sizes are written. "KB" is refused: it means either.
-var sizeUnits = map[string]uint64{
-	"":    1,
-	"B":   1,
-	"kB":  1000,
-	"MB":  1000 * 1000,
-	"GB":  1000 * 1000 * 1000,
-	"TB":  1000 * 1000 * 1000 * 1000,
-	"KiB": 1 << 10,
-	"MiB": 1 << 20,
-	"GiB": 1 << 30,
-	"TiB": 1 << 40,
+// sizeUnit is the multiplier of a suffix ParseSize takes: SI (kB, MB,
+// GB, TB, powers of 1000) and IEC (KiB, MiB, GiB, TiB, powers of 1024),
+// as OpenWrt's and most tools' sizes are written. "KB" is refused: it
+// means either.
+func sizeUnit(u string) (uint64, bool) {
+	switch u {
+	case "", "B":
+		return 1, true
+	case "kB":
+		return 1000, true
+	case "MB":
+		return 1000 * 1000, true
+	case "GB":
+		return 1000 * 1000 * 1000, true
+	case "TB":
+		return 1000 * 1000 * 1000 * 1000, true
+	case "KiB":
+		return 1 << 10, true
+	case "MiB":
+		return 1 << 20, true
+	case "GiB":
+		return 1 << 30, true
+	case "TiB":
+		return 1 << 40, true
+	}
+	return 0, false
 }
 
 // ParseSize reads a byte count: digits, optionally with a decimal fraction
@@ -258,7 +270,7 @@ func ParseSize(v string) (uint64, error) {
 		i++
 	}
 	num, unit := v[:i], strings.TrimSpace(v[i:])
-	mult, ok := sizeUnits[unit]
+	mult, ok := sizeUnit(unit)
 	if !ok || num == "" || len(num) > 24 || strings.Count(num, ".") > 1 || num[0] == '.' || num[len(num)-1] == '.' {
 		return 0, bad
 	}
@@ -297,7 +309,7 @@ func ParseSize(v string) (uint64, error) {
 // largest unit that keeps it whole.
 func FormatSize(n uint64) string {
 	for _, u := range []string{"TiB", "TB", "GiB", "GB", "MiB", "MB", "KiB", "kB"} {
-		if m := sizeUnits[u]; n >= m && n%m == 0 {
+		if m, _ := sizeUnit(u); n >= m && n%m == 0 {
 			return strconv.FormatUint(n/m, 10) + u
 		}
 	}

@@ -38,8 +38,15 @@ const MaxMessage = 512
 // and the hook runs the event itself.
 const version = "1"
 
-// Actions a hook hands over: the dhcp-script contract's words.
-var actions = map[string]bool{"arp-add": true, "arp-del": true, "add": true, "old": true, "update": true, "del": true}
+// isAction says whether a is an action a hook hands over: the
+// dhcp-script contract's words.
+func isAction(a string) bool {
+	switch a {
+	case "arp-add", "arp-del", "add", "old", "update", "del":
+		return true
+	}
+	return false
+}
 
 // Message is one event. Action is one of the dhcp-script actions above;
 // Hostname is optional and only for the DHCP ones.
@@ -59,7 +66,7 @@ func bad(format string, a ...any) error {
 
 // check validates m as Parse does.
 func (m Message) check() error {
-	if !actions[m.Action] {
+	if !isAction(m.Action) {
 		return bad("unknown action %q", truncate(m.Action))
 	}
 	if !m.Addr.IsValid() || m.Addr.Zone() != "" {

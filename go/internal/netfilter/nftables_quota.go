@@ -110,10 +110,18 @@ const (
 	qTableSuffix    = "_quota"
 )
 
-var qMaps = [...]struct {
+// qMap is one of the quota table's address maps.
+type qMap struct {
 	name     string
 	v6, down bool
-}{{"down4", false, true}, {"up4", false, false}, {"down6", true, true}, {"up6", true, false}}
+}
+
+// qMaps lists the quota table's four address maps; the index is a map's
+// number in qWant.elems and the rules. A function, not a variable: no
+// package state anything could change.
+func qMaps() [4]qMap {
+	return [4]qMap{{"down4", false, true}, {"up4", false, false}, {"down6", true, true}, {"up6", true, false}}
+}
 
 // QuotaTable names the quota table (family inet).
 func (n *NFTables) QuotaTable() string { return n.table + qTableSuffix }
@@ -149,7 +157,7 @@ func planQuotas(rules []QuotaRule) (qWant, error) {
 		w.objs[r.Name] = r
 		for _, a := range r.Addrs {
 			a = a.Unmap()
-			for i, m := range qMaps {
+			for i, m := range qMaps() {
 				if m.v6 == a.Is6() && (m.down && r.Down || !m.down && r.Up) {
 					per[i][a] = append(per[i][a], r.Name)
 				}
@@ -226,7 +234,7 @@ func (n *NFTables) readQuotaTable(c *nftables.Conn) (*qHave, error) {
 		return nil, fmt.Errorf("list sets: %w", err)
 	}
 	for _, s := range sets {
-		for i, m := range qMaps {
+		for i, m := range qMaps() {
 			if s.Name != m.name {
 				continue
 			}
@@ -290,7 +298,7 @@ func jumpTarget(e nftables.SetElement) string {
 // qForwardRules are the forward chain's four map lookups.
 func qForwardRules() [][]expr.Any {
 	var out [][]expr.Any
-	for i := range qMaps {
+	for i := range qMaps() {
 		out = append(out, qMapRule(i, false))
 	}
 	return out
@@ -299,7 +307,7 @@ func qForwardRules() [][]expr.Any {
 // qMapRule is map i's lookup (`ip daddr vmap @down4` ...), after a test of
 // the family: of the packet (nfproto, inet) or of the frame (netdev).
 func qMapRule(i int, netdev bool) []expr.Any {
-	m := qMaps[i]
+	m := qMaps()[i]
 	proto, off, l := byte(unix.NFPROTO_IPV4), uint32(12), uint32(4)
 	et := uint16(ethertypeV4)
 	if m.v6 {
@@ -404,7 +412,7 @@ func (n *NFTables) quotaBaseChains() (map[string]qBase, error) {
 				rules = append(rules, proto(fibType(true, expr.CmpOpEq, rtnLocal)))
 			}
 			maps = append(maps, -1)
-			for i, m := range qMaps {
+			for i, m := range qMaps() {
 				if m.v6 == v6 && m.down == (dir == "download") {
 					rules = append(rules, qMapRule(i, true))
 					maps = append(maps, i)
@@ -568,7 +576,7 @@ func (n *NFTables) PlanQuotas(ctx context.Context, plan func(map[string]QuotaObj
 		}
 		msgs++
 	}
-	for i := range qMaps {
+	for i := range qMaps() {
 		var add, del []nftables.SetElement
 		for a, chain := range h.elems[i] {
 			if w.elems[i][a] != chain {
@@ -662,7 +670,7 @@ func (n *NFTables) rebuildQuotas(c *nftables.Conn, h *qHave, w qWant, base map[s
 		}
 	}
 	var maps [4]*nftables.Set
-	for i, m := range qMaps {
+	for i, m := range qMaps() {
 		kt := nftables.TypeIPAddr
 		if m.v6 {
 			kt = nftables.TypeIP6Addr
@@ -683,7 +691,7 @@ func (n *NFTables) rebuildQuotas(c *nftables.Conn, h *qHave, w qWant, base map[s
 			c.AddRule(&nftables.Rule{Table: t, Chain: cc, Exprs: r})
 		}
 	}
-	for i := range qMaps {
+	for i := range qMaps() {
 		var els []nftables.SetElement
 		for a, chain := range w.elems[i] {
 			els = append(els, nftables.SetElement{Key: a.AsSlice(), VerdictData: &expr.Verdict{Kind: expr.VerdictJump, Chain: chain}})
