@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/transferometer/transferometer/internal/macaddr"
 )
 
 // writeConfig puts body into <tempdir>/transferometer and returns the dir.
@@ -496,5 +498,40 @@ func TestResolveLANDevice(t *testing.T) {
 	s.LANDevice = "lan0"
 	if d, err := s.ResolveLANDevice(dir); err != nil || d != "lan0" {
 		t.Fatalf("explicit = %q, %v", d, err)
+	}
+}
+
+// The shipped file's commented quota, uncommented, is a valid quota and
+// says what its comments say: the example cannot drift from the reader.
+func TestShippedQuotaExample(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "..", "files", "etc", "config", FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(b)
+	i := strings.Index(text, "\n#config quota ")
+	if i < 0 {
+		t.Fatal("no commented 'config quota' example in the shipped file")
+	}
+	var lines []string
+	for _, l := range strings.Split(text[i+1:], "\n") {
+		if !strings.HasPrefix(l, "#") {
+			break
+		}
+		lines = append(lines, strings.TrimPrefix(l, "#"))
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, FileName), []byte(text[:i+1]+strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Load(dir)
+	if err != nil {
+		t.Fatalf("the example, uncommented: %v", err)
+	}
+	mac, _ := macaddr.Parse("02:77:00:00:00:11")
+	want := []Quota{{Name: "kids", MACs: []macaddr.MAC{mac}, Groups: []string{"kids"}, Limit: 5_000_000_000,
+		Per: QuotaPerPeriod, Direction: QuotaBoth, Action: QuotaBlock, Notify: []int{80}}}
+	if !reflect.DeepEqual(s.Quotas, want) {
+		t.Fatalf("the example gives %+v, want %+v", s.Quotas, want)
 	}
 }
