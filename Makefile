@@ -263,10 +263,10 @@ fuzz:
 #       parser's tests run;
 #   internal/links TestListHere: an rtnetlink link dump (as TestReadHere);
 #   internal/neigh TestReadAndWatch, internal/links TestWANAddrs,
-#       internal/netfilter TestDynamic*: rtnetlink and nftables on a namespace's
+#       internal/netfilter TestDynamic* and TestQuotaKernel*: rtnetlink and nftables on a namespace's
 #       real kernel, as above; the conversions' unit tests run.
 CROSS_TEST_EXCLUDE := /internal/testlan$$|/cmd/transferometer$$
-CROSS_TEST_SKIP := ^(TestMultiProcessContention|TestKilledHolderReclaimed|TestKilledHolderZombie|TestServeRefusesOtherUsers|TestSendRefusesOtherUsersListener|TestReadHere|TestListHere|TestReadAndWatch|TestWANAddrs|TestNFTables.*|TestNetdev.*|TestDynamic.*)$$
+CROSS_TEST_SKIP := ^(TestMultiProcessContention|TestKilledHolderReclaimed|TestKilledHolderZombie|TestServeRefusesOtherUsers|TestSendRefusesOtherUsersListener|TestReadHere|TestListHere|TestReadAndWatch|TestWANAddrs|TestNFTables.*|TestNetdev.*|TestDynamic.*|TestQuotaKernel.*)$$
 
 test-cross: deps
 	cd go && pkgs=$$($(GO) list ./... | grep -Ev '$(CROSS_TEST_EXCLUDE)') && \
