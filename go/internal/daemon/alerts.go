@@ -16,6 +16,11 @@ import (
 // delivery to it.
 const alertPoll = time.Second
 
+// alertStuck is how long the daemon leaves an outbox it could not update
+// (db_dir full or read-only): what it delivered stays queued and would be
+// delivered again at every poll.
+const alertStuck = time.Minute
+
 // delivererHook adjusts the deliverer before it starts (Options).
 type delivererHook = func(*alert.Deliverer)
 
@@ -28,18 +33,22 @@ func startAlerts(ctx context.Context, o Options, lg *logline.Logger) func() {
 	if o.deliverer != nil {
 		o.deliverer(d)
 	}
+	tickFn := o.alertTick
+	if tickFn == nil {
+		tickFn = realTick
+	}
+	tick, stop := tickFn(alertPoll)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		t := time.NewTicker(alertPoll)
-		defer t.Stop()
+		defer stop()
 		var next time.Time // a webhook retry waiting
 		var seen os.FileInfo
 		for {
 			select {
 			case <-ctx.Done():
 				return
-			case <-t.C:
+			case <-tick:
 			}
 			st, err := os.Stat(d.Queue.Path())
 			if err != nil || !d.Queue.Pending() {
@@ -57,6 +66,7 @@ func startAlerts(ctx context.Context, o Options, lg *logline.Logger) func() {
 				continue
 			case err != nil && ctx.Err() == nil:
 				lg.Errorf("alerts: %v", err)
+				n = o.Now().Add(alertStuck)
 			}
 			next = n
 			seen, _ = os.Stat(d.Queue.Path())

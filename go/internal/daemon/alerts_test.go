@@ -1,12 +1,18 @@
 package daemon
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -16,6 +22,7 @@ import (
 	"github.com/transferometer/transferometer/internal/macaddr"
 	"github.com/transferometer/transferometer/internal/neigh"
 	"github.com/transferometer/transferometer/internal/netfilter"
+	"github.com/transferometer/transferometer/internal/testlan"
 )
 
 // A webhook that takes the alert and never answers holds up no
@@ -89,5 +96,88 @@ func TestHangingWebhookDoesNotBlockCounting(t *testing.T) {
 	defer mu.Unlock()
 	if len(got) != 1 || got[0]["kind"] != "threshold" || got[0]["quota"] != "kids" || got[0]["percent"] != 50.0 {
 		t.Fatalf("posted %v", got)
+	}
+}
+
+// An outbox the daemon cannot update (db_dir full) keeps what was
+// delivered: the daemon says why and leaves it for a while rather than
+// posting the same alert at every poll.
+func TestStuckOutboxNotDeliveredEveryPoll(t *testing.T) {
+	if os.Geteuid() != 0 {
+		testlan.SkipOrFail(t, "needs root to mount")
+	}
+	t.Setenv("PATH", t.TempDir()) // no ubus, no hotplug-call here
+	posts := make(chan struct{}, 64)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		posts <- struct{}{}
+	}))
+	defer srv.Close()
+
+	dir, s := testSettings(t)
+	s.Alerts.Webhook = srv.URL + "/alert"
+	mac, _ := macaddr.Parse("02:77:00:00:00:01")
+	clk := &clock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.Local)}
+	core := openFake(t, s, dir, netfilter.NewFake(), clk.now)
+	// db_dir a small tmpfs, as on the router, filled up once the alert
+	// and the deliverer's lock are in it.
+	if err := os.MkdirAll(s.DBDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mount("tmpfs", s.DBDir, "tmpfs", 0, "size=256k,mode=0755"); err != nil {
+		testlan.SkipOrFail(t, "tmpfs mount: %v", err)
+	}
+	t.Cleanup(func() { syscall.Unmount(s.DBDir, syscall.MNT_DETACH) })
+	q := alert.Queue{Dir: s.DBDir}
+	if _, err := (&alert.Deliverer{Queue: q}).Drain(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := q.Add([]alert.Alert{{ID: "a1", Kind: alert.KindNewDevice, MAC: mac, Time: clk.now()}}); err != nil {
+		t.Fatal(err)
+	}
+	fill, err := os.Create(filepath.Join(s.DBDir, "fill"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for err == nil {
+		_, err = fill.Write(make([]byte, 4096))
+	}
+	fill.Close()
+	if !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("filling db_dir: %v", err)
+	}
+	var logs syncBuffer
+	polls := make(chan time.Time)
+	stop := runDaemon(t, Options{Core: core, ConfigDir: dir, Now: clk.now, Log: &logs,
+		Neighbours: func() ([]neigh.Entry, error) { return nil, nil },
+		alertTick:  tickOn(alertPoll, polls)})
+	polls <- clk.now()
+	select {
+	case <-posts:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the alert never reached the webhook")
+	}
+	// Each send is taken only once the poll before it is done.
+	for i := 0; i < 5; i++ {
+		polls <- clk.now()
+	}
+	if n := len(posts); n != 0 {
+		t.Fatalf("the alert posted %d more time(s) while the outbox could not be updated", n)
+	}
+	if !strings.Contains(logs.String(), "alerts: ") {
+		t.Errorf("no word of the outbox that could not be updated:\n%s", logs.String())
+	}
+	// Past the pause it is tried again: delivered again (at least once).
+	clk.add(alertStuck)
+	polls <- clk.now()
+	polls <- clk.now()
+	if n := len(posts); n != 1 {
+		t.Fatalf("after the pause: %d post(s), want 1", n)
+	}
+	if err := os.Remove(fill.Name()); err != nil { // room for the last commit
+		t.Fatal(err)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
 	}
 }

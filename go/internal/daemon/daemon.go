@@ -52,6 +52,9 @@ type Options struct {
 	Tick func(d time.Duration) (<-chan time.Time, func())
 	// deliverer adjusts the alert deliverer (tests: short timeouts).
 	deliverer delivererHook
+	// alertTick drives the outbox polls (default: the real clock, also
+	// when Tick is set, since tests drive Tick for the collections).
+	alertTick func(d time.Duration) (<-chan time.Time, func())
 }
 
 func (o *Options) defaults() {
