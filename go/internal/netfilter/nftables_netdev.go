@@ -220,15 +220,7 @@ func (n *NFTables) ndChainRules(sc ndScope, sets map[string]*nftables.Set, hosts
 		if v6 {
 			suffix, et = "6", ethertypeV6
 		}
-		var local []netip.Prefix
-		for _, p := range sc.prefixes {
-			if p.Addr().Is6() == v6 && !p.Addr().Is4In6() {
-				local = append(local, p.Masked())
-			}
-		}
-		if v6 {
-			local = append(local, netip.MustParsePrefix("fe80::/10"))
-		}
+		local := localPrefixes(sc.prefixes, v6)
 		for _, dir := range []string{"upload", "download"} {
 			// The far end of the packet: destination for uploads,
 			// source for downloads.
@@ -522,4 +514,20 @@ func ndHosts(st *ndState, want map[netip.Addr]bool, fresh bool) (adds, dels []ne
 		}
 	}
 	return adds, dels
+}
+
+// localPrefixes are the LAN's prefixes of one family, and for IPv6 the
+// link-local ones too: traffic within them stays on the LAN, neither
+// counted nor held by a quota.
+func localPrefixes(prefixes []netip.Prefix, v6 bool) []netip.Prefix {
+	var local []netip.Prefix
+	for _, p := range prefixes {
+		if p.Addr().Is6() == v6 && !p.Addr().Is4In6() {
+			local = append(local, p.Masked())
+		}
+	}
+	if v6 {
+		local = append(local, netip.MustParsePrefix("fe80::/10"))
+	}
+	return local
 }

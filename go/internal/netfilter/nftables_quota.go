@@ -393,15 +393,7 @@ func (n *NFTables) quotaBaseChains() (map[string]qBase, error) {
 				et = ethertypeV6
 			}
 			proto := func(ex []expr.Any) []expr.Any { return append(etherMatch(et), ex...) }
-			var local []netip.Prefix
-			for _, p := range sc.prefixes {
-				if p.Addr().Is6() == v6 && !p.Addr().Is4In6() {
-					local = append(local, p.Masked())
-				}
-			}
-			if v6 {
-				local = append(local, netip.MustParsePrefix("fe80::/10"))
-			}
+			local := localPrefixes(sc.prefixes, v6)
 			for _, p := range local {
 				rules = append(rules, proto(append(prefixMatch(p, dir == "upload"), &expr.Verdict{Kind: expr.VerdictReturn})))
 				maps = append(maps, -1)
