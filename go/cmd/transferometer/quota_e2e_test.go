@@ -68,23 +68,8 @@ func download(t *testing.T, lan *testlan.LAN, h *testlan.Host, dst netip.Addr, p
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	addr := net.JoinHostPort(dst.String(), strconv.Itoa(port))
-	srv := lan.Exec(ctx, lan.WAN, helperBinary(t), "-test.run=^TestQuotaHelperProcess$")
-	srv.Env = append(os.Environ(), helperEnv+"=serve", "QUOTA_ADDR="+addr, "QUOTA_SIZE="+strconv.FormatInt(size, 10))
-	var srvErr strings.Builder
-	srv.Stderr = &srvErr
-	out, err := srv.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = srv.Process.Kill(); _ = srv.Wait() }()
-	line, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil || !strings.HasPrefix(line, "listening") {
-		_ = srv.Wait()
-		t.Fatalf("helper server: %q %v %s", line, err, srvErr.String())
-	}
+	_, stop := wanHelper(ctx, t, lan, "serve", addr, "QUOTA_SIZE="+strconv.FormatInt(size, 10))
+	defer stop()
 	cli := lan.Exec(ctx, h.NS, helperBinary(t), "-test.run=^TestQuotaHelperProcess$")
 	cli.Env = append(os.Environ(), helperEnv+"=recv", "QUOTA_ADDR="+addr)
 	b, err := cli.Output()
@@ -210,15 +195,15 @@ func readAll(c net.Conn) int64 {
 	}
 }
 
-// upload sends size bytes from h to dst (in the WAN namespace) and returns
-// what the receiver there read.
-func upload(t *testing.T, lan *testlan.LAN, h *testlan.Host, dst netip.Addr, port int, size int64) int64 {
+// wanHelper starts the helper process as mode (serve or sink) in the WAN
+// namespace, listening on addr, and returns its output past the line
+// saying it listens, and a stop that ends it.
+func wanHelper(ctx context.Context, t *testing.T, lan *testlan.LAN, mode, addr string, env ...string) (*bufio.Reader, func()) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	addr := net.JoinHostPort(dst.String(), strconv.Itoa(port))
 	srv := lan.Exec(ctx, lan.WAN, helperBinary(t), "-test.run=^TestQuotaHelperProcess$")
-	srv.Env = append(os.Environ(), helperEnv+"=sink", "QUOTA_ADDR="+addr)
+	srv.Env = append(append(os.Environ(), helperEnv+"="+mode, "QUOTA_ADDR="+addr), env...)
+	var srvErr strings.Builder
+	srv.Stderr = &srvErr
 	out, err := srv.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -226,11 +211,24 @@ func upload(t *testing.T, lan *testlan.LAN, h *testlan.Host, dst netip.Addr, por
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = srv.Process.Kill(); _ = srv.Wait() }()
+	stop := func() { _ = srv.Process.Kill(); _ = srv.Wait() }
 	rd := bufio.NewReader(out)
 	if line, err := rd.ReadString('\n'); err != nil || !strings.HasPrefix(line, "listening") {
-		t.Fatalf("helper sink: %q %v", line, err)
+		stop()
+		t.Fatalf("helper %s: %q %v %s", mode, line, err, srvErr.String())
 	}
+	return rd, stop
+}
+
+// upload sends size bytes from h to dst (in the WAN namespace) and returns
+// what the receiver there read.
+func upload(t *testing.T, lan *testlan.LAN, h *testlan.Host, dst netip.Addr, port int, size int64) int64 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	addr := net.JoinHostPort(dst.String(), strconv.Itoa(port))
+	rd, stop := wanHelper(ctx, t, lan, "sink", addr)
+	defer stop()
 	cli := lan.Exec(ctx, h.NS, helperBinary(t), "-test.run=^TestQuotaHelperProcess$")
 	cli.Env = append(os.Environ(), helperEnv+"=send", "QUOTA_ADDR="+addr, "QUOTA_SIZE="+strconv.FormatInt(size, 10))
 	if b, err := cli.CombinedOutput(); err != nil {
