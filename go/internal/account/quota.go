@@ -110,12 +110,35 @@ func loadAdjustments(dir string) (quotaAdjustments, error) {
 	}
 	var a quotaAdjustments
 	if err := json.Unmarshal(b, &a); err != nil {
-		return nil, fmt.Errorf("quota adjustments: %s: %w", filepath.Join(dir, QuotaAdjustFile), err)
+		return nil, fmt.Errorf("quota adjustments: %s: %w: %v", filepath.Join(dir, QuotaAdjustFile), errAdjustDamaged, err)
 	}
 	if a == nil {
 		a = quotaAdjustments{}
 	}
 	return a, nil
+}
+
+// errAdjustDamaged is a quota-adjust.json that does not parse (edited
+// by hand, or flash gone bad).
+var errAdjustDamaged = errors.New("unreadable")
+
+// setAsideAdjustments keeps a damaged quota-adjust.json aside as
+// NAME.corrupt-UNIXTIME (a locked cycle's job: it is a write) and says
+// so; its lifts and extra allowances are lost, so the quotas hold as
+// configured. Without this the file would stop usage, the kernel's
+// quotas and the very buttons that could replace it, until removed by
+// hand. "" when there was nothing to set aside.
+func setAsideAdjustments(dir string, now time.Time) (string, error) {
+	_, err := loadAdjustments(dir)
+	if !errors.Is(err, errAdjustDamaged) {
+		return "", nil
+	}
+	p := filepath.Join(dir, QuotaAdjustFile)
+	moved := fmt.Sprintf("%s.corrupt-%d", p, now.Unix())
+	if rerr := os.Rename(p, moved); rerr != nil {
+		return "", fmt.Errorf("%v, and could not be moved aside: %w", err, rerr)
+	}
+	return fmt.Sprintf("%v; kept aside as %s: quota lifts and extra allowances are lost", err, moved), nil
 }
 
 func saveAdjustments(dir string, a quotaAdjustments) error {
@@ -285,6 +308,10 @@ func (c *Core) quotaStatusesOf(hosts *ledger.Hosts, transfer *ledger.Transfer, n
 		return nil, nil
 	}
 	adj, err := loadAdjustments(c.settings.PersistDir)
+	if errors.Is(err, errAdjustDamaged) {
+		// Read as none until a locked cycle sets it aside and says so.
+		adj, err = quotaAdjustments{}, nil
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -395,6 +422,14 @@ func quotaRules(sts []QuotaStatus, addrs map[macaddr.MAC][]netip.Addr, lan func(
 // locked cycle that has just brought the counting rules in line. A
 // failure is a warning: counting goes on.
 func (c *Core) syncQuotas(ctx context.Context, tx *txn) {
+	if len(c.settings.Quotas) > 0 {
+		if msg, err := setAsideAdjustments(c.settings.PersistDir, tx.at); err != nil || msg != "" {
+			if err != nil {
+				msg = err.Error()
+			}
+			tx.warnings = append(tx.warnings, Warning{Code: "quota_adjust", Message: msg})
+		}
+	}
 	qe, ok := c.current().(netfilter.QuotaEnforcer)
 	if k := c.Kind(); k != netfilter.KindNFTables && k != netfilter.KindNFTablesNetdev {
 		ok = false // the fake stands in for every kind
@@ -586,6 +621,11 @@ func (c *Core) adjustQuota(ctx context.Context, name string, mac *macaddr.MAC, c
 	}
 	var out QuotaStatus
 	_, err := c.transact(ctx, func(tx *txn) error {
+		if msg, err := setAsideAdjustments(c.settings.PersistDir, tx.at); err != nil {
+			return err
+		} else if msg != "" {
+			tx.warnings = append(tx.warnings, Warning{Code: "quota_adjust", Message: msg})
+		}
 		adj, err := loadAdjustments(c.settings.PersistDir)
 		if err != nil {
 			return err

@@ -277,3 +277,49 @@ func TestQuotaIPTablesWarns(t *testing.T) {
 	}
 	t.Fatalf("no quota_backend warning: %+v", rep.Warnings)
 }
+
+// A quota-adjust.json that does not parse stops nothing: usage reads it
+// as no adjustments, the next locked cycle keeps it aside and says so,
+// and the buttons work again on a fresh file.
+func TestDamagedQuotaAdjustments(t *testing.T) {
+	c, f := alertCore(t, config.QuotaBlock)
+	handle(t, c, NeighAdd, macA, ipA)
+	f.Traffic(down(ipA), 12, 12000) // past the 10000-byte allowance
+	collect(t, c)
+	if _, err := c.QuotaLift(context.Background(), "kids", nil); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(c.settings.PersistDir, QuotaAdjustFile)
+	if err := os.WriteFile(p, []byte("{damaged"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Read without the lock: as configured (the lift is lost), no error.
+	sts, err := c.Quotas()
+	if err != nil {
+		t.Fatalf("quotas with a damaged %s: %v", QuotaAdjustFile, err)
+	}
+	if len(sts) != 1 || sts[0].Lifted {
+		t.Fatalf("quotas %+v, want kids unlifted", sts)
+	}
+	out := collect(t, c)
+	if !hasWarning(out.Warnings, "quota_adjust") || hasWarning(out.Warnings, "quota_kernel") {
+		t.Fatalf("warnings %+v, want quota_adjust (and the quotas enforced)", out.Warnings)
+	}
+	kept, _ := filepath.Glob(p + ".corrupt-*")
+	if len(kept) != 1 {
+		t.Fatalf("kept aside: %v", kept)
+	}
+	if b, err := os.ReadFile(kept[0]); err != nil || string(b) != "{damaged" {
+		t.Fatalf("the damaged file kept aside: %q %v", b, err)
+	}
+	st, err := c.QuotaLift(context.Background(), "kids", nil)
+	if err != nil || !st.Lifted {
+		t.Fatalf("lift after the damage: %+v %v", st, err)
+	}
+	if out := collect(t, c); hasWarning(out.Warnings, "quota_adjust") {
+		t.Fatalf("warned again: %+v", out.Warnings)
+	}
+	if _, err := c.Usage(context.Background(), UsageQuery{}); err != nil {
+		t.Fatal(err)
+	}
+}
