@@ -38,10 +38,6 @@ var collator = (typeof Intl == 'object' && Intl.Collator)
 	? new Intl.Collator(undefined, { numeric: true, sensitivity: 'base' })
 	: null;
 
-function tr(s) {
-	return (typeof _ == 'function') ? _(s) : s;
-}
-
 /* Replace %d / %s in order; avoids relying on String.prototype.format. */
 function fmt(s /*, ... */) {
 	var args = Array.prototype.slice.call(arguments, 1), i = 0;
@@ -120,10 +116,10 @@ function exactTitle(bytes, packets, locale) {
 	if (!isCount(bytes))
 		return '';
 
-	var s = fmt(tr('%s bytes'), groupDigits(bytes, locale));
+	var s = fmt(_('%s bytes'), groupDigits(bytes, locale));
 
 	if (isCount(packets))
-		s += ', ' + fmt(tr('%s packets'), groupDigits(packets, locale));
+		s += ', ' + fmt(_('%s packets'), groupDigits(packets, locale));
 
 	return s;
 }
@@ -175,15 +171,15 @@ function formatAge(seconds) {
 		return '-';
 
 	if (seconds < 5)
-		return tr('just now');
+		return _('just now');
 	if (seconds < 60)
-		return fmt(tr('%ds ago'), seconds);
+		return fmt(_('%ds ago'), seconds);
 	if (seconds < 3600)
-		return fmt(tr('%dm ago'), seconds / 60);
+		return fmt(_('%dm ago'), seconds / 60);
 	if (seconds < 86400)
-		return fmt(tr('%dh ago'), seconds / 3600);
+		return fmt(_('%dh ago'), seconds / 3600);
 
-	return fmt(tr('%dd ago'), seconds / 86400);
+	return fmt(_('%dd ago'), seconds / 86400);
 }
 
 /* A device's name in messages: its name, else the MAC (upper case, as LuCI shows MACs). */
@@ -209,10 +205,10 @@ function todayTitle(today, locale) {
 	var t = today || {},
 	    down = +t.download_bytes || 0,
 	    up = +t.upload_bytes || 0,
-	    s = fmt(tr('%s bytes'), groupDigits(down + up, locale)) + ' (↓ ' + groupDigits(down, locale) + ', ↑ ' + groupDigits(up, locale) + ')';
+	    s = fmt(_('%s bytes'), groupDigits(down + up, locale)) + ' (↓ ' + groupDigits(down, locale) + ', ↑ ' + groupDigits(up, locale) + ')';
 
 	if (isCount(t.download_packets) || isCount(t.upload_packets))
-		s += ', ' + fmt(tr('%s packets'), groupDigits((+t.download_packets || 0) + (+t.upload_packets || 0), locale));
+		s += ', ' + fmt(_('%s packets'), groupDigits((+t.download_packets || 0) + (+t.upload_packets || 0), locale));
 
 	return s;
 }
@@ -486,7 +482,7 @@ function periodRange(period, locale) {
 /* What the page says about the period it shows, dates in the locale. */
 function periodLabel(period, locale) {
 	if (!period || period.key == 'all')
-		return tr('All traffic since the counters were last reset');
+		return _('All traffic since the counters were last reset');
 
 	var r = periodRange(period, locale);
 
@@ -497,9 +493,9 @@ function periodLabel(period, locale) {
 		return fmt('%s (%s – %s)', r.month, shortDate(r.first, locale), shortDate(r.last, locale));
 
 	if (r.days == 1)
-		return fmt(tr('%s (1 day)'), shortDate(r.first, locale));
+		return fmt(_('%s (1 day)'), shortDate(r.first, locale));
 
-	return fmt(tr('%s – %s (%d days)'), shortDate(r.first, locale), shortDate(r.last, locale), r.days);
+	return fmt(N_(r.days, '%s – %s (%d day)', '%s – %s (%d days)'), shortDate(r.first, locale), shortDate(r.last, locale), r.days);
 }
 
 /*
@@ -512,14 +508,14 @@ function periodOptions(periods, locale) {
 	var list = Array.isArray(periods) ? periods : [],
 	    opts = [ {
 			value: 'current',
-			label: list.length ? fmt(tr('Current period (since %s)'), shortDate(list[0], locale)) : tr('Current period')
+			label: list.length ? fmt(_('Current period (since %s)'), shortDate(list[0], locale)) : _('Current period')
 		} ];
 
 	for (var i = 1; i < list.length; i++)
 		if (typeof(list[i]) == 'string' && list[i] != list[0])
-			opts.push({ value: list[i], label: fmt(tr('Period from %s'), shortDate(list[i], locale)) });
+			opts.push({ value: list[i], label: fmt(_('Period from %s'), shortDate(list[i], locale)) });
 
-	opts.push({ value: 'all', label: tr('All since the last reset') });
+	opts.push({ value: 'all', label: _('All since the last reset') });
 
 	return opts;
 }
@@ -733,19 +729,19 @@ function checkDeviceLabel(v) {
 		return true;
 
 	if (utf8Length(s) > MAX_NAME_BYTES)
-		return fmt(tr('At most %d bytes'), MAX_NAME_BYTES);
+		return fmt(_('At most %d bytes'), MAX_NAME_BYTES);
 
 	if (/[\x00-\x1f\x7f-\x9f]/.test(s))
-		return tr('No control characters (such as tab or line break)');
+		return _('No control characters (such as tab or line break)');
 
 	if (/[<>"'&\\]/.test(s))
-		return tr('None of these characters: < > " \' & \\');
+		return _('None of these characters: < > " \' & \\');
 
 	if (/[\u061c\u200b-\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff]/.test(s))
-		return tr('No invisible characters (direction marks, zero-width spaces)');
+		return _('No invisible characters (direction marks, zero-width spaces)');
 
 	if (/[\ud800-\udbff](?![\udc00-\udfff])|(^|[^\ud800-\udbff])[\udc00-\udfff]/.test(s))
-		return tr('Not valid text');
+		return _('Not valid text');
 
 	return true;
 }
@@ -1104,7 +1100,7 @@ function checkDuration(v, lo, hi) {
 	var d = parseDuration(v);
 
 	if (d == null || d < lo || d > hi)
-		return fmt(tr('Expecting a duration from %s to %s: seconds, or a number with s, m, h or d (e.g. 30s, 24h)'),
+		return fmt(_('Expecting a duration from %s to %s: seconds, or a number with s, m, h or d (e.g. 30s, 24h)'),
 			formatDuration(lo), formatDuration(hi));
 
 	return true;
@@ -1117,7 +1113,7 @@ function checkInteger(v, lo, hi) {
 	var s = String(v);
 
 	if (!/^\d{1,9}$/.test(s) || +s < lo || +s > hi)
-		return fmt(tr('Expecting a whole number from %d to %d'), lo, hi);
+		return fmt(_('Expecting a whole number from %d to %d'), lo, hi);
 
 	return true;
 }
@@ -1137,12 +1133,12 @@ function checkPeriodStart(v, period) {
 	    isDate = parseDay(s) != null;
 
 	if (period == 'days')
-		return isDate ? true : tr('Periods of a number of days start on a date: YYYY-MM-DD');
+		return isDate ? true : _('Periods of a number of days start on a date: YYYY-MM-DD');
 
 	if (period == null || period === '')
-		return (isDay || isDate) ? true : tr('Expecting a day of the month (1-28) or a date (YYYY-MM-DD)');
+		return (isDay || isDate) ? true : _('Expecting a day of the month (1-28) or a date (YYYY-MM-DD)');
 
-	return isDay ? true : tr('Monthly periods start on a day of the month from 1 to 28');
+	return isDay ? true : _('Monthly periods start on a day of the month from 1 to 28');
 }
 
 /* Dotted-quad IPv4 as Go's netip.ParseAddr takes it: four decimal octets up to 255, no leading zeros. */
@@ -1180,7 +1176,7 @@ function checkIPAddress(v) {
 
 	var s = String(v);
 
-	return (isIPv4(s) || isIPv6(s)) ? true : tr('Expecting an IP address (IPv4 or IPv6, without prefix length)');
+	return (isIPv4(s) || isIPv6(s)) ? true : _('Expecting an IP address (IPv4 or IPv6, without prefix length)');
 }
 
 /*
@@ -1197,14 +1193,14 @@ function checkListenAddress(v) {
 	var k = addrKey(String(v));
 
 	if (k == '4000000000000' || k == '6' + new Array(33).join('0'))
-		return tr('Expecting one LAN address of the router, not a wildcard (empty: all of them)');
+		return _('Expecting one LAN address of the router, not a wildcard (empty: all of them)');
 
 	var v4 = k.charAt(0) == '4',
 	    first = v4 ? +k.slice(1, 4) : 0;
 
 	if (v4 ? (first >= 224 && first <= 239) || k.slice(1, 7) == '169254'
 	       : /^6ff/.test(k) || /^6fe[89ab]/.test(k) || k.slice(1, 25) == '00000000000000000000ffff')
-		return tr('Expecting a unicast address the feed can listen on');
+		return _('Expecting a unicast address the feed can listen on');
 
 	return true;
 }
@@ -1225,16 +1221,16 @@ function checkConfinedPath(v, roots) {
 	var s = String(v);
 
 	if (s.charAt(0) != '/')
-		return tr('Expecting an absolute path (starting with /)');
+		return _('Expecting an absolute path (starting with /)');
 
 	if (/\/\.\.?(\/|$)/.test(s) || s.indexOf('//') >= 0 || (s.length > 1 && s.charAt(s.length - 1) == '/'))
-		return tr('Expecting a clean path (no .., ., // or trailing /)');
+		return _('Expecting a clean path (no .., ., // or trailing /)');
 
 	for (var i = 0; i < roots.length; i++)
 		if (s.indexOf(roots[i]) == 0 && s.length > roots[i].length)
 			return true;
 
-	return fmt(tr('Expecting a path under %s'), roots.join(', '));
+	return fmt(_('Expecting a path under %s'), roots.join(', '));
 }
 
 /*
@@ -1259,9 +1255,9 @@ function checkAddressOrSubnet(v) {
 
 	/* the service sees IPv4 callers as IPv4: a mapped entry would match nobody */
 	if (ok && addrKey(addr).indexOf('6' + '00000000000000000000' + 'ffff') === 0)
-		return tr('Write an IPv4-mapped address in IPv4 notation (e.g. 10.0.0.1 for ::ffff:10.0.0.1)');
+		return _('Write an IPv4-mapped address in IPv4 notation (e.g. 10.0.0.1 for ::ffff:10.0.0.1)');
 
-	return ok ? true : tr('Expecting an IP address or a subnet (e.g. 192.168.1.10, 192.168.1.0/24 or fd00::/64)');
+	return ok ? true : _('Expecting an IP address or a subnet (e.g. 192.168.1.10, 192.168.1.0/24 or fd00::/64)');
 }
 
 /* The values of option placement the service takes, as the settings page lists them. */
@@ -1280,10 +1276,10 @@ function checkDeviceName(v) {
 	var s = String(v);
 
 	if (s.length > 15 || s == '.' || s == '..' || s.charAt(0) == '-')
-		return tr('Expecting a network device name: 1 to 15 characters, not starting with - (e.g. br-lan)');
+		return _('Expecting a network device name: 1 to 15 characters, not starting with - (e.g. br-lan)');
 
 	if (!/^[\x21-\x7e]+$/.test(s) || /[\/:]/.test(s))
-		return tr('Expecting a network device name without spaces, / or : (e.g. br-lan)');
+		return _('Expecting a network device name without spaces, / or : (e.g. br-lan)');
 
 	return true;
 }
