@@ -1153,6 +1153,7 @@ describe('LuCI views in Chromium against the real binary', { skip: missing || fa
 			general: [ 'enabled', 'network', 'subnet', 'ipv6', 'refresh_interval' ],
 			history: [ 'period', 'period_start', 'period_days', 'generations', 'commit_interval', 'persist_dir' ],
 			live: [ 'live_port', 'live_tls_port', 'live_address', 'live_cert', 'live_key', 'metrics', 'metrics_allow' ],
+			alerts: [ 'alert_new_device', 'alert_webhook' ],
 			advanced: [ 'db_dir', 'backend', 'placement', 'lan_device', 'iptables_variant', 'lock_timeout' ]
 		};
 		for (const [ t, opts ] of Object.entries(OPTIONS))
@@ -1249,6 +1250,24 @@ describe('LuCI views in Chromium against the real binary', { skip: missing || fa
 		await page.check(id('metrics'));
 		assert.deepEqual(await allowed(), [].concat(opt('metrics_allow') ?? [], '10.99.0.5'));
 
+		// alerts: new devices on unless the file says otherwise; the webhook checked as the binary checks it
+		// (validation-cases.mjs has the whole table), its message never quoting the URL
+		await tab('alerts');
+		assert.equal(await page.isChecked(id('alert_new_device')), (opt('alert_new_device') ?? '1') === '1');
+		assert.equal(await page.inputValue(id('alert_webhook')), opt('alert_webhook') ?? '');
+		assert.equal(await page.getAttribute(id('alert_webhook'), 'placeholder') ?? '', defaults.alert_webhook);
+		for (const [ v, bad ] of [ [ 'ftp://example.com/tok3n', true ], [ 'https://example.com/tok3n#x', true ], [ 'https:///tok3n', true ],
+			[ 'https://example.com:0/tok3n', true ], [ 'https://example.com/tok3n', false ] ]) {
+			await page.fill(id('alert_webhook'), v);
+			assert.equal(await invalid('alert_webhook'), bad, `alert_webhook ${v}`);
+			if (bad) {
+				const msg = await page.getAttribute(id('alert_webhook'), 'data-tooltip');
+				assert.ok(msg && !msg.includes('tok3n'), `the message about ${v} does not show the URL: ${msg}`);
+			}
+		}
+		await page.fill(id('alert_webhook'), 'https://hooks.example.com/alert?token=tok3n');
+		await page.uncheck(id('alert_new_device'));
+
 		// the advanced tab
 		await tab('advanced');
 		assert.ok(await page.isVisible(id('iptables_variant')));
@@ -1290,7 +1309,8 @@ describe('LuCI views in Chromium against the real binary', { skip: missing || fa
 			subnet: [].concat(opt('subnet') ?? [], 'fd99::/64', '10.99.0.0/24'), iptables_variant: 'legacy', lock_timeout: '42',
 			refresh_interval: '10s', period: 'days', period_start: '2026-01-05', generations: '24', commit_interval: '6h',
 			live_port: '8095', live_address: '10.99.0.2', placement: 'forward', lan_device: 'br-lan',
-			metrics: '1', metrics_allow: [].concat(opt('metrics_allow') ?? [], '10.99.0.5')
+			metrics: '1', metrics_allow: [].concat(opt('metrics_allow') ?? [], '10.99.0.5'),
+			alert_webhook: 'https://hooks.example.com/alert?token=tok3n', alert_new_device: '0'
 		};
 		for (const [ k, v ] of Object.entries(changed))
 			assert.deepEqual(saved.get(k), v, `${k} saved`);

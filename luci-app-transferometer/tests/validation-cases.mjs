@@ -70,7 +70,30 @@ export const VALIDATION_CASES = {
 		[ '10.0.0.0/8/8', false ], [ '10.0.0.0/1e1', false ], [ '10.0.0.0/8a', false ], [ '10.0.0.0 /8', false ], [ '10.0.0.0/ 8', false ],
 		[ ' 10.0.0.1', false ], [ '10.0.0.1 ', false ], [ '10.0.0.1 10.0.0.2', false ], [ '010.0.0.0/8', false ], [ '10.0.0.256', false ],
 		[ '10.0.0', false ], [ 'fe80::1%br-lan', false ], [ 'fe80::1%br-lan/64', false ], [ '1:2:3:4:5:6:7::8', false ],
-		[ '::ffff:010.0.0.1', false ], [ 'router', false ], [ '*', false ] ]
+		[ '::ffff:010.0.0.1', false ], [ 'router', false ], [ '*', false ] ],
+	// an http(s) URL as Go's net/url.Parse (the router build's, Go 1.21) reads it, with a host, no
+	// fragment, a port from 1 to 65535 if any, at most 2048 bytes (internal/config/alerts.go)
+	alert_webhook: [ [ '', true ], [ 'https://example.com/hook', true ], [ 'http://192.168.1.2:8080/alert', true ],
+		[ 'https://ntfy.sh/my-router-alerts', true ], [ 'HTTPS://Example.COM/x', true ], [ 'https://example.com', true ],
+		[ 'https://user:t0k3n@hooks.example.com/a?b=c&d=e', true ], [ 'http://[fd00::1]:8080/x', true ], [ 'http://[fd00::1]/', true ],
+		[ 'https://example.com:/x', true ], [ 'https://example.com/p%20q', true ], [ 'https://ex%C3%A4mple.com/', true ],
+		[ 'https://b\u00fccher.example/x', true ], [ 'https://example.com/?q=%zz', true ], [ 'https://u/ser@x/', true ],
+		[ 'https://example.com:65535/', true ], [ 'https://example.com:1/', true ], [ 'https://example.com/a?b?c', true ],
+		[ 'https://example.com/' + 'a'.repeat(2028), true ], [ 'https://example.com/' + '\u00e4'.repeat(1014), true ],
+		[ 'https://example.com/' + 'a'.repeat(2029), false ], [ 'https://example.com/' + '\u00e4'.repeat(1015), false ],
+		[ 'ftp://example.com/', false ], [ 'example.com/hook', false ], [ '/relative/x', false ], [ 'https:example.com', false ],
+		[ 'https:/example.com/x', false ], [ 'https:///path', false ], [ 'https://', false ], [ 'https://user@/x', false ],
+		[ 'https://:8080/x', false ], [ 'https://example.com:0/', false ], [ 'https://example.com:65536/', false ],
+		[ 'https://example.com:80a/', false ], [ 'https://example.com:0000000080/', false ], [ 'https://example.com/a b', false ],
+		[ 'https://example.com/\tx', false ], [ 'https://example.com/\u007f', false ], [ ' https://example.com/', false ],
+		[ 'https://example.com/#x', false ], [ 'https://example.com/x#', false ], [ 'https://example.com/%zz', false ],
+		[ 'https://example.com/%4', false ], [ 'https://ex%41mple.com/', false ], [ 'https://ex{ample.com/', false ],
+		[ 'https://exa|mple.com/', false ], [ 'https://u{@example.com/', false ], [ 'https://%zz@example.com/', false ],
+		[ 'http://[fd00::1/x', false ], [ 'http://[fd00::1]x/', false ], [ 'javascript:alert(1)', false ], [ '1http://example.com/', false ],
+		[ 'https://[fe80::1%25%00]/', false ], [ 'https://[fe80::1%25br-lan]:8080/', true ] ],
+	// a Flag, default on (OpenWrt's config_get_bool words, as metrics)
+	alert_new_device: [ [ '0', true ], [ '1', true ], [ '', true ], [ 'off', true, '0' ], [ 'yes', true, '1' ],
+		[ 'No', false ], [ '2', false ], [ ' 0', false ] ]
 };
 
 const BOOLEAN_WORDS = [ '1', 'on', 'true', 'yes', 'enabled', '0', 'off', 'false', 'no', 'disabled' ];
@@ -95,7 +118,9 @@ export function checkers(h) {
 		placement: (v) => (v === '' || h.PLACEMENTS.indexOf(v) >= 0) ? true : `not one of ${h.PLACEMENTS.join(', ')}`,
 		// no validator on the page: a Flag writes only '0' or '1' (or removes the option), all taken here
 		metrics: (v) => (v === '' || BOOLEAN_WORDS.includes(v)) ? true : 'not a boolean of config_get_bool',
-		metrics_allow: (v) => h.checkAddressOrSubnet(v)
+		metrics_allow: (v) => h.checkAddressOrSubnet(v),
+		alert_webhook: (v) => h.checkWebhook(v),
+		alert_new_device: (v) => (v === '' || BOOLEAN_WORDS.includes(v)) ? true : 'not a boolean of config_get_bool'
 	};
 }
 

@@ -1284,6 +1284,128 @@ function checkDeviceName(v) {
 	return true;
 }
 
+/*
+ * alert_webhook: the service's rule (internal/config/alerts.go), which is
+ * what Go's net/url.Parse (of the router build, Go 1.21) makes of the URL:
+ * at most 2048 bytes, no spaces or control characters, scheme http or https
+ * (any case), "//" and a host, no fragment, a port (if any) from 1 to 65535;
+ * what url.Parse refuses (a bad %-escape, a character a host or user name
+ * may not hold, a "[" without "]") is refused too. The messages never quote
+ * the value: the URL may hold a token.
+ */
+var WEBHOOK_MAX_BYTES = 2048;
+
+function utf8Length(s) {
+	var n = 0;
+	for (var i = 0; i < s.length; i++) {
+		var c = s.charCodeAt(i);
+		if (c < 0x80) n += 1;
+		else if (c < 0x800) n += 2;
+		else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length &&
+		         s.charCodeAt(i + 1) >= 0xdc00 && s.charCodeAt(i + 1) <= 0xdfff) { n += 4; i++; }
+		else n += 3;
+	}
+	return n;
+}
+
+/* net/url's shouldEscape(c, encodeHost) for a byte: what a host may not hold unescaped */
+function hostEscapes(c) {
+	return !(c < 0x80 && /[A-Za-z0-9!$&'()*+,;=:\[\]<>"\-_.~]/.test(String.fromCharCode(c)));
+}
+
+/* net/url's unescape(s, mode) succeeds; mode 'host', 'zone' or anything else (path, user) */
+function urlUnescapes(s, mode) {
+	for (var i = 0; i < s.length; ) {
+		if (s.charAt(i) == '%') {
+			var hx = s.substr(i + 1, 2);
+			if (!/^[0-9A-Fa-f]{2}$/.test(hx))
+				return false;
+			var v = parseInt(hx, 16);
+			if (mode == 'host' && (v >> 4) < 8 && hx != '25')
+				return false;
+			if (mode == 'zone' && hx != '25' && v != 0x20 && hostEscapes(v))
+				return false;
+			i += 3;
+			continue;
+		}
+		if ((mode == 'host' || mode == 'zone') && hostEscapes(s.charCodeAt(i)) && s.charCodeAt(i) < 0x80)
+			return false;
+		i++;
+	}
+	return true;
+}
+
+function validOptionalPort(p) {
+	return p === '' || /^:[0-9]*$/.test(p);
+}
+
+/* net/url's parseHost succeeds */
+function urlHostParses(host) {
+	if (host.charAt(0) == '[') {
+		var i = host.lastIndexOf(']');
+		if (i < 0 || !validOptionalPort(host.substring(i + 1)))
+			return false;
+		var zone = host.substring(0, i).indexOf('%25');
+		if (zone >= 0)
+			return urlUnescapes(host.substring(0, zone), 'host') &&
+				urlUnescapes(host.substring(zone, i), 'zone') && urlUnescapes(host.substring(i), 'host');
+	}
+	else if (host.lastIndexOf(':') >= 0 && !validOptionalPort(host.substring(host.lastIndexOf(':')))) {
+		return false;
+	}
+	return urlUnescapes(host, 'host');
+}
+
+function checkWebhook(v) {
+	if (v == null || v === '')
+		return true;
+
+	var s = String(v);
+
+	if (utf8Length(s) > WEBHOOK_MAX_BYTES)
+		return fmt(_('At most %d bytes'), WEBHOOK_MAX_BYTES);
+
+	if (/[\x00-\x20\x7f]/.test(s))
+		return _('A URL has no spaces or control characters');
+
+	var m = /^([A-Za-z][A-Za-z0-9+.\-]*):/.exec(s);
+	if (!m || !/^https?$/i.test(m[1]))
+		return _('Expecting an http:// or https:// URL');
+
+	if (s.indexOf('#') >= 0)
+		return _('No fragment (#…): it is never sent');
+
+	var rest = s.substring(m[0].length), q = rest.indexOf('?');
+	if (q >= 0)
+		rest = rest.substring(0, q);
+	if (rest.substring(0, 2) != '//')
+		return _('Expecting a URL with a host (http://HOST/…)');
+
+	var authority = rest.substring(2), path = '', slash = authority.indexOf('/');
+	if (slash >= 0) {
+		path = authority.substring(slash);
+		authority = authority.substring(0, slash);
+	}
+	var at = authority.lastIndexOf('@'),
+	    host = authority.substring(at + 1),
+	    user = at >= 0 ? authority.substring(0, at) : '';
+
+	if (!urlHostParses(host) || !/^[A-Za-z0-9\-._:~!$&'()*+,;=%@]*$/.test(user) ||
+	    !urlUnescapes(user, 'user') || !urlUnescapes(path, 'path'))
+		return _('Not a valid URL');
+
+	if (host === '' || host.charAt(0) == ':')
+		return _('Expecting a URL with a host (http://HOST/…)');
+
+	var colon = host.lastIndexOf(':'), port = '';
+	if (colon >= 0 && validOptionalPort(host.substring(colon)))
+		port = host.substring(colon + 1);
+	if (port !== '' && (port.length > 9 || +port < 1 || +port > 65535))
+		return _('Expecting a port from 1 to 65535');
+
+	return true;
+}
+
 return baseclass.extend({
 	__name__: 'Transferometer.Helpers',
 
@@ -1362,5 +1484,6 @@ return baseclass.extend({
 	CERT_ROOTS: CERT_ROOTS,
 	checkAddressOrSubnet: checkAddressOrSubnet,
 	checkDeviceName: checkDeviceName,
+	checkWebhook: checkWebhook,
 	PLACEMENTS: PLACEMENTS
 });

@@ -34,6 +34,7 @@ return view.extend({
 		s.tab('general', _('General Settings'));
 		s.tab('history', _('History'));
 		s.tab('live', _('Live Rates'));
+		s.tab('alerts', _('Alerts'));
 		s.tab('advanced', _('Advanced Settings'));
 
 		/* --- general --- */
@@ -165,6 +166,19 @@ return view.extend({
 		o.placeholder = '192.168.1.10';
 		o.validate = function(section_id, value) {
 			return helpers.checkAddressOrSubnet(value);
+		};
+
+		/* --- alerts (quota thresholds and actions are set per quota, on the Quotas page) --- */
+
+		o = s.taboption('alerts', form.Flag, 'alert_new_device', _('New devices'),
+			_('Alert when a device the ledger did not know appears on the LAN.'));
+		o.default = o.enabled;
+		o.rmempty = false;
+
+		o = s.taboption('alerts', form.Value, 'alert_webhook', _('Webhook URL'),
+			_('An http:// or https:// URL every alert is sent to as JSON (POST), e.g. an ntfy topic. Alerts also go out as the ubus event transferometer.alert and to the scripts in /etc/hotplug.d/transferometer/. Empty: no webhook.'));
+		o.validate = function(section_id, value) {
+			return helpers.checkWebhook(value);
 		};
 
 		/* --- advanced --- */
