@@ -1,19 +1,32 @@
 #!/bin/sh
-# Builds what scripts/guest/exec boots: Debian bookworm's own 6.1 kernel
-# (OUTDIR/vmlinuz), a small busybox initramfs that mounts the host's root over
-# virtio-9p (OUTDIR/initrd.img), and that kernel's whole module tree with
-# depmod run on it (OUTDIR/modules/lib/modules/KVER), plus OUTDIR/kver.
-# Usage: scripts/guest/build.sh [OUTDIR]   (default: <repo>/build/guest)
-# Does nothing when the outputs exist and are newer than this script and init.
+# Builds what scripts/guest/exec boots: Debian's own kernel (OUTDIR/vmlinuz),
+# a small busybox initramfs that mounts the host's root over virtio-9p
+# (OUTDIR/initrd.img), and that kernel's whole module tree with depmod run on
+# it (OUTDIR/modules/lib/modules/KVER), plus OUTDIR/kver.
+# GUEST_KERNEL picks the kernel: 6.1 (default, bookworm's, from this host's
+# apt sources) or 5.10 (bullseye's, OpenWrt 22.03's kernel series, fetched
+# through a temporary sources list so this host's apt setup stays as it is).
+# GUEST_KERNEL=5.10.0-NN picks that ABI of bullseye's (e.g. 5.10.0-32, the
+# 5.10.226 of the bullseye point release, older than bullseye-security's).
+# Usage: scripts/guest/build.sh [OUTDIR]
+#   (default: <repo>/build/guest, or <repo>/build/guest-GUEST_KERNEL)
+# Does nothing when the outputs exist, are newer than this script and init,
+# and are for the same GUEST_KERNEL.
 # Run as root (installs missing Debian packages with apt-get).
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
-out=${1:-$here/../../build/guest}
+series=${GUEST_KERNEL:-6.1}
+case $series in
+6.1) defout=$here/../../build/guest ;;
+5.10 | 5.10.0-[0-9] | 5.10.0-[0-9][0-9] | 5.10.0-[0-9][0-9][0-9]) defout=$here/../../build/guest-$series ;;
+*) echo "guest/build: GUEST_KERNEL=$series: want 6.1, 5.10 or 5.10.0-NN" >&2; exit 2 ;;
+esac
+out=${1:-$defout}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 
-if [ -f "$out/stamp" ] &&
+if [ -f "$out/stamp" ] && [ "$(cat "$out/series" 2>/dev/null || echo 6.1)" = "$series" ] &&
 	[ -n "$(find "$out/stamp" -newer "$here/build.sh" -newer "$here/init")" ]; then
 	exit 0
 fi
@@ -35,22 +48,58 @@ if [ -n "$need" ]; then
 	apt-get install -y -qq --no-install-recommends $need >/dev/null
 fi
 
-# The exact kernel package behind the metapackage, e.g. linux-image-6.1.0-56-amd64.
-kpkg() { apt-cache depends linux-image-amd64 2>/dev/null |
-	awk '$1 == "Depends:" && $2 ~ /^linux-image-6\.1\..*-amd64$/ { print $2; exit }'; }
-pkg=$(kpkg)
-[ -n "$pkg" ] || { update; pkg=$(kpkg); }
-[ -n "$pkg" ] || { echo "guest/build: no linux-image-6.1.*-amd64 behind linux-image-amd64" >&2; exit 1; }
-
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 # apt's download sandbox user must be able to write there.
 chown _apt "$tmp" 2>/dev/null || true
-# busybox-static is only downloaded, not installed: it conflicts with the
-# (dynamic) busybox package that install-deps.sh installs.
-if ! (cd "$tmp" && apt-get download -qq "$pkg" busybox-static); then
+
+# The exact kernel package behind the metapackage, e.g. linux-image-6.1.0-56-amd64.
+# APT holds the options that point apt at another suite (empty: this host's).
+APT=""
+kpkg() { # shellcheck disable=SC2086 # APT's words are separate options
+	apt-cache $APT depends linux-image-amd64 2>/dev/null |
+		awk -v p="linux-image-$series." \
+			'$1 == "Depends:" && index($2, p) == 1 && $2 ~ /-amd64$/ { print $2; exit }'; }
+if [ "$series" = 6.1 ]; then
+	pkg=$(kpkg)
+	[ -n "$pkg" ] || { update; pkg=$(kpkg); }
+else
+	# bullseye and bullseye-security through a sources list, package lists
+	# and caches of our own in $tmp: the host's apt sources, lists and
+	# caches are neither used nor changed.
+	a=$tmp/apt
+	mkdir -p "$a/lists/partial" "$a/cache/archives/partial"
+	kr=/usr/share/keyrings/debian-archive-keyring.gpg
+	printf '%s\n' \
+		"deb [signed-by=$kr] http://deb.debian.org/debian bullseye main" \
+		"deb [signed-by=$kr] http://deb.debian.org/debian-security bullseye-security main" \
+		>"$a/sources.list"
+	chown -R _apt "$a" 2>/dev/null || true
+	APT="-o Dir::Etc::SourceList=$a/sources.list -o Dir::Etc::SourceParts=/dev/null
+		-o Dir::State::Lists=$a/lists -o Dir::Cache=$a/cache
+		-o Dir::Cache::pkgcache=$a/cache/pkgcache.bin -o Dir::Cache::srcpkgcache=$a/cache/srcpkgcache.bin"
+	echo "guest/build: fetching bullseye's package lists" >&2
+	# shellcheck disable=SC2086
+	apt-get $APT update -qq
+	case $series in
+	5.10) pkg=$(kpkg) ;;
+	*) pkg=linux-image-$series-amd64 ;;
+	esac
+fi
+[ -n "$pkg" ] || { echo "guest/build: no linux-image-$series.*-amd64 behind linux-image-amd64" >&2; exit 1; }
+
+# shellcheck disable=SC2086
+if ! (cd "$tmp" && apt-get $APT download -qq "$pkg"); then
+	[ -z "$APT" ] || exit 1
 	update
-	(cd "$tmp" && apt-get download -qq "$pkg" busybox-static)
+	(cd "$tmp" && apt-get download -qq "$pkg")
+fi
+# busybox-static (this host's suite: any kernel runs it) is only downloaded,
+# not installed: it conflicts with the (dynamic) busybox package that
+# install-deps.sh installs.
+if ! (cd "$tmp" && apt-get download -qq busybox-static); then
+	update
+	(cd "$tmp" && apt-get download -qq busybox-static)
 fi
 echo "guest/build: unpacking $pkg and busybox-static" >&2
 dpkg-deb -x "$tmp"/linux-image-*.deb "$tmp/k"
@@ -101,5 +150,6 @@ done <"$tmp/kos"
 gzip -9 <"$tmp/initrd.cpio" >"$out/initrd.img"
 
 echo "$kver" >"$out/kver"
+echo "$series" >"$out/series"
 touch "$out/stamp"
 echo "guest/build: $out: kernel $kver ($pkg)" >&2
