@@ -40,25 +40,12 @@ import { startServer } from './lucishim/server.mjs';
 import * as uci from './lucishim/uci.mjs';
 import { loadQuota } from './load-quota.mjs';
 import { QUOTA_CASES } from './quota-cases.mjs';
+import { BIN, CFG, CHROMIUM, CHROMIUM_ARGS, USAGE_PATH, QUOTAS_PATH, missing, until } from './browser-env.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ARTIFACTS = path.join(HERE, 'artifacts');
-const BIN = process.env.TRANSFEROMETER_BIN || '';
-const CFG = process.env.TRANSFEROMETER_CONFIG_DIR || '';
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const CHROMIUM_ARGS = [ '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
-	'--disable-component-update', '--disable-sync', '--disable-quic' ];
-const USAGE_PATH = '/cgi-bin/luci/admin/status/transferometer/usage';
-const QUOTAS_PATH = '/cgi-bin/luci/admin/status/transferometer/quotas';
 
 const LAPTOP = '02:88:00:00:00:01', UNNAMED = '02:88:00:00:00:02', PHONE = '02:88:00:00:00:03', FORMULA = '02:88:00:00:00:04';
-
-const missing = !BIN ? 'TRANSFEROMETER_BIN is not set (the transferometer binary the page is tested against)'
-	: !CFG ? 'TRANSFEROMETER_CONFIG_DIR is not set (the config dir of that binary)'
-	: !existsSync(BIN) ? `TRANSFEROMETER_BIN=${BIN} does not exist`
-	: !existsSync(path.join(CFG, 'transferometer')) ? `${CFG}/transferometer does not exist`
-	: !existsSync(CHROMIUM) ? `${CHROMIUM} does not exist (apt-get install chromium)`
-	: null;
 
 if (missing && process.env.CI) {
 	it('quota browser test environment', () => {
@@ -103,21 +90,6 @@ function usageJson(dir) {
 	const r = run(dir, [ 'usage', '--json' ]);
 	assert.equal(r.status, 0, `usage --json exited ${r.status}: ${r.stderr}`);
 	return JSON.parse(r.stdout);
-}
-
-async function until(what, fn, { timeout = 20000, interval = 200 } = {}) {
-	const end = Date.now() + timeout;
-	let last;
-	for (;;) {
-		try {
-			const v = await fn();
-			if (v) return v;
-		}
-		catch (e) { last = e; }
-		if (Date.now() > end)
-			throw new Error(`timed out waiting for ${what}${last ? ': ' + last.message : ''}`);
-		await new Promise(r => setTimeout(r, interval));
-	}
 }
 
 // The Quota cells of the Usage table, by MAC.

@@ -46,13 +46,6 @@ var callUciSet = rpc.declare({
 	reject: true
 });
 
-var callUciDelete = rpc.declare({
-	object: 'uci',
-	method: 'delete',
-	params: [ 'config', 'section', 'options' ],
-	reject: true
-});
-
 /* --- validation --- */
 
 function parseIPv4(s) {
@@ -585,7 +578,7 @@ var CBIAbstractValue = baseclass.extend({
 	},
 
 	remove: function(section_id) {
-		return callUciDelete(this.map.config, section_id, [ this.option ]);
+		return formsections.uciDelete(this.map.config, section_id, [ this.option ]);
 	},
 
 	parse: function(section_id) {

@@ -24,10 +24,11 @@ var callUciAdd = rpc.declare({
 	reject: true
 });
 
-var callUciDeleteSection = rpc.declare({
+/* uci delete of a section, or of options of it (form.js's option remove uses this one too) */
+var callUciDelete = rpc.declare({
 	object: 'uci',
 	method: 'delete',
-	params: [ 'config', 'section' ],
+	params: [ 'config', 'section', 'options' ],
 	reject: true
 });
 
@@ -128,7 +129,7 @@ function typedSection(Base) {
 		},
 
 		handleRemove: function(section_id, ev) {
-			return callUciDeleteSection(this.map.config, section_id).then(L.bind(function() {
+			return callUciDelete(this.map.config, section_id).then(L.bind(function() {
 				delete this.map.data[section_id];
 
 				return this.map.save(null, true);
@@ -164,5 +165,6 @@ return baseclass.extend({
 	__name__: 'LuCI.form.sections',
 
 	typedSection: typedSection,
-	dynamicList: dynamicList
+	dynamicList: dynamicList,
+	uciDelete: callUciDelete
 });

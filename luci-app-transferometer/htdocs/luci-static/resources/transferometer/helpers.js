@@ -1295,19 +1295,6 @@ function checkDeviceName(v) {
  */
 var WEBHOOK_MAX_BYTES = 2048;
 
-function utf8Length(s) {
-	var n = 0;
-	for (var i = 0; i < s.length; i++) {
-		var c = s.charCodeAt(i);
-		if (c < 0x80) n += 1;
-		else if (c < 0x800) n += 2;
-		else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length &&
-		         s.charCodeAt(i + 1) >= 0xdc00 && s.charCodeAt(i + 1) <= 0xdfff) { n += 4; i++; }
-		else n += 3;
-	}
-	return n;
-}
-
 /* net/url's shouldEscape(c, encodeHost) for a byte: what a host may not hold unescaped */
 function hostEscapes(c) {
 	return !(c < 0x80 && /[A-Za-z0-9!$&'()*+,;=:\[\]<>"\-_.~]/.test(String.fromCharCode(c)));

@@ -71,6 +71,13 @@ function knownGroups(usage, values) {
 	return Object.keys(seen).sort();
 }
 
+/* A field's validate from a check of its value. */
+function checked(check) {
+	return function(section_id, value) {
+		return check(value);
+	};
+}
+
 /* An optional list item: empty is no item. */
 function optional(check) {
 	return function(section_id, value) {
@@ -137,9 +144,7 @@ return view.extend({
 			_('Bytes, or a number with a unit: kB, MB, GB, TB are powers of 1000, KiB, MiB, GiB, TiB powers of 1024 (e.g. 5GB, 500MiB, 1.5TB).'));
 		o.rmempty = false;
 		o.placeholder = '5GB';
-		o.validate = function(section_id, value) {
-			return quota.checkSize(value);
-		};
+		o.validate = checked(quota.checkSize);
 
 		o = s.option(form.ListValue, 'per', _('Renews'),
 			_('The allowance starts again with every accounting period (Settings, History), or every day at midnight, router time.'));
@@ -164,9 +169,7 @@ return view.extend({
 		o.depends('action', 'throttle');
 		o.rmempty = false;
 		o.placeholder = '1024';
-		o.validate = function(section_id, value) {
-			return quota.checkRate(value);
-		};
+		o.validate = checked(quota.checkRate);
 
 		o = s.option(form.DynamicList, 'notify', _('Warn at (%)'),
 			_('Percentages of the allowance at which a warning is sent (e.g. 80), once each per period or day.'));
