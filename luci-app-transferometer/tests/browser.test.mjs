@@ -32,36 +32,18 @@ import { fileURLToPath } from 'node:url';
 import { startServer, runPlugin, SESSION_ID } from './lucishim/server.mjs';
 import * as uci from './lucishim/uci.mjs';
 import { loadHelpers } from './load-helpers.mjs';
+import { BIN, CFG, CHROMIUM, CHROMIUM_ARGS, USAGE_PATH, SETTINGS_PATH, missing, skipOrFail, until } from './browser-env.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ARTIFACTS = path.join(HERE, 'artifacts');
-const BIN = process.env.TRANSFEROMETER_BIN || '';
-const CFG = process.env.TRANSFEROMETER_CONFIG_DIR || '';
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const LIVE_ADDRESS = process.env.TRANSFEROMETER_LIVE_ADDRESS || '';
 const TRAFFIC = process.env.TRANSFEROMETER_TRAFFIC || '';
 // tests/fixture-netns.sh made the data: it has an unnamed device, a '=1+2' one and a past period.
 // Another config dir may lack them; then those checks are left out.
 const FIXTURE = !!LIVE_ADDRESS;
-const CHROMIUM_ARGS = [ '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
-	'--disable-component-update', '--disable-sync', '--disable-quic' ];
-const USAGE_PATH = '/cgi-bin/luci/admin/status/transferometer/usage';
 // The browser's locale (the page formats numbers and dates in it); the expected figures use the same.
 const LOCALE = 'en-US';
-const SETTINGS_PATH = '/cgi-bin/luci/admin/status/transferometer/settings';
 
-const missing = !BIN ? 'TRANSFEROMETER_BIN is not set (the transferometer binary the page is tested against)'
-	: !CFG ? 'TRANSFEROMETER_CONFIG_DIR is not set (the config dir of that binary)'
-	: !existsSync(BIN) ? `TRANSFEROMETER_BIN=${BIN} does not exist`
-	: !existsSync(path.join(CFG, 'transferometer')) ? `${CFG}/transferometer does not exist`
-	: !existsSync(CHROMIUM) ? `${CHROMIUM} does not exist (apt-get install chromium)`
-	: null;
-
-// The one skip policy, as the Go tests' testlan.SkipOrFail: a missing prerequisite skips the
-// test, except under CI (which sets everything up), where the test runs and fails on it.
-function skipOrFail(reason) {
-	return reason && !process.env.CI ? reason : false;
-}
 function failIfMissing(reason) {
 	if (reason) assert.fail(`${reason} (CI is set: failing instead of skipping)`);
 }
@@ -96,21 +78,6 @@ const sleep = (ms) => new Promise(r => setTimeout(r, ms));
 // The reply is for the current period (periods lists it first), or for all time.
 const isCurrent = (u) => u.period.key === u.periods[0];
 const isAll = (u) => u.period.key === 'all';
-
-async function until(what, fn, { timeout = 20000, interval = 200 } = {}) {
-	const end = Date.now() + timeout;
-	let last;
-	for (;;) {
-		try {
-			const v = await fn();
-			if (v) return v;
-		}
-		catch (e) { last = e; }
-		if (Date.now() > end)
-			throw new Error(`timed out waiting for ${what}${last ? ': ' + last.message : ''}`);
-		await new Promise(r => setTimeout(r, interval));
-	}
-}
 
 // What the table shows, cell by cell, and which columns it has.
 function readTable(page) {
@@ -737,10 +704,9 @@ describe('LuCI views in Chromium against the real binary', { skip: missing || fa
 		assert.equal(await page.$('.alert-message[data-restore]'), null, 'both notifications dismissed');
 	});
 
-	// Screenshots of the page for the README, light and dark (prefers-color-scheme, which the shim turns
-	// into the bootstrap theme's data-darkmode), with names and groups given and a device expanded.
-	// They go to tests/artifacts/; with TRANSFEROMETER_SCREENSHOTS=docs also to docs/screenshots/
-	// (usage-light.png, usage-dark.png), the files the README shows.
+	// The page in the light and dark themes (prefers-color-scheme, which the shim turns into the
+	// bootstrap theme's data-darkmode), with names and groups given and a device expanded; screenshots
+	// to tests/artifacts/ (the README's, of a month in use, are screenshots.test.mjs's).
 	it('is readable in the light and dark themes (screenshots)', async () => {
 		const file = path.join(CFG, 'transferometer');
 		const put = keep(file);
@@ -754,7 +720,6 @@ describe('LuCI views in Chromium against the real binary', { skip: missing || fa
 			sections.push({ type: 'host', name: `shot${i}`, anonymous: false, options });
 		});
 		writeFileSync(file, uci.serialize(sections));
-		const out = [ ARTIFACTS ].concat(process.env.TRANSFEROMETER_SCREENSHOTS === 'docs' ? [ path.join(HERE, '..', '..', 'docs', 'screenshots') ] : []);
 		const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: LOCALE });
 		const pg = await ctx.newPage();
 		try {
@@ -781,10 +746,7 @@ describe('LuCI views in Chromium against the real binary', { skip: missing || fa
 				assert.ok(scheme === 'dark' ? bg < 0.3 && fg > 0.6 : bg > 0.8 && fg < 0.4, `${scheme}: ${JSON.stringify(colors)}`);
 				assert.equal(colors.axis, colors.text, 'the axis in the text colour');
 				await pg.mouse.move(1, 1);
-				for (const dir of out) {
-					mkdirSync(dir, { recursive: true });
-					await pg.screenshot({ path: path.join(dir, `usage-${scheme}.png`), fullPage: true });
-				}
+				await pg.screenshot({ path: path.join(ARTIFACTS, `usage-${scheme}-fixture.png`), fullPage: true });
 			}
 		}
 		finally {
