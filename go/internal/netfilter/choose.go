@@ -308,7 +308,7 @@ func isOn(sec *uci.Section, name string) bool {
 // 25.12). The package does not depend on them: a stock fw4 image has
 // nftables, and the netdev placement is chosen only where it is needed.
 const (
-	netdevHint = "the netdev placement needs the kernel's nftables netdev family with the fib expression: " +
+	netdevHint = "the netdev placement needs the egress hook of Linux 5.16 or later and the kernel's nftables netdev family with the fib expression: " +
 		"opkg install kmod-nft-netdev kmod-nft-fib (apk add on OpenWrt 25.12), or set option placement 'forward'"
 	iptablesHintFW3 = "opkg install iptables ip6tables"
 	iptablesHintFW4 = "opkg install iptables-nft ip6tables-nft (apk add iptables-nft ip6tables-nft on OpenWrt 25.12), " +
