@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -316,7 +317,9 @@ func (d *Deliverer) post(ctx context.Context, a Alert) (retry bool, err error) {
 		switch {
 		case parent.Err() != nil:
 			err = errors.New("stopped before an answer")
-		case ctx.Err() != nil:
+		case ctx.Err() != nil, isTimeout(err):
+			// The context, the client and the transport share the one
+			// timeout; whichever says so first, it is the same event.
 			err = fmt.Errorf("no answer within %s", t)
 		}
 		return true, err
@@ -331,6 +334,11 @@ func (d *Deliverer) post(ctx context.Context, a Alert) (retry bool, err error) {
 	default:
 		return false, fmt.Errorf("answered %d", code)
 	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // newClient posts with no proxy from the environment and follows no
