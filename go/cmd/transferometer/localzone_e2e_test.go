@@ -1,10 +1,8 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -15,21 +13,9 @@ import (
 // Go alone would ignore (UTC). Fixed zones far from UTC make a wrong cut
 // visible on any day; a bad string warns and falls back to UTC.
 func TestPeriodsInRouterZone(t *testing.T) {
-	bin := binary(t)
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "config")
-	if err := os.MkdirAll(cfg, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	conf := "config transferometer 'main'\n" +
-		"\toption db_dir '" + filepath.Join(dir, "db") + "'\n" +
-		"\toption persist_dir '" + filepath.Join(dir, "flash") + "'\n" +
-		"\toption lock_dir '" + filepath.Join(dir, "lock") + "'\n" +
-		"\toption pid_file '" + filepath.Join(dir, "transferometer.pid") + "'\n" +
-		"\tlist subnet '192.168.1.0/24'\n\toption backend 'nftables'\n"
-	if err := os.WriteFile(filepath.Join(cfg, "transferometer"), []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	// In a router namespace of its own: export collects, which makes the
+	// backend's tables, and those must not land in the machine's own.
+	r := newRig(t, "nftables", 1)
 	for _, c := range []struct {
 		tz      string
 		offset  int // seconds east of UTC the period must start in
@@ -41,12 +27,14 @@ func TestPeriodsInRouterZone(t *testing.T) {
 		{"UTC", 0, false},
 		{"nonsense", 0, true},
 	} {
-		cmd := exec.Command(bin, "export", "--format", "json")
-		cmd.Env = append(os.Environ(), "TRANSFEROMETER_CONFIG_DIR="+cfg, "TZ="+c.tz)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		cmd := r.lan.Exec(ctx, r.lan.Router, r.bin, "export", "--format", "json")
+		cmd.Env = append(r.env(), "TZ="+c.tz)
 		var stderr strings.Builder
 		cmd.Stderr = &stderr
 		before := time.Now()
 		out, err := cmd.Output()
+		cancel()
 		if err != nil {
 			t.Fatalf("TZ=%s export: %v\n%s", c.tz, err, stderr.String())
 		}
