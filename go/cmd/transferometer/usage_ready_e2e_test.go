@@ -18,6 +18,10 @@ import (
 func TestRPCDUsageReadyBytes(t *testing.T) {
 	r := newRig(t, "nftables", 1)
 	r.handoffConfig(t)
+	// A device known before the start, so that the snapshot lists a host
+	// and the core's answer for another device cannot equal it.
+	h1 := r.lan.Hosts[0]
+	r.ok(t, "arp-add", h1.MAC.String(), h1.IP4.String())
 	d := r.startHandoffDaemon(t)
 	plugin := rpcdPlugin(t, r.bin)
 	call := func(stdin string) []byte {
@@ -47,7 +51,10 @@ func TestRPCDUsageReadyBytes(t *testing.T) {
 	}
 	release()
 	other := "02:00:00:aa:00:09" // no such device: the core's answer lists none
-	if one := call(`{"mac":"` + other + `"}`); !bytes.Contains(one, []byte(`"hosts":[]`)) {
+	if !bytes.Contains(body, []byte(h1.MAC.String())) {
+		t.Fatalf("the snapshot does not list %s:\n%s", h1.MAC, body)
+	}
+	if one := call(`{"mac":"` + other + `"}`); bytes.Equal(one, append(body, '\n')) || !bytes.Contains(one, []byte(`"hosts":[]`)) {
 		t.Fatalf("usage of a device the snapshot cannot answer for: %s", one)
 	}
 	d.stop(t)
