@@ -177,8 +177,10 @@ func (c *Core) lanSet() (*config.LAN, error) {
 	return c.lan, c.lanErr
 }
 
-func (c *Core) lockOptions() lock.Options {
-	return lock.Options{Dir: c.settings.LockDir, PIDFile: c.settings.PIDFile, Timeout: c.settings.LockTimeout}
+func (c *Core) lockOptions() lock.Options { return lockOptions(c.settings) }
+
+func lockOptions(s config.Settings) lock.Options {
+	return lock.Options{Dir: s.LockDir, PIDFile: s.PIDFile, Timeout: s.LockTimeout}
 }
 
 // LiveTLS reports whether the live feed serves TLS: a TLS port is set and

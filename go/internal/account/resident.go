@@ -16,6 +16,7 @@ import (
 	"github.com/transferometer/transferometer/internal/config"
 	"github.com/transferometer/transferometer/internal/ledger"
 	"github.com/transferometer/transferometer/internal/links"
+	"github.com/transferometer/transferometer/internal/lock"
 )
 
 // The resident daemon's side of the core: the mark that says it runs, and
@@ -216,21 +217,10 @@ func snapshot(s config.Settings, pid int) ([]byte, bool) {
 	if err != nil || !bytes.Equal(bytes.TrimSuffix(from, []byte{'\n'}), id) {
 		return nil, false
 	}
-	if holder, ok := lockHolder(s.PIDFile); !ok || holder != pid {
+	if holder, ok := lock.HolderPID(lockOptions(s)); !ok || holder != pid {
 		return nil, false
 	}
 	return rest, true
-}
-
-// lockHolder is the PID the lock's PID file names (its first line).
-func lockHolder(pidFile string) (int, bool) {
-	b, err := os.ReadFile(pidFile)
-	if err != nil {
-		return 0, false
-	}
-	line, _, _ := bytes.Cut(b, []byte{'\n'})
-	pid, err := strconv.Atoi(string(line))
-	return pid, err == nil && pid > 0
 }
 
 // transferID names the current transfer.db (and says when it was written).

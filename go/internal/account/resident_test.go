@@ -44,6 +44,10 @@ func TestSnapshotThroughDaemonCycle(t *testing.T) {
 	}
 	holdAs := func(pid int) {
 		t.Helper()
+		// A held lock: its directory, then the PID file naming the holder.
+		if err := os.MkdirAll(c.settings.LockDir, 0o700); err != nil {
+			t.Fatal(err)
+		}
 		if err := os.WriteFile(c.settings.PIDFile, []byte(strconv.Itoa(pid)+"\nstart=1\n"), 0o600); err != nil {
 			t.Fatal(err)
 		}
