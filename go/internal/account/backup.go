@@ -16,6 +16,7 @@ import (
 	"github.com/transferometer/transferometer/internal/ledger"
 	"github.com/transferometer/transferometer/internal/macaddr"
 	"github.com/transferometer/transferometer/internal/names"
+	"github.com/transferometer/transferometer/internal/period"
 )
 
 // A backup is one file: gzip-compressed JSON holding what the ledger
@@ -110,7 +111,7 @@ func (c *Core) Backup(ctx context.Context, limit int) (BackupResult, error) {
 		// still to be done.
 		for _, cl := range closed {
 			h.Put(cl)
-			hl.Put(copyHours(cl.Hours), nil)
+			hl.Put(cl.Hours.Clone(), nil)
 		}
 		hl.Put(nil, tr.HourEdits)
 		hosts, transfer, hist, hours = backupHosts(hs), backupTransfer(tr), h, hl
@@ -207,19 +208,6 @@ func backupTransfer(t *ledger.Transfer) *ledger.Transfer {
 	}
 	cp.Pending = nil
 	return &cp
-}
-
-// copyHours returns a deep copy.
-func copyHours(h ledger.Hours) ledger.Hours {
-	out := make(ledger.Hours, len(h))
-	for k, m := range h {
-		c := make(map[macaddr.MAC]ledger.HourBytes, len(m))
-		for mac, b := range m {
-			c[mac] = b
-		}
-		out[k] = c
-	}
-	return out
 }
 
 func encodeBackup(bf backupFile, h *ledger.Hosts, t *ledger.Transfer, hist *ledger.History, hours *ledger.HourLog) ([]byte, error) {
@@ -418,7 +406,7 @@ func checkBackup(p *parsedBackup, created, now time.Time) error {
 		return err
 	}
 	for _, k := range t.History {
-		if _, err := time.Parse("2006-01-02", k); err != nil {
+		if _, err := time.Parse(period.DayLayout, k); err != nil {
 			return fmt.Errorf("transfer: history key %q", truncate(k, 20))
 		}
 	}

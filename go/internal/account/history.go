@@ -264,15 +264,11 @@ func (c *Core) fillHistory(r *HistoryReply, now time.Time, only *macaddr.MAC, se
 		named[*only] = true
 	}
 	r.Names = map[string]DeviceNames{}
+	shown := c.shownNames(hosts)
 	for m := range named {
-		n := DeviceNames{}
+		n := DeviceNames{Name: shown(m), Group: c.settings.Names[m].Group}
 		if d := hosts.Devices[m]; d != nil {
 			n.Hostname = d.Hostname
-		}
-		given := c.settings.Names[m]
-		n.Name, n.Group = given.Name, given.Group
-		if n.Name == "" {
-			n.Name = n.Hostname
 		}
 		r.Names[m.String()] = n
 	}

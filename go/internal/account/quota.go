@@ -10,7 +10,9 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/transferometer/transferometer/internal/config"
@@ -250,14 +252,13 @@ func (in quotaInput) status(q config.Quota, dev *macaddr.MAC, members []macaddr.
 	if e, ok := in.kernel[quotaObjectName(st)]; ok && e.Depleted && e.Key == st.Key && e.Bytes == allow && !st.Lifted {
 		st.Remaining = 0
 		if q.Action != config.QuotaNone {
-			st.State = map[config.QuotaAction]QuotaState{config.QuotaBlock: QuotaBlocked, config.QuotaThrottle: QuotaThrottled}[q.Action]
+			st.State = usedUpState(q.Action)
 			return st
 		}
 	}
 	switch {
 	case st.Used >= allow && !st.Lifted:
-		st.State = map[config.QuotaAction]QuotaState{config.QuotaBlock: QuotaBlocked,
-			config.QuotaThrottle: QuotaThrottled, config.QuotaNone: QuotaExhausted}[q.Action]
+		st.State = usedUpState(q.Action)
 	case st.Used >= allow:
 		st.State = QuotaExhausted
 	case len(st.Crossed) > 0:
@@ -266,6 +267,17 @@ func (in quotaInput) status(q config.Quota, dev *macaddr.MAC, members []macaddr.
 		st.State = QuotaOK
 	}
 	return st
+}
+
+// usedUpState is the state of an instance that used its allowance.
+func usedUpState(a config.QuotaAction) QuotaState {
+	switch a {
+	case config.QuotaBlock:
+		return QuotaBlocked
+	case config.QuotaThrottle:
+		return QuotaThrottled
+	}
+	return QuotaExhausted
 }
 
 // reached reports used >= pct% of allow without overflow.
@@ -366,14 +378,7 @@ func quotaObjectName(s QuotaStatus) string {
 	if s.Device == nil {
 		return "q_" + s.Name
 	}
-	b, _ := s.Device.MarshalText()
-	hex := make([]byte, 0, 12)
-	for _, ch := range b {
-		if ch != ':' {
-			hex = append(hex, ch)
-		}
-	}
-	return "q_" + s.Name + "_" + string(hex)
+	return "q_" + s.Name + "_" + strings.ReplaceAll(s.Device.String(), ":", "")
 }
 
 // quotaRules turns statuses into what the kernel enforces: every instance
@@ -614,7 +619,7 @@ func (c *Core) adjustQuota(ctx context.Context, name string, mac *macaddr.MAC, c
 		}
 	}
 	if q == nil {
-		return QuotaStatus{}, fmt.Errorf("%w %q", ErrNoQuota, truncateName(name))
+		return QuotaStatus{}, fmt.Errorf("%w %q", ErrNoQuota, truncate(name, 40))
 	}
 	if q.PerDevice() && mac == nil {
 		return QuotaStatus{}, fmt.Errorf("%w: quota %q gives every device its own allowance: name the device (mac)", ErrQuotaArgument, name)
@@ -637,7 +642,7 @@ func (c *Core) adjustQuota(ctx context.Context, name string, mac *macaddr.MAC, c
 			switch {
 			case s.Device != nil && mac != nil && *s.Device == *mac:
 				found = i
-			case s.Device == nil && (mac == nil || isMember(s.Members, *mac)):
+			case s.Device == nil && (mac == nil || slices.Contains(s.Members, *mac)):
 				found = i
 			}
 		}
@@ -672,15 +677,6 @@ func (c *Core) adjustQuota(ctx context.Context, name string, mac *macaddr.MAC, c
 	return out, nil
 }
 
-func isMember(ms []macaddr.MAC, m macaddr.MAC) bool {
-	for _, x := range ms {
-		if x == m {
-			return true
-		}
-	}
-	return false
-}
-
 // pruneAdjustments drops what no longer applies (a lift of a past period
 // or day, an extra of a past day) and keeps the file within its bound.
 func pruneAdjustments(adj quotaAdjustments, at ledger.Stamp) {
@@ -707,11 +703,4 @@ func pruneAdjustments(adj quotaAdjustments, at ledger.Stamp) {
 			delete(adj, id)
 		}
 	}
-}
-
-func truncateName(s string) string {
-	if len(s) > 40 {
-		return s[:40] + "..."
-	}
-	return s
 }

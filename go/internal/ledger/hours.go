@@ -160,24 +160,33 @@ func (t *Transfer) TodayHours(closed Hours) Hours {
 	out := Hours{}
 	for k, m := range closed {
 		if k >= t.DayStart && k < t.Hour.Start {
-			c := make(map[macaddr.MAC]HourBytes, len(m))
-			for mac, b := range m {
-				c[mac] = b
-			}
-			out[k] = c
+			out[k] = copyHour(m)
 		}
 	}
 	for _, e := range t.HourEdits {
 		e.apply(out)
 	}
 	if t.Hour.Start != 0 {
-		c := make(map[macaddr.MAC]HourBytes, len(t.Hour.Usage))
-		for mac, b := range t.Hour.Usage {
-			c[mac] = b
-		}
-		out[t.Hour.Start] = c
+		out[t.Hour.Start] = copyHour(t.Hour.Usage)
 	}
 	return out
+}
+
+// Clone returns a deep copy of h.
+func (h Hours) Clone() Hours {
+	out := make(Hours, len(h))
+	for k, m := range h {
+		out[k] = copyHour(m)
+	}
+	return out
+}
+
+func copyHour(m map[macaddr.MAC]HourBytes) map[macaddr.MAC]HourBytes {
+	c := make(map[macaddr.MAC]HourBytes, len(m))
+	for mac, b := range m {
+		c[mac] = b
+	}
+	return c
 }
 
 // HourLog is hours.db: the closed hours.

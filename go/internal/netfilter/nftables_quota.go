@@ -439,6 +439,30 @@ func qChainRules(names []string, objs map[string]QuotaRule) [][]expr.Any {
 	return out
 }
 
+// qAddObjects queues r's quota object (and a throttle's limit), starting
+// from startCount.
+func qAddObjects(c *nftables.Conn, t *nftables.Table, r QuotaRule, have map[string]QuotaObject) {
+	c.AddObj(&nftables.NamedObj{Table: t, Name: r.Name, Type: nftables.ObjTypeQuota,
+		Obj: &expr.Quota{Bytes: r.Bytes, Consumed: startCount(r, have), Over: true}})
+	if r.RateKbit > 0 {
+		l := qLimit(r.RateKbit)
+		c.AddObj(&nftables.NamedObj{Table: t, Name: r.Name, Type: nftables.ObjTypeLimit, Obj: &l})
+	}
+}
+
+// qAddChain queues a combination chain with its rules.
+func qAddChain(c *nftables.Conn, t *nftables.Table, name string, names []string, objs map[string]QuotaRule) {
+	cc := c.AddChain(&nftables.Chain{Name: name, Table: t})
+	for _, r := range qChainRules(names, objs) {
+		c.AddRule(&nftables.Rule{Table: t, Chain: cc, Exprs: r})
+	}
+}
+
+// qJump is a map element sending address a to chain.
+func qJump(a netip.Addr, chain string) nftables.SetElement {
+	return nftables.SetElement{Key: a.AsSlice(), VerdictData: &expr.Verdict{Kind: expr.VerdictJump, Chain: chain}}
+}
+
 // qLimit is a throttle's limit: over the rate in bytes per second, with a
 // burst of a tenth of a second's worth (at least one full-size packet) so
 // that TCP's bursts at the rate are not cut.
@@ -550,22 +574,14 @@ func (n *NFTables) PlanQuotas(ctx context.Context, plan func(map[string]QuotaObj
 		if _, ok := h.quotas[name]; ok {
 			continue
 		}
-		c.AddObj(&nftables.NamedObj{Table: t, Name: name, Type: nftables.ObjTypeQuota,
-			Obj: &expr.Quota{Bytes: r.Bytes, Consumed: startCount(r, h.quotas), Over: true}})
-		if r.RateKbit > 0 {
-			l := qLimit(r.RateKbit)
-			c.AddObj(&nftables.NamedObj{Table: t, Name: name, Type: nftables.ObjTypeLimit, Obj: &l})
-		}
+		qAddObjects(c, t, r, h.quotas)
 		msgs++
 	}
 	for name, names := range w.chains {
 		if h.chains[name] != nil {
 			continue
 		}
-		cc := c.AddChain(&nftables.Chain{Name: name, Table: t})
-		for _, r := range qChainRules(names, w.objs) {
-			c.AddRule(&nftables.Rule{Table: t, Chain: cc, Exprs: r})
-		}
+		qAddChain(c, t, name, names, w.objs)
 		msgs++
 	}
 	for i := range qMaps() {
@@ -577,7 +593,7 @@ func (n *NFTables) PlanQuotas(ctx context.Context, plan func(map[string]QuotaObj
 		}
 		for a, chain := range w.elems[i] {
 			if h.elems[i][a] != chain {
-				add = append(add, nftables.SetElement{Key: a.AsSlice(), VerdictData: &expr.Verdict{Kind: expr.VerdictJump, Chain: chain}})
+				add = append(add, qJump(a, chain))
 			}
 		}
 		if err := setElements(c.SetDeleteElements, h.maps[i], del); err != nil {
@@ -652,14 +668,7 @@ func (n *NFTables) rebuildQuotas(c *nftables.Conn, h *qHave, w qWant, base map[s
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		r := w.objs[name]
-		used := startCount(r, h.quotas)
-		c.AddObj(&nftables.NamedObj{Table: t, Name: name, Type: nftables.ObjTypeQuota,
-			Obj: &expr.Quota{Bytes: r.Bytes, Consumed: used, Over: true}})
-		if r.RateKbit > 0 {
-			l := qLimit(r.RateKbit)
-			c.AddObj(&nftables.NamedObj{Table: t, Name: name, Type: nftables.ObjTypeLimit, Obj: &l})
-		}
+		qAddObjects(c, t, w.objs[name], h.quotas)
 	}
 	var maps [4]*nftables.Set
 	for i, m := range qMaps() {
@@ -678,15 +687,12 @@ func (n *NFTables) rebuildQuotas(c *nftables.Conn, h *qHave, w qWant, base map[s
 	}
 	sort.Strings(chains)
 	for _, name := range chains {
-		cc := c.AddChain(&nftables.Chain{Name: name, Table: t})
-		for _, r := range qChainRules(w.chains[name], w.objs) {
-			c.AddRule(&nftables.Rule{Table: t, Chain: cc, Exprs: r})
-		}
+		qAddChain(c, t, name, w.chains[name], w.objs)
 	}
 	for i := range qMaps() {
 		var els []nftables.SetElement
 		for a, chain := range w.elems[i] {
-			els = append(els, nftables.SetElement{Key: a.AsSlice(), VerdictData: &expr.Verdict{Kind: expr.VerdictJump, Chain: chain}})
+			els = append(els, qJump(a, chain))
 		}
 		if err := setElements(c.SetAddElements, maps[i], els); err != nil {
 			return err
@@ -754,8 +760,6 @@ func startCount(r QuotaRule, have map[string]QuotaObject) uint64 {
 	}
 	return used
 }
-
-func ptrPriority(p nftables.ChainPriority) *nftables.ChainPriority { return &p }
 
 // QuotaObjects implements QuotaEnforcer.
 func (n *NFTables) QuotaObjects(ctx context.Context) (map[string]QuotaObject, error) {
