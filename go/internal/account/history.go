@@ -195,7 +195,7 @@ func (c *Core) fillHistory(r *HistoryReply, now time.Time, only *macaddr.MAC, se
 	last := p.End.AddDate(0, 0, -1)
 	r.Period = HistoryPeriod{Key: sel, Start: p.Key(), End: period.DayKey(last), Current: sel == cur.Key(), ByteSums: sum(b)}
 	if r.Period.Current {
-		r.Period.RemainingDays = civilDaysBetween(now, last)
+		r.Period.RemainingDays = period.DaysBetween(now, last)
 	}
 	prev := spec.Previous(p)
 	if pb, ok := periodUsage(prev.Key()); ok && prev.Key() != cur.Key() {
@@ -272,13 +272,6 @@ func (c *Core) fillHistory(r *HistoryReply, now time.Time, only *macaddr.MAC, se
 		}
 		r.Names[m.String()] = n
 	}
-}
-
-// civilDaysBetween counts calendar days from a's day to b's (0: the same).
-func civilDaysBetween(a, b time.Time) int {
-	da := time.Date(a.Year(), a.Month(), a.Day(), 12, 0, 0, 0, time.UTC)
-	db := time.Date(b.Year(), b.Month(), b.Day(), 12, 0, 0, 0, time.UTC)
-	return int(db.Sub(da).Hours() / 24)
 }
 
 // closedDays reports whether a day or a period closed (history.db's part;

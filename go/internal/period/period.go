@@ -94,6 +94,10 @@ func ParseKey(k string, loc *time.Location) (time.Time, error) {
 	return t, nil
 }
 
+// DaysBetween counts calendar days from a's day to b's (0: the same day),
+// whatever DST does to the hours between them.
+func DaysBetween(a, b time.Time) int { return civilDays(b) - civilDays(a) }
+
 func civilDays(t time.Time) int {
 	u := time.Date(t.Year(), t.Month(), t.Day(), 12, 0, 0, 0, time.UTC)
 	return int(u.Unix() / 86400)
